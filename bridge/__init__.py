@@ -1,0 +1,68 @@
+"""asana-jira-bridge: Asana App Components for a self-hosted Jira Server / Data Center.
+
+``create_app`` is the only way to build the Flask app: the CLI, gunicorn (``bridge.wsgi``)
+and the tests all go through it, so settings are validated the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, str] | None = None) -> Flask:
+    """Build the bridge.
+
+    ``config`` replaces the environment (keys with or without the ``BRIDGE_`` prefix);
+    without it, settings come from ``BRIDGE_*`` environment variables. Invalid settings
+    raise ``bridge.config.ConfigError`` naming the variable.
+    """
+    from . import config as config_mod
+    from . import db, logs, sealing
+    from .web import errors, health
+
+    settings = config_mod.load(config)
+    instance = settings.instance_path
+    instance.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__, instance_path=str(instance))
+    app.config["BRIDGE"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    secure = bool(settings.public_url and settings.public_url.startswith("https://"))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_NAME="bridge_session",
+        JSON_SORT_KEYS=False,
+    )
+
+    secret = settings.secret_key or sealing.load_or_create_secret(instance)
+    sealer = sealing.Sealer(secret)
+    sealing.install(sealer)
+    app.extensions["bridge.sealer"] = sealer
+    # Flask's session signing key is derived from, not equal to, the sealing secret.
+    app.secret_key = _derive(secret, "flask-session")
+    for value in (secret, settings.asana_client_secret):
+        logs.register_secret(value)
+
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1,
+                                x_prefix=1)
+
+    db.init_app(app, settings.database_url)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    return app
+
+
+def _derive(secret: str, purpose: str) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,306 @@
+"""``asana-jira-bridge``: run, set up and administer the bridge from a shell.
+
+Every command reads the same ``BRIDGE_*`` settings as the service (through
+``create_app``), so what works here works in production. Errors are printed as one
+sentence and a non-zero exit status, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .sandbox.cli import sandbox
+
+
+def _app():
+    from . import create_app
+    from .config import ConfigError
+    from .sealing import SealingError
+
+    try:
+        return create_app()
+    except (ConfigError, SealingError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="asana-jira-bridge")
+def main():
+    """Self-hosted bridge between Asana App Components and Jira Server / Data Center.
+
+    Settings come from BRIDGE_* environment variables; see the README.
+    """
+
+
+main.add_command(sandbox)
+
+
+@main.command("init-db")
+def init_db():
+    """Create the database schema or bring it up to date (safe to run again)."""
+    from . import migrations
+    from .db import describe
+
+    app = _app()
+    with app.app_context():
+        db = app.extensions["bridge.db"]
+        applied = migrations.migrate(db)
+        version = migrations.current_version(db)
+        db.close()
+    where = describe(app.config["BRIDGE"].database_url)
+    if applied:
+        click.echo(f"Database {where}: applied migrations {applied}; schema version {version}.")
+    else:
+        click.echo(f"Database {where} is up to date (schema version {version}).")
+
+
+@main.command()
+@click.option("--bind", "-b", default="127.0.0.1:8080", show_default=True,
+              help="Address and port to listen on (HOST:PORT).")
+@click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (widget requests wait on Jira).")
+@click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
+@click.option("--no-migrate", is_flag=True, help="Do not bring the schema up to date first.")
+def serve(bind, workers, threads, dev, no_migrate):
+    """Run the bridge (gunicorn with workers; --dev for Flask's server)."""
+    from . import logs, migrations
+
+    app = _app()
+    settings = app.config["BRIDGE"]
+    logs.configure(settings.log_level, settings.log_format)
+    if not no_migrate:
+        with app.app_context():
+            migrations.migrate(app.extensions["bridge.db"])
+            app.extensions["bridge.db"].close()
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--bind")
+    click.echo(f"asana-jira-bridge {__version__} listening on http://{bind}", err=True)
+    if dev:
+        app.run(host=host.strip("[]"), port=int(port), debug=False, threaded=True)
+        return
+    _Gunicorn({
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 30,
+        "graceful_timeout": 20,
+        "accesslog": None,
+        "proc_name": "asana-jira-bridge",
+    }).run()
+
+
+def _gunicorn_base():
+    from gunicorn.app.base import BaseApplication
+
+    return BaseApplication
+
+
+class _Gunicorn(_gunicorn_base()):
+    """gunicorn with the bridge built by ``create_app`` in each worker (after fork)."""
+
+    def __init__(self, options):
+        self._options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        import logging
+
+        from . import create_app, logs
+
+        app = create_app()
+        settings = app.config["BRIDGE"]
+        logs.configure(settings.log_level, settings.log_format)
+        for name in ("gunicorn.error", "gunicorn.access"):
+            for handler in logging.getLogger(name).handlers:
+                handler.addFilter(logs.RedactingFilter())
+        return app
+
+
+@main.command("rotate-key")
+@click.option("--new-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the new key from this file (mode 0600). Without it a new key is "
+                   "generated.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rotate_key(new_key_file, yes):
+    """Re-seal every stored secret under a new key, in one transaction.
+
+    When the current key lives in the instance folder (the default), the new key replaces
+    it there. When it comes from BRIDGE_SECRET_KEY or BRIDGE_SECRET_KEY_FILE, the new key
+    is written to --new-key-file (or instance/secret_key.new) and you must point the
+    setting at it before restarting.
+    """
+    from . import rekey, sealing
+
+    app = _app()
+    settings = app.config["BRIDGE"]
+    old = app.extensions["bridge.sealer"]
+    instance_key = settings.instance_path / "secret_key"
+    from_instance = settings.sources["SECRET_KEY"] == "default"
+
+    if new_key_file and new_key_file.exists():
+        new_secret = new_key_file.read_text().strip()
+        target = new_key_file
+    else:
+        new_secret = sealing.generate_secret()
+        target = new_key_file or settings.instance_path / "secret_key.new"
+        sealing.write_secret_file(target, new_secret)
+    try:
+        new = sealing.Sealer(new_secret)
+    except ValueError as exc:
+        raise click.ClickException(f"{target}: {exc}") from None
+    if new.key_id == old.key_id:
+        raise click.ClickException("the new key is the current key")
+    if not yes:
+        click.confirm(f"Re-seal every secret from key {old.key_id} to key {new.key_id}?",
+                      abort=True)
+    with app.app_context():
+        db = app.extensions["bridge.db"]
+        try:
+            moved = rekey.rotate(db, old, new)
+        except sealing.SealingError as exc:
+            raise click.ClickException(f"nothing changed: {exc}") from None
+        finally:
+            db.close()
+    if from_instance:
+        target.replace(instance_key)
+        where = f"{instance_key} (replaced)"
+    else:
+        where = f"{target}: set BRIDGE_SECRET_KEY_FILE to it (or its content as " \
+                "BRIDGE_SECRET_KEY) and restart every node"
+    click.echo(f"Re-sealed {moved} secrets under key {new.key_id}. New key: {where}.")
+
+
+@main.group()
+def jira():
+    """Add, list and remove the Jira instances the bridge talks to."""
+
+
+@jira.command("add")
+@click.argument("base_url")
+@click.option("--workspace", required=True, help="Asana workspace gid the instance serves.")
+@click.option("--name", default="", help="A label for people (default: the host name).")
+@click.option("--auth", "auth_mode", type=click.Choice(["oauth1", "oauth2"]), default="oauth1",
+              show_default=True,
+              help="oauth1: application link, any Jira version; oauth2: incoming link, 8.22+.")
+@click.option("--consumer-key", help="OAuth 1.0a consumer key (default: generated).")
+@click.option("--client-id", help="OAuth 2.0 client id (with --auth oauth2).")
+@click.option("--client-secret-file", type=click.Path(exists=True, dir_okay=False),
+              help="File holding the OAuth 2.0 client secret (else you are prompted).")
+def jira_add(base_url, workspace, name, auth_mode, consumer_key, client_id,
+             client_secret_file):
+    """Register a Jira Server / Data Center at BASE_URL for an Asana workspace.
+
+    For oauth1 the bridge makes a fresh RSA key pair and prints what to enter in Jira's
+    Application Link (Incoming Authentication).
+    """
+    from urllib.parse import urlsplit
+
+    from .errors import BridgeError
+    from .jira.keys import generate_key_pair
+    from .jira.urls import normalize_base_url
+    from .models import AsanaWorkspace, JiraInstance, audit
+
+    try:
+        url = normalize_base_url(base_url)
+    except BridgeError as exc:
+        raise click.ClickException(exc.public_message) from None
+    client_secret = None
+    if auth_mode == "oauth2":
+        if not client_id:
+            raise click.UsageError("--client-id is required with --auth oauth2")
+        if client_secret_file:
+            client_secret = Path(client_secret_file).read_text().strip()
+        else:
+            client_secret = click.prompt("OAuth 2.0 client secret", hide_input=True)
+        if not client_secret:
+            raise click.UsageError("the client secret is empty")
+    app = _app()
+    with app.app_context():
+        db = app.extensions["bridge.db"]
+        with db.atomic():
+            ws, _ = AsanaWorkspace.get_or_create(gid=workspace)
+            if JiraInstance.get_or_none(workspace=ws, base_url=url):
+                raise click.ClickException(f"{url} is already registered for workspace "
+                                           f"{workspace}")
+            fields = dict(workspace=ws, base_url=url, auth_mode=auth_mode,
+                          name=name or urlsplit(url).hostname)
+            pair = None
+            if auth_mode == "oauth1":
+                pair = generate_key_pair()
+                fields.update(consumer_key=consumer_key or f"asana-bridge-{secrets.token_hex(6)}",
+                              private_key=pair.private_pem, public_key=pair.public_pem)
+            else:
+                fields.update(client_id=client_id, client_secret=client_secret)
+            instance = JiraInstance.create(**fields)
+            audit("jira.instance_added", actor="cli", target=url, auth_mode=auth_mode)
+        db.close()
+    click.echo(f"Added Jira instance {instance.id}: {url} ({auth_mode}) for workspace "
+               f"{workspace}.")
+    if pair is not None:
+        public_url = app.config["BRIDGE"].public_url or "<BRIDGE_PUBLIC_URL>"
+        click.echo(
+            "\nIn Jira: Administration > Applications > Application links > create a link to "
+            f"{public_url} (Generic Application), then Incoming Authentication:\n"
+            f"  Consumer Key:  {instance.consumer_key}\n"
+            f"  Consumer Name: Asana\n"
+            f"  Callback URL:  {public_url}/oauth/jira1/callback\n"
+            f"  Public Key:\n{pair.public_pem}"
+        )
+
+
+@jira.command("list")
+def jira_list():
+    """List the registered Jira instances."""
+    from .models import AsanaWorkspace, JiraInstance
+
+    app = _app()
+    with app.app_context():
+        rows = list(JiraInstance.select(JiraInstance, AsanaWorkspace).join(AsanaWorkspace)
+                    .order_by(JiraInstance.id))
+        app.extensions["bridge.db"].close()
+    if not rows:
+        click.echo("No Jira instances. Add one with: asana-jira-bridge jira add URL "
+                   "--workspace GID")
+        return
+    click.echo(f"{'ID':>4}  {'WORKSPACE':<18} {'AUTH':<7} {'VERSION':<9} BASE URL")
+    for row in rows:
+        click.echo(f"{row.id:>4}  {row.workspace.gid:<18} {row.auth_mode:<7} "
+                   f"{row.version or '-':<9} {row.base_url}")
+
+
+@jira.command("remove")
+@click.argument("instance_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def jira_remove(instance_id, yes):
+    """Remove Jira instance INSTANCE_ID with its users' authorizations and issue links."""
+    from .models import IssueLink, JiraCredential, JiraInstance, audit
+
+    app = _app()
+    with app.app_context():
+        db = app.extensions["bridge.db"]
+        instance = JiraInstance.get_or_none(id=instance_id)
+        if instance is None:
+            raise click.ClickException(f"no Jira instance with id {instance_id} "
+                                       "(see: asana-jira-bridge jira list)")
+        links = IssueLink.select().where(IssueLink.instance == instance).count()
+        creds = JiraCredential.select().where(JiraCredential.instance == instance).count()
+        if not yes:
+            click.confirm(f"Remove {instance.base_url} with {creds} user authorizations and "
+                          f"{links} issue links?", abort=True)
+        with db.atomic():
+            instance.delete_instance(recursive=True)
+            audit("jira.instance_removed", actor="cli", target=instance.base_url)
+        db.close()
+    click.echo(f"Removed Jira instance {instance_id} ({instance.base_url}).")

@@ -1,0 +1,41 @@
+"""The bridge's own error base, and the one place errors become user sentences.
+
+Each external system has its own hierarchy (``bridge.jira.errors``, ``bridge.asana.errors``)
+rooted here. A ``BridgeError`` carries an HTTP status, a stable machine ``code`` and a
+``public_message`` that is safe to show: it never contains tokens, secrets or raw upstream
+bodies. Views turn any ``BridgeError`` into the single JSON error shape
+``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    status = 500
+    code = "internal_error"
+    public_message = "Something went wrong on the bridge."
+
+    def __init__(self, public_message: str | None = None, *, status: int | None = None,
+                 code: str | None = None):
+        if public_message is not None:
+            self.public_message = public_message
+        if status is not None:
+            self.status = status
+        if code is not None:
+            self.code = code
+        super().__init__(self.public_message)
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.public_message}}
+
+
+class BadRequest(BridgeError):
+    status = 400
+    code = "bad_request"
+    public_message = "The request is not valid."
+
+
+class NotFound(BridgeError):
+    status = 404
+    code = "not_found"
+    public_message = "Not found."

@@ -1,0 +1,1 @@
+"""Everything that speaks to Jira Server / Data Center. No other package calls Jira."""

@@ -1,0 +1,94 @@
+"""Jira base URLs: normalisation and the refusals that protect admins and the network.
+
+A Jira Server base URL is scheme + host + port + context path (jira-server.md §1.3: the
+OAuth 1.0a base string is built from exactly that), so normalising must keep the context
+path and a non-default port, lower-case scheme and host, drop a default port, and drop the
+trailing slash, query and fragment. Jira Cloud hosts are refused (they have their own
+integration), and so are addresses no Jira lives at but an attacker would like us to call
+(link-local, cloud metadata).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import BadRequest
+
+CLOUD_SUFFIXES = (".atlassian.net", ".jira.com", ".jira-dev.com", ".atlassian.com")
+_METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Paths users paste that are pages of Jira rather than its base.
+_PAGE_MARKERS = ("/browse/", "/secure/", "/plugins/servlet/", "/rest/", "/projects/")
+
+
+class InvalidJiraURL(BadRequest):
+    code = "invalid_jira_url"
+
+
+class JiraCloudURL(InvalidJiraURL):
+    code = "jira_cloud_url"
+
+
+def normalize_base_url(raw: str) -> str:
+    """Return the canonical base URL, or raise ``InvalidJiraURL`` with a user sentence."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidJiraURL("Enter the base URL of your Jira, e.g. https://jira.example.com.")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidJiraURL("A Jira base URL must start with https:// or http://.")
+    if parts.username or parts.password:
+        raise InvalidJiraURL("Leave user names and passwords out of the Jira URL.")
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise InvalidJiraURL("The Jira URL has no host name.")
+    if host.endswith(CLOUD_SUFFIXES) or host in {s[1:] for s in CLOUD_SUFFIXES}:
+        raise JiraCloudURL(
+            f"{host} is a Jira Cloud site. This bridge connects Jira Server and Data Center; "
+            "for Jira Cloud use Asana's own Jira Cloud integration."
+        )
+    _refuse_forbidden_host(host)
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidJiraURL("The port in the Jira URL is not a number.") from None
+    netloc = f"[{host}]" if ":" in host else host
+    if port and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    path = parts.path
+    for marker in _PAGE_MARKERS:
+        if marker in path + "/":
+            path = path[: (path + "/").index(marker)]
+    path = path.rstrip("/")
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def _refuse_forbidden_host(host: str) -> None:
+    if host in _METADATA_HOSTS:
+        raise InvalidJiraURL("That address is a cloud metadata service, not a Jira.")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        raise InvalidJiraURL("That address cannot be a Jira server (link-local or reserved).")
+    if str(ip) in ("fd00:ec2::254", "100.100.100.200"):
+        raise InvalidJiraURL("That address is a cloud metadata service, not a Jira.")
+
+
+def is_under(base_url: str, url: str) -> bool:
+    """True if ``url`` is ``base_url`` itself or a path below it (same scheme, host, port)."""
+    try:
+        base = urlsplit(normalize_base_url(base_url))
+        target = urlsplit(url)
+        target_norm = urlsplit(normalize_base_url(f"{target.scheme}://{target.netloc}"))
+    except BadRequest:
+        return False
+    if (base.scheme, base.netloc) != (target_norm.scheme, target_norm.netloc):
+        return False
+    path = target.path or "/"
+    return path == base.path or path.startswith(base.path + "/") or base.path == ""

@@ -1,0 +1,138 @@
+"""Logging set-up: text or JSON lines, with secrets redacted before anything is written.
+
+Redaction runs as a ``logging.Filter`` on the bridge's handlers, so it covers every logger
+(ours, Flask's, werkzeug's, gunicorn's, requests') and the formatted traceback too. It
+removes, wherever they appear in a message: ``Authorization`` header values and bearer /
+basic / OAuth credentials, OAuth parameters and form or JSON fields that carry tokens and
+secrets, PEM private keys, and the exact values of secrets the bridge was configured with.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+
+REDACTED = "[redacted]"
+
+SECRET_KEYS = (
+    "oauth_token", "oauth_token_secret", "oauth_signature", "oauth_verifier",
+    "oauth_session_handle", "access_token", "refresh_token", "id_token", "client_secret",
+    "code_verifier", "code", "token", "password", "os_password", "secret", "private_key",
+    "api_key", "session", "state",
+)
+_KEY_ALT = "|".join(sorted(SECRET_KEYS, key=len, reverse=True))
+_PATTERNS = (
+    # PEM blocks (private keys).
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
+                re.S), REDACTED),
+    # key=value in query strings, form bodies and OAuth headers (key="value"). Runs before
+    # the header rule so an OAuth header's quoted parameters are caught one by one.
+    (re.compile(rf"(?i)\b({_KEY_ALT})=(\"[^\"]*\"|[^&\s,;\"']+)"), r"\1=" + REDACTED),
+    # "key": "value" in JSON and Python reprs.
+    (re.compile(rf"(?i)(['\"](?:{_KEY_ALT})['\"]\s*:\s*)(['\"])(.*?)\2"),
+     r"\1\2" + REDACTED + r"\2"),
+    # Scheme credentials anywhere: Bearer xyz, Basic xyz.
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    # Authorization / Cookie header values, as "Authorization: X" or in a dict repr.
+    (re.compile(r"(?i)((?:proxy-)?authorization|cookie|set-cookie)(['\"]?\s*[:=]\s*['\"]?)"
+                r"[^'\"\n]+"), r"\1\2" + REDACTED),
+)
+
+_known_secrets: set[str] = set()
+# Secrets of the work in progress (the request's credentials, the tokens a Jira call was
+# made with): redacted from whatever this context logs, even where no key names them.
+_context_secrets: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "bridge_context_secrets", default=frozenset())
+
+
+def register_secret(value: str | None) -> None:
+    """Redact this exact value from every log line (configured secrets, not user data)."""
+    if value and len(value) >= 8:
+        _known_secrets.add(value)
+
+
+def hide(*values: str | None) -> None:
+    """Redact these exact values from what the current request or job logs."""
+    keep = {v for v in values if v and len(v) >= 6}
+    if keep:
+        _context_secrets.set(_context_secrets.get() | keep)
+
+
+def reset_hidden() -> None:
+    _context_secrets.set(frozenset())
+
+
+def redact(text: str) -> str:
+    for secret in (*_known_secrets, *_context_secrets.get()):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Replace the record's message (and traceback) by their redacted rendering."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not hide the record
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        record.exc_info = None if record.exc_text else record.exc_info
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object a line, for log collectors."""
+
+    _STANDARD = set(vars(logging.makeLogRecord({})))
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and not key.startswith("_"):
+                out[key] = value if isinstance(value, str | int | float | bool) else repr(value)
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        return redact(json.dumps(out, default=str))
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def make_handler(fmt: str, stream=None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RedactingFilter())
+    handler.set_name("bridge")
+    return handler
+
+
+def configure(level: str = "info", fmt: str = "text") -> None:
+    """Install the bridge's handler on the root logger (idempotent)."""
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.get_name() == "bridge":
+            root.removeHandler(existing)
+    root.addHandler(make_handler(fmt))
+    root.setLevel(level.upper())
+    # These log request URLs and headers at DEBUG; keep them quiet even in debug mode.
+    for noisy in ("oauthlib", "requests_oauthlib", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,67 @@
+"""Schema creation and migrations, with the applied version recorded in ``schema_version``.
+
+Each migration is a function applied in its own transaction, in order, once. Migration 1
+creates the initial schema; later ones alter it with ``playhouse.migrate`` and must never
+be edited once released. ``migrate`` takes a lock first (an advisory lock on PostgreSQL,
+an immediate transaction on SQLite) so two nodes starting together do not both apply it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+from .models import ALL_MODELS, SchemaVersion
+
+
+def _initial(db: pw.Database) -> None:
+    db.create_tables(ALL_MODELS)
+
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
+    (1, "initial schema", _initial),
+)
+
+LATEST = MIGRATIONS[-1][0]
+_PG_LOCK_ID = 0x41534A42  # "ASJB"
+
+
+def current_version(db: pw.Database) -> int:
+    """The applied schema version, 0 for an empty database."""
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    return SchemaVersion.select(pw.fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+def migrate(db: pw.Database) -> list[int]:
+    """Apply pending migrations; return the versions applied (empty if up to date)."""
+    applied: list[int] = []
+    db.create_tables([SchemaVersion], safe=True)
+    for version, description, step in MIGRATIONS:
+        with _locked_transaction(db):
+            if current_version(db) >= version:
+                continue
+            step(db)
+            SchemaVersion.create(version=version, description=description)
+            applied.append(version)
+    return applied
+
+
+def _locked_transaction(db: pw.Database):
+    if isinstance(db, pw.PostgresqlDatabase):
+        txn = db.atomic()
+
+        class _Locked:
+            def __enter__(self):
+                txn.__enter__()
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
+                return txn
+
+            def __exit__(self, *exc):
+                return txn.__exit__(*exc)
+
+        return _Locked()
+    if isinstance(db, pw.SqliteDatabase):
+        return db.atomic(lock_type="IMMEDIATE")
+    return db.atomic()

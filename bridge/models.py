@@ -1,0 +1,252 @@
+"""The bridge's data model (ARCHITECTURE §5), as peewee models.
+
+Everything a second bridge node needs lives here: OAuth state started on one node
+completes on another because ``PendingAuth`` is a table, not process memory.
+
+Secrets are ``SealedField`` columns: they hold ``sealing`` envelopes in the database and
+plain strings in Python. Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import peewee as pw
+
+from . import sealing
+from .db import database
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class SealedField(pw.TextField):
+    """A text column sealed with AES-GCM at rest, bound to its table and column."""
+
+    def _context(self) -> str:
+        return f"{self.model._meta.table_name}.{self.column_name}"
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        return sealing.current().seal(str(value), self._context())
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return sealing.current().open(value, self._context())
+
+
+class JSONField(pw.TextField):
+    """JSON stored as text (portable across SQLite and PostgreSQL)."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField(primary_key=True)
+    description = pw.CharField()
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+class AsanaWorkspace(BaseModel):
+    gid = pw.CharField(unique=True, max_length=64)
+    name = pw.CharField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class JiraInstance(BaseModel):
+    """One Jira Server / DC, reachable at ``base_url``, connected to a workspace.
+
+    ``auth_mode`` is ``oauth1`` (application link, RSA-SHA1) or ``oauth2`` (incoming link).
+    """
+
+    workspace = pw.ForeignKeyField(AsanaWorkspace, backref="instances", on_delete="CASCADE")
+    base_url = pw.CharField(max_length=512)
+    name = pw.CharField(default="")
+    auth_mode = pw.CharField(max_length=16)
+    consumer_key = pw.CharField(null=True, max_length=255)
+    private_key = SealedField(null=True)
+    public_key = pw.TextField(null=True)
+    client_id = pw.CharField(null=True, max_length=255)
+    client_secret = SealedField(null=True)
+    webhook_secret = SealedField(null=True)
+    version = pw.CharField(null=True, max_length=32)
+    version_checked_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "base_url"), True),)
+
+
+class AsanaUser(BaseModel):
+    gid = pw.CharField(unique=True, max_length=64)
+    email = pw.CharField(default="", max_length=320)
+    name = pw.CharField(default="")
+    access_token = SealedField(null=True)
+    refresh_token = SealedField(null=True)
+    token_expires_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class BridgeAdmin(BaseModel):
+    """An Asana user granted administration of the bridge by another admin (§8)."""
+
+    email = pw.CharField(unique=True, max_length=320)
+    granted_by = pw.CharField(default="", max_length=320)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class JiraCredential(BaseModel):
+    """One Asana user's authorization on one Jira instance.
+
+    OAuth 1.0a: ``token`` / ``token_secret`` (5-year access token). OAuth 2.0:
+    ``access_token`` / ``refresh_token`` / ``expires_at`` (rotating pair).
+    ``state`` is ``active`` or ``needs_reconnect``.
+    """
+
+    asana_user = pw.ForeignKeyField(AsanaUser, backref="jira_credentials", on_delete="CASCADE")
+    instance = pw.ForeignKeyField(JiraInstance, backref="credentials", on_delete="CASCADE")
+    auth_mode = pw.CharField(max_length=16)
+    token = SealedField(null=True)
+    token_secret = SealedField(null=True)
+    access_token = SealedField(null=True)
+    refresh_token = SealedField(null=True)
+    expires_at = pw.DateTimeField(null=True)
+    jira_username = pw.CharField(default="", max_length=255)
+    state = pw.CharField(default="active", max_length=32)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("asana_user", "instance"), True),)
+
+
+class IssueLink(BaseModel):
+    task_gid = pw.CharField(max_length=64, index=True)
+    attachment_gid = pw.CharField(null=True, max_length=64)
+    instance = pw.ForeignKeyField(JiraInstance, backref="links", on_delete="CASCADE")
+    issue_id = pw.CharField(max_length=64)
+    issue_key = pw.CharField(max_length=255)
+    linked_by = pw.ForeignKeyField(AsanaUser, null=True, backref="links", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("task_gid", "instance", "issue_id"), True),)
+
+
+class RuleAction(BaseModel):
+    action_gid = pw.CharField(unique=True, max_length=64)
+    workspace = pw.ForeignKeyField(AsanaWorkspace, backref="rule_actions", on_delete="CASCADE")
+    project_gid = pw.CharField(default="", max_length=64)
+    config = JSONField(default=dict)
+    creator = pw.ForeignKeyField(AsanaUser, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class ActionRun(BaseModel):
+    """Result of a rule run, keyed by Asana's ``idempotency_key`` (Asana retries)."""
+
+    idempotency_key = pw.CharField(unique=True, max_length=255)
+    action = pw.ForeignKeyField(RuleAction, null=True, on_delete="SET NULL")
+    status = pw.CharField(default="running", max_length=32)
+    result = JSONField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class PendingAuth(BaseModel):
+    """An OAuth dance in progress. ``state`` is stored hashed: a database leak does not
+    let anyone complete someone else's flow."""
+
+    state_hash = pw.CharField(unique=True, max_length=64)
+    kind = pw.CharField(max_length=32)
+    asana_user = pw.ForeignKeyField(AsanaUser, null=True, on_delete="CASCADE")
+    instance = pw.ForeignKeyField(JiraInstance, null=True, on_delete="CASCADE")
+    request_token = pw.CharField(null=True, max_length=255, index=True)
+    request_token_secret = SealedField(null=True)
+    pkce_verifier = SealedField(null=True)
+    return_url = pw.TextField(null=True)
+    payload = JSONField(default=dict)
+    expires_at = pw.DateTimeField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class IssueSnapshot(BaseModel):
+    """Cached widget data of a linked issue; webhooks drop it when the issue changes."""
+
+    instance = pw.ForeignKeyField(JiraInstance, on_delete="CASCADE")
+    issue_id = pw.CharField(max_length=64)
+    data = JSONField()
+    fetched_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("instance", "issue_id"), True),)
+
+
+class Job(BaseModel):
+    """Durable background work (attachment copies) that survives a restart."""
+
+    kind = pw.CharField(max_length=64)
+    payload = JSONField(default=dict)
+    state = pw.CharField(default="queued", max_length=16, index=True)
+    attempts = pw.IntegerField(default=0)
+    run_after = pw.DateTimeField(default=utcnow)
+    locked_by = pw.CharField(null=True, max_length=128)
+    locked_at = pw.DateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class AuditEvent(BaseModel):
+    """Who did what, when, and how it ended. Never issue content, never secrets."""
+
+    at = pw.DateTimeField(default=utcnow, index=True)
+    actor = pw.CharField(default="", max_length=320)
+    action = pw.CharField(max_length=64)
+    target = pw.CharField(default="", max_length=512)
+    outcome = pw.CharField(default="ok", max_length=32)
+    detail = JSONField(default=dict)
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    AsanaWorkspace,
+    JiraInstance,
+    AsanaUser,
+    BridgeAdmin,
+    JiraCredential,
+    IssueLink,
+    RuleAction,
+    ActionRun,
+    PendingAuth,
+    IssueSnapshot,
+    Job,
+    AuditEvent,
+)
+
+
+def sealed_columns() -> list[tuple[type[BaseModel], SealedField]]:
+    """Every sealed column of every model, for ``rotate-key``."""
+    return [
+        (model, f)
+        for model in ALL_MODELS
+        for f in model._meta.sorted_fields
+        if isinstance(f, SealedField)
+    ]
+
+
+def audit(action: str, *, actor: str = "", target: str = "", outcome: str = "ok",
+          **detail) -> AuditEvent:
+    return AuditEvent.create(action=action, actor=actor, target=target, outcome=outcome,
+                             detail=detail)

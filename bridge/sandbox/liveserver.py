@@ -1,0 +1,74 @@
+"""Run a WSGI app on a free loopback port in a background thread.
+
+Tests, the demo and benchmarks use this to put real HTTP between the bridge and the
+simulators. Only loopback addresses are ever bound.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from werkzeug.serving import make_server
+
+
+class LiveServer:
+    """A threaded werkzeug server bound to ``host`` on an OS-chosen free port.
+
+    ``url`` is known as soon as the object exists, so an app that must know its own
+    base URL (a simulator whose OAuth base string uses it) can be configured before
+    :meth:`start`.
+    """
+
+    def __init__(self, app=None, host: str = "127.0.0.1", port: int = 0):
+        if not (host.startswith("127.") or host in ("localhost", "::1")):
+            raise ValueError("LiveServer binds loopback addresses only")
+        self._app = app
+        self._dispatch = _Dispatch(app)
+        self._server = make_server(host, port, self._dispatch, threaded=True)
+        self.host = host
+        self.port = self._server.server_port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def app(self):
+        return self._dispatch.app
+
+    @app.setter
+    def app(self, value):
+        self._dispatch.app = value
+
+    def start(self) -> LiveServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"liveserver-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class _Dispatch:
+    """Indirection so the served app can be set after the port is bound."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"no app mounted yet"]
+        return self.app(environ, start_response)

@@ -1,0 +1,1 @@
+"""Flask blueprints: the only place (with the factory and simulators) that imports Flask."""

@@ -1,0 +1,95 @@
+"""Storage: migrations with a recorded version, sealed columns, health, per-request
+connections. Runs on SQLite and, in CI, on PostgreSQL."""
+
+import pytest
+
+from bridge import create_app, migrations
+from bridge.models import AsanaUser, AsanaWorkspace, JiraInstance, SchemaVersion
+
+
+def test_migrate_records_version_and_is_idempotent(settings):
+    app = create_app(settings)
+    db = app.extensions["bridge.db"]
+    with app.app_context():
+        assert migrations.current_version(db) == 0
+        assert migrations.migrate(db) == [1]
+        assert migrations.migrate(db) == []
+        assert migrations.current_version(db) == migrations.LATEST
+        row = SchemaVersion.get(SchemaVersion.version == 1)
+        assert row.description == "initial schema"
+        for model in (AsanaWorkspace, JiraInstance, AsanaUser):
+            assert db.table_exists(model._meta.table_name)
+    db.close()
+
+
+def _raw(db, sql):
+    return db.execute_sql(sql).fetchall()
+
+
+def test_sealed_columns_hold_no_plain_secret(app):
+    db = app.extensions["bridge.db"]
+    with app.app_context():
+        ws = AsanaWorkspace.create(gid="1")
+        JiraInstance.create(workspace=ws, base_url="https://jira.example.com",
+                            auth_mode="oauth2", client_id="cid",
+                            client_secret="client-secret-value-42")
+        AsanaUser.create(gid="9", access_token="asana-access-token-77")
+        raw_secret = _raw(db, "SELECT client_secret FROM jira_instance")[0][0]
+        raw_token = _raw(db, "SELECT access_token FROM asana_user")[0][0]
+        assert "client-secret-value-42" not in raw_secret and raw_secret.startswith("s1.")
+        assert "asana-access-token-77" not in raw_token
+        assert JiraInstance.get().client_secret == "client-secret-value-42"
+        assert AsanaUser.get().access_token == "asana-access-token-77"
+
+
+def test_data_is_unreadable_with_another_key(app, settings):
+    with app.app_context():
+        AsanaUser.create(gid="9", access_token="asana-access-token-77")
+    app.extensions["bridge.db"].close()
+    other = create_app({**settings, "SECRET_KEY": "another-key-" + "z" * 30})
+    from bridge.sealing import SealingError
+
+    with other.app_context(), pytest.raises(SealingError, match="sealed with key"):
+        AsanaUser.get().access_token  # noqa: B018
+
+
+def test_healthz_ok_when_migrated(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok",
+                                   "schema_version": migrations.LATEST}
+
+
+def test_healthz_503_when_schema_missing(settings):
+    app = create_app(settings)  # not migrated
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["database"] == "needs_migration"
+    assert "init-db" in body["hint"]
+
+
+def test_healthz_503_when_database_unreachable(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path),
+                      "SECRET_KEY": "k" * 40,
+                      "DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "database": "unreachable"}
+    assert b"pw" not in response.data and b"nobody" not in response.data
+
+
+def test_connection_is_released_after_each_request(app, client):
+    db = app.extensions["bridge.db"]
+    assert client.get("/healthz").status_code == 200
+    assert db.is_closed()
+
+
+def test_unique_workspace_and_base_url(app):
+    import peewee
+
+    with app.app_context():
+        ws = AsanaWorkspace.create(gid="1")
+        JiraInstance.create(workspace=ws, base_url="https://j", auth_mode="oauth1")
+        with pytest.raises(peewee.IntegrityError), app.extensions["bridge.db"].atomic():
+            JiraInstance.create(workspace=ws, base_url="https://j", auth_mode="oauth2")

@@ -1,0 +1,44 @@
+"""Jira base URL normalisation and refusals (Cloud, metadata, non-http)."""
+
+import pytest
+
+from bridge.jira.urls import InvalidJiraURL, JiraCloudURL, is_under, normalize_base_url
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://Jira.Example.com/", "https://jira.example.com"),
+        ("https://jira.example.com:443/jira/", "https://jira.example.com/jira"),
+        ("http://jira.example.com:80", "http://jira.example.com"),
+        ("http://127.0.0.1:8090/jira", "http://127.0.0.1:8090/jira"),
+        ("jira.example.com", "https://jira.example.com"),
+        ("https://jira.example.com/jira/browse/EX-1?x=1#c", "https://jira.example.com/jira"),
+        ("https://jira.example.com/secure/Dashboard.jspa", "https://jira.example.com"),
+    ],
+)
+def test_normalize(raw, expected):
+    assert normalize_base_url(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["https://acme.atlassian.net", "acme.jira.com",
+                                 "https://ACME.Atlassian.NET/browse/X-1"])
+def test_cloud_urls_are_refused_with_a_pointer(raw):
+    with pytest.raises(JiraCloudURL, match="Jira Cloud integration"):
+        normalize_base_url(raw)
+
+
+@pytest.mark.parametrize("raw", ["ftp://jira", "http://169.254.169.254/latest",
+                                 "http://metadata.google.internal", "https://u:p@jira.x",
+                                 "", "http://[fe80::1]/", "http://0.0.0.0"])
+def test_other_bad_urls_are_refused(raw):
+    with pytest.raises(InvalidJiraURL):
+        normalize_base_url(raw)
+
+
+def test_is_under():
+    assert is_under("https://jira.example.com/jira", "https://jira.example.com/jira/browse/X-1")
+    assert is_under("https://jira.example.com", "https://JIRA.example.com:443/browse/X-1")
+    assert not is_under("https://jira.example.com/jira", "https://jira.example.com/jiraX/")
+    assert not is_under("https://jira.example.com", "https://jira.example.com.evil.io/")
+    assert not is_under("https://jira.example.com", "http://jira.example.com/browse/X-1")
