@@ -11,8 +11,8 @@ import importlib
 import click
 
 _SIMULATORS = {
-    "jira": ("bridge.sandbox.jira.cli", "Run the Jira Server / Data Center simulator."),
-    "asana": ("bridge.sandbox.asana.cli", "Run the Asana simulator (OAuth, REST, App Components host)."),
+    "jira": "bridge.sandbox.jira.cli",
+    "asana": "bridge.sandbox.asana.cli",
 }
 
 
@@ -23,7 +23,7 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in _SIMULATORS:
             return None
-        module = importlib.import_module(_SIMULATORS[name][0])
+        module = importlib.import_module(_SIMULATORS[name])
         return module.command
 
 
