@@ -22,13 +22,14 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     """
     from . import config as config_mod
     from . import db, logs, sealing
-    from .web import errors, health
+    from .web import admin, auth, cors, errors, health
 
     settings = config_mod.load(config)
     instance = settings.instance_path
     instance.mkdir(parents=True, exist_ok=True)
 
-    app = Flask(__name__, instance_path=str(instance))
+    app = Flask(__name__, instance_path=str(instance), static_folder="web/static",
+                template_folder="web/templates")
     app.config["BRIDGE"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     secure = bool(settings.public_url and settings.public_url.startswith("https://"))
@@ -37,6 +38,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_NAME="bridge_session",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
         JSON_SORT_KEYS=False,
     )
 
@@ -57,7 +59,10 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
 
     db.init_app(app, settings.database_url)
     errors.init_app(app)
+    cors.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     return app
 
 

@@ -78,6 +78,7 @@ def serve(bind, workers, threads, dev, no_migrate):
         with app.app_context():
             migrations.migrate(app.extensions["bridge.db"])
             app.extensions["bridge.db"].close()
+    _announce_setup_token(app)
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--bind")
@@ -95,6 +96,26 @@ def serve(bind, workers, threads, dev, no_migrate):
         "accesslog": None,
         "proc_name": "asana-jira-bridge",
     }).run()
+
+
+def _announce_setup_token(app) -> None:
+    """Print the one-time setup token while no admin exists (ARCHITECTURE §8)."""
+    from .migrations import LATEST, current_version
+    from .services.admins import ensure_setup_token
+
+    settings = app.config["BRIDGE"]
+    with app.app_context():
+        db = app.extensions["bridge.db"]
+        if current_version(db) != LATEST:
+            db.close()
+            return
+        token = ensure_setup_token(settings.instance_path, settings.admins)
+        db.close()
+    if token:
+        click.echo(
+            "\nNo administrator yet. The first admin signs in with Asana at /jira/connect or "
+            f"/setup and enters this one-time setup token:\n\n    {token}\n\n(It is also "
+            f"in {settings.instance_path / 'setup_token'}.)\n", err=True)
 
 
 def _gunicorn_base():
@@ -180,6 +201,54 @@ def rotate_key(new_key_file, yes):
         where = f"{target}: set BRIDGE_SECRET_KEY_FILE to it (or its content as " \
                 "BRIDGE_SECRET_KEY) and restart every node"
     click.echo(f"Re-sealed {moved} secrets under key {new.key_id}. New key: {where}.")
+
+
+@main.command()
+@click.option("--instance", "instance_ids", type=int, multiple=True,
+              help="Check only this Jira instance id (repeatable). Default: all.")
+def doctor(instance_ids):
+    """Diagnose the set-up: Jira reachability, TLS, version and auth path, clock skew, a
+    signed test call, CORS for Asana, and whether rule actions can reach the bridge.
+
+    Exits non-zero when any check fails.
+    """
+    from .models import JiraInstance
+    from .services import doctor as checks
+
+    app = _app()
+    settings = app.config["BRIDGE"]
+    public_url = settings.public_url
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+    failed = False
+
+    def show(finding):
+        nonlocal failed
+        failed |= finding.status == "fail"
+        click.echo(f"  [{marks[finding.status]}] {finding.check}: {finding.message}")
+        for line in finding.details:
+            click.echo(f"         {line}")
+
+    with app.app_context():
+        query = JiraInstance.select().order_by(JiraInstance.id)
+        if instance_ids:
+            query = query.where(JiraInstance.id.in_(instance_ids))
+        found = list(query)
+        if instance_ids and len(found) != len(set(instance_ids)):
+            raise click.ClickException("no such Jira instance (see: asana-jira-bridge jira "
+                                       "list)")
+        click.echo("Bridge")
+        show(checks.check_cors(public_url, timeout=settings.http_timeout))
+        show(checks.check_rule_actions(public_url))
+        for instance in found:
+            click.echo(f"Jira instance {instance.id}: {instance.base_url} ({instance.auth_mode})")
+            for finding in checks.check_instance(instance, public_url,
+                                                 timeout=settings.http_timeout):
+                show(finding)
+        app.extensions["bridge.db"].close()
+    if not found:
+        click.echo("No Jira instances registered yet.")
+    if failed:
+        raise SystemExit(1)
 
 
 @main.group()

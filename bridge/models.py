@@ -85,10 +85,20 @@ class JiraInstance(BaseModel):
     webhook_secret = SealedField(null=True)
     version = pw.CharField(null=True, max_length=32)
     version_checked_at = pw.DateTimeField(null=True)
+    verified_at = pw.DateTimeField(null=True)  # a signed / authorized call succeeded
     created_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("workspace", "base_url"), True),)
+
+    @property
+    def version_tuple(self) -> tuple[int, ...] | None:
+        if not self.version:
+            return None
+        try:
+            return tuple(int(p) for p in self.version.split(".")[:3])
+        except ValueError:
+            return None
 
 
 class AsanaUser(BaseModel):
@@ -108,6 +118,15 @@ class BridgeAdmin(BaseModel):
     email = pw.CharField(unique=True, max_length=320)
     granted_by = pw.CharField(default="", max_length=320)
     created_at = pw.DateTimeField(default=utcnow)
+
+
+class SetupToken(BaseModel):
+    """The one-time token that lets the first admin in (ARCHITECTURE §8), stored hashed."""
+
+    token_hash = pw.CharField(unique=True, max_length=64)
+    created_at = pw.DateTimeField(default=utcnow)
+    used_at = pw.DateTimeField(null=True)
+    used_by = pw.CharField(default="", max_length=320)
 
 
 class JiraCredential(BaseModel):
@@ -175,7 +194,7 @@ class PendingAuth(BaseModel):
     asana_user = pw.ForeignKeyField(AsanaUser, null=True, on_delete="CASCADE")
     instance = pw.ForeignKeyField(JiraInstance, null=True, on_delete="CASCADE")
     request_token = pw.CharField(null=True, max_length=255, index=True)
-    request_token_secret = SealedField(null=True)
+    secret = SealedField(null=True)  # OAuth 1.0a request-token secret, or a client secret
     pkce_verifier = SealedField(null=True)
     return_url = pw.TextField(null=True)
     payload = JSONField(default=dict)
@@ -225,6 +244,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     JiraInstance,
     AsanaUser,
     BridgeAdmin,
+    SetupToken,
     JiraCredential,
     IssueLink,
     RuleAction,

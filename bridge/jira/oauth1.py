@@ -49,11 +49,68 @@ class JiraOAuth1Client(oauth1.Client):
 
     SIGNATURE_METHODS = dict(oauth1.Client.SIGNATURE_METHODS)
 
-    def __init__(self, client_key: str, **kwargs):
-        kwargs.setdefault("signature_method", SIGNATURE_METHOD)
-        if kwargs["signature_method"] != SIGNATURE_METHOD:
+    def __init__(self, client_key: str, *args, **kwargs):
+        # requests-oauthlib passes every argument positionally; signature_method is the
+        # sixth parameter of oauthlib's Client.
+        if len(args) < 5:
+            kwargs.setdefault("signature_method", SIGNATURE_METHOD)
+        super().__init__(client_key, *args, **kwargs)
+        if self.signature_method != SIGNATURE_METHOD:
             raise ValueError("Jira accepts only RSA-SHA1 (jira-server.md §1.3)")
-        super().__init__(client_key, **kwargs)
 
 
 JiraOAuth1Client.register_signature_method(SIGNATURE_METHOD, _sign_with_client)
+
+
+# -- The three-legged dance (jira-server.md §1.2, §1.8) ------------------------------------
+
+REQUEST_TOKEN_PATH = "/plugins/servlet/oauth/request-token"
+AUTHORIZE_PATH = "/plugins/servlet/oauth/authorize"
+ACCESS_TOKEN_PATH = "/plugins/servlet/oauth/access-token"
+
+
+def fetch_request_token(base_url: str, consumer_key: str, private_key_pem: str,
+                        callback_uri: str, *, timeout: float = 8.0) -> tuple[str, str]:
+    """POST request-token with ``oauth_callback`` (1.0a mode, so a verifier is required
+    later; without a callback Jira falls back to OAuth 1.0, pitfall §6.9).
+
+    Returns ``(oauth_token, oauth_token_secret)``.
+    """
+    from .client import JiraClient, oauth1_auth
+
+    client = JiraClient(base_url, oauth1_auth(consumer_key, private_key_pem,
+                                              callback_uri=callback_uri), timeout=timeout)
+    values = _form(client.request("POST", REQUEST_TOKEN_PATH))
+    if values.get("oauth_callback_confirmed") != "true" or not values.get("oauth_token"):
+        from .errors import JiraMisconfigured
+
+        raise JiraMisconfigured("Jira did not confirm the OAuth callback.",
+                                problem="callback_not_confirmed")
+    return values["oauth_token"], values.get("oauth_token_secret", "")
+
+
+def authorize_url(base_url: str, request_token: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"{base_url}{AUTHORIZE_PATH}?{urlencode({'oauth_token': request_token})}"
+
+
+def fetch_access_token(base_url: str, consumer_key: str, private_key_pem: str,
+                       request_token: str, verifier: str, *, timeout: float = 8.0) -> dict:
+    """POST access-token with the request token and ``oauth_verifier``.
+
+    Returns Jira's form values: ``oauth_token`` (the access token, valid 5 years by
+    default), ``oauth_token_secret``, ``oauth_expires_in``, ``oauth_session_handle``.
+    """
+    from .client import JiraClient, oauth1_auth
+
+    client = JiraClient(base_url, oauth1_auth(consumer_key, private_key_pem,
+                                              token=request_token, verifier=verifier),
+                        timeout=timeout)
+    return _form(client.request("POST", ACCESS_TOKEN_PATH))
+
+
+def _form(response) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(response.text.strip(), keep_blank_values=True))

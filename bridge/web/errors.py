@@ -60,7 +60,7 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Content-Security-Policy",
                 "default-src 'self'; img-src 'self' data: https:; style-src 'self'; "
-                "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                "script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
             )
             response.headers.setdefault("X-Frame-Options", "DENY")
         return response

@@ -1,0 +1,1 @@
+"""Everything that speaks to Asana. No other package calls Asana."""

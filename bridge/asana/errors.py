@@ -1,0 +1,77 @@
+"""What can go wrong talking to Asana, with one sentence each (asana-app-components.md §7-8).
+
+Asana errors come as ``{"errors": [{"message": ...}]}``; OAuth errors as
+``{"error": ..., "error_description": ...}``. Neither is echoed to users verbatim.
+"""
+
+from __future__ import annotations
+
+from ..errors import BridgeError
+
+
+class AsanaError(BridgeError):
+    status = 502
+    code = "asana_error"
+    public_message = "Asana could not complete the request."
+
+    def __init__(self, public_message=None, *, http_status: int | None = None, **kwargs):
+        super().__init__(public_message, **kwargs)
+        self.http_status = http_status
+
+
+class AsanaAuthDenied(AsanaError):
+    status = 403
+    code = "asana_denied"
+    public_message = "Access to Asana was not allowed."
+
+
+class AsanaNeedsReconnect(AsanaError):
+    status = 401
+    code = "asana_reconnect"
+    public_message = "Your Asana authorization is no longer valid. Sign in to Asana again."
+
+
+class AsanaMisconfigured(AsanaError):
+    code = "asana_misconfigured"
+    public_message = ("Asana rejected the bridge's app credentials. Check "
+                      "BRIDGE_ASANA_CLIENT_ID and BRIDGE_ASANA_CLIENT_SECRET.")
+
+
+class AsanaRateLimited(AsanaError):
+    status = 429
+    code = "asana_rate_limited"
+    public_message = "Asana is limiting requests right now. Try again in a moment."
+
+    def __init__(self, public_message=None, *, retry_after: float | None = None, **kwargs):
+        super().__init__(public_message, **kwargs)
+        self.retry_after = retry_after
+
+
+class AsanaUnavailable(AsanaError):
+    status = 503
+    code = "asana_unavailable"
+    public_message = "Asana cannot be reached right now. Try again later."
+
+
+def error_from_response(response) -> AsanaError:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    oauth_error = body.get("error") if isinstance(body, dict) else None
+    if oauth_error in ("invalid_client", "unauthorized_client"):
+        return AsanaMisconfigured(http_status=status)
+    if oauth_error == "invalid_grant" or status == 401:
+        return AsanaNeedsReconnect(http_status=status)
+    if status == 403:
+        return AsanaAuthDenied(http_status=status)
+    if status == 429:
+        try:
+            retry = float(response.headers.get("Retry-After", ""))
+        except ValueError:
+            retry = None
+        return AsanaRateLimited(retry_after=retry, http_status=status)
+    if status >= 500:
+        return AsanaUnavailable(http_status=status)
+    return AsanaError(http_status=status)

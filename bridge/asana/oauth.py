@@ -1,0 +1,78 @@
+"""Asana OAuth 2.0: authorization code with PKCE (asana-app-components.md §7.2).
+
+``state`` is required by Asana (and checked at app review); the token request is
+form-encoded with ``client_id`` and ``client_secret`` in the body; the token response
+carries ``data`` {id, name, email}, and the user's gid comes from ``GET /users/me``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import requests
+
+from .. import logs
+from .errors import AsanaUnavailable, error_from_response
+
+AUTHORIZE_PATH = "/-/oauth_authorize"
+TOKEN_PATH = "/-/oauth_token"
+REVOKE_PATH = "/-/oauth_revoke"
+
+
+@dataclass(frozen=True)
+class AsanaTokens:
+    access_token: str
+    refresh_token: str | None
+    expires_at: dt.datetime  # naive UTC
+    user: dict  # the token response's "data": id, name, email
+
+
+def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str,
+                  code_challenge: str) -> str:
+    query = urlencode({
+        "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
+        "state": state, "code_challenge_method": "S256", "code_challenge": code_challenge,
+    })
+    return f"{base_url}{AUTHORIZE_PATH}?{query}"
+
+
+def exchange_code(base_url: str, client_id: str, client_secret: str, code: str,
+                  redirect_uri: str, code_verifier: str, *, timeout: float = 8.0) -> AsanaTokens:
+    return _token(base_url, timeout, {
+        "grant_type": "authorization_code", "client_id": client_id,
+        "client_secret": client_secret, "redirect_uri": redirect_uri, "code": code,
+        "code_verifier": code_verifier,
+    })
+
+
+def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: str,
+            redirect_uri: str, *, timeout: float = 8.0) -> AsanaTokens:
+    tokens = _token(base_url, timeout, {
+        "grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
+        "redirect_uri": redirect_uri, "refresh_token": refresh_token,
+    })
+    if not tokens.refresh_token:  # Asana keeps the refresh token on a refresh grant
+        tokens = AsanaTokens(tokens.access_token, refresh_token, tokens.expires_at, tokens.user)
+    return tokens
+
+
+def _token(base_url: str, timeout: float, form: dict) -> AsanaTokens:
+    logs.hide(form.get("client_secret"), form.get("code"), form.get("refresh_token"))
+    try:
+        response = requests.post(base_url + TOKEN_PATH, data=form, timeout=timeout,
+                                 allow_redirects=False)
+    except requests.RequestException:
+        raise AsanaUnavailable() from None
+    if response.status_code != 200:
+        raise error_from_response(response)
+    body = response.json()
+    logs.hide(body.get("access_token"), body.get("refresh_token"))
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return AsanaTokens(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token"),
+        expires_at=now + dt.timedelta(seconds=int(body.get("expires_in", 3600))),
+        user=body.get("data") or {},
+    )

@@ -1,0 +1,167 @@
+"""REST v2 calls to one Jira Server / Data Center, as one user (jira-server.md §3).
+
+Rules this client keeps, each from a pitfall in jira-server.md §6:
+
+- One pooled ``requests.Session`` per Jira base URL, shared by all users of that
+  instance; the user's credentials ride on each request as a ``requests`` auth object.
+- OAuth 1.0a requests are signed at send time by ``JiraOAuth1Client`` (RSA-SHA1 via
+  pycryptodome) and are **never retried**: a replayed nonce is ``nonce_used`` (§6.5). The
+  session's adapters do no retries at all.
+- Redirects are not followed: a signed URL is valid for one URL only, and a redirect to
+  another host would leak the request (ARCHITECTURE §8). A 3xx is reported as a
+  configuration problem (usually http→https or a wrong context path).
+- An OAuth 2.0 bearer token Jira no longer knows is silently treated as anonymous (§2.6),
+  so a response with ``X-AUSERNAME: anonymous`` to an authenticated request means the
+  user must reconnect.
+- Every call has a timeout; connection failures and timeouts become ``JiraUnavailable``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_oauthlib import OAuth1
+
+from .. import logs
+from .errors import JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable, error_from_response
+from .oauth1 import SIGNATURE_METHOD, JiraOAuth1Client
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer`` for OAuth 2.0 access tokens (§2.6)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+def oauth1_auth(consumer_key: str, private_key_pem: str, token: str | None = None,
+                verifier: str | None = None, callback_uri: str | None = None) -> OAuth1:
+    """A requests auth object that signs with RSA-SHA1 through our pycryptodome signer."""
+    return OAuth1(consumer_key, rsa_key=private_key_pem, resource_owner_key=token,
+                  resource_owner_secret="" if token else None, verifier=verifier,
+                  callback_uri=callback_uri, signature_method=SIGNATURE_METHOD,
+                  signature_type="AUTH_HEADER", client_class=JiraOAuth1Client)
+
+
+_sessions: dict[str, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def session_for(base_url: str) -> requests.Session:
+    """The pooled session of one Jira instance (created on first use, per process)."""
+    with _sessions_lock:
+        session = _sessions.get(base_url)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers["User-Agent"] = "asana-jira-bridge"
+            session.trust_env = False  # no proxy or netrc credentials picked up by accident
+            _sessions[base_url] = session
+        return session
+
+
+class JiraClient:
+    """Jira REST v2 for one user of one instance. Paths are the constants below."""
+
+    SERVER_INFO = "/rest/api/2/serverInfo"
+    MYSELF = "/rest/api/2/myself"
+    ISSUE = "/rest/api/2/issue/{issue}"
+    CREATE_ISSUE = "/rest/api/2/issue"
+    SEARCH = "/rest/api/2/search"
+    PICKER = "/rest/api/2/issue/picker"
+    PROJECTS = "/rest/api/2/project"
+    CREATEMETA_ALL = "/rest/api/2/issue/createmeta"
+    CREATEMETA_ISSUETYPES = "/rest/api/2/issue/createmeta/{project}/issuetypes"
+    CREATEMETA_FIELDS = "/rest/api/2/issue/createmeta/{project}/issuetypes/{issuetype}"
+    ATTACHMENTS = "/rest/api/2/issue/{issue}/attachments"
+    ATTACHMENT_META = "/rest/api/2/attachment/meta"
+    MY_PERMISSIONS = "/rest/api/2/mypermissions"
+
+    def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None, *,
+                 timeout: float = 8.0, version: tuple[int, ...] | None = None,
+                 session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.timeout = timeout
+        self.version = version
+        self.session = session or session_for(self.base_url)
+        # Requests made with a user's token (not the consumer-only OAuth 1.0a token calls).
+        self._as_user = False
+        if isinstance(auth, BearerAuth):
+            logs.hide(auth.token)
+            self._as_user = True
+        elif isinstance(auth, OAuth1) and auth.client.resource_owner_key:
+            logs.hide(auth.client.resource_owner_key)
+            self._as_user = True
+
+    # -- transport ---------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, params=None, json=None, data=None,
+                files=None, headers=None, stream: bool = False) -> requests.Response:
+        url = self.base_url + path
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json, data=data, files=files,
+                headers=headers, auth=self.auth, allow_redirects=False, stream=stream,
+                timeout=(min(3.0, self.timeout), self.timeout),
+            )
+        except requests.Timeout:
+            raise JiraUnavailable("Jira did not answer in time. Try again later.") from None
+        except requests.ConnectionError:
+            raise JiraUnavailable() from None
+        if 300 <= response.status_code < 400:
+            raise JiraMisconfigured(
+                "Jira redirected the bridge elsewhere; its base URL is probably registered "
+                "wrongly (http instead of https, or a missing context path).",
+                problem="redirect", http_status=response.status_code,
+                advice=f"Jira answered {response.status_code} for {path}. Register the "
+                       "instance with Jira's own Base URL setting.")
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if (self._as_user and path.startswith("/rest/")
+                and response.headers.get("X-AUSERNAME") == "anonymous"):
+            raise JiraNeedsReconnect(problem="anonymous")
+        return response
+
+    def get_json(self, path: str, **params) -> Any:
+        return self.request("GET", path, params=params or None).json()
+
+    # -- endpoints (§3) ------------------------------------------------------------------
+
+    def server_info(self) -> dict:
+        return self.get_json(self.SERVER_INFO)
+
+    def myself(self) -> dict:
+        """The authorized user; 401 here is how a dead OAuth 2.0 token shows (§2.6)."""
+        return self.get_json(self.MYSELF)
+
+    def issue(self, issue: str, fields: Iterable[str] | None = None) -> dict:
+        params = {"fields": ",".join(fields)} if fields else {}
+        return self.get_json(self.ISSUE.format(issue=_path_part(issue)), **params)
+
+    def search(self, jql: str, *, fields: Iterable[str] = ("summary",), max_results: int = 20,
+               start_at: int = 0) -> dict:
+        return self.get_json(self.SEARCH, jql=jql, fields=",".join(fields),
+                             maxResults=max_results, startAt=start_at)
+
+    def projects(self) -> list:
+        return self.get_json(self.PROJECTS)
+
+    def create_issue(self, fields: dict) -> dict:
+        return self.request("POST", self.CREATE_ISSUE, json={"fields": fields}).json()
+
+
+def _path_part(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(str(value), safe="")

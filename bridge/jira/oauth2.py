@@ -1,0 +1,119 @@
+"""OAuth 2.0 with Jira 8.22+ incoming application links (jira-server.md §2).
+
+Authorization code with PKCE ``S256`` and scope ``WRITE`` (a READ token gets 403 on every
+non-GET, §2.6); ``client_id`` and ``client_secret`` travel in the form body (the token
+resource has no HTTP-Basic client authentication, §2.3); ``redirect_uri`` is sent on
+refresh too (§2.4, some provider versions demand it); refresh tokens rotate, so the caller
+must store the new pair before anyone else refreshes (see ``services.credentials``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import requests
+
+from .errors import JiraError, JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable
+
+AUTHORIZE_PATH = "/rest/oauth2/latest/authorize"
+TOKEN_PATH = "/rest/oauth2/latest/token"
+REVOKE_PATH = "/rest/oauth2/latest/revoke"
+SCOPE = "WRITE"
+FIRST_VERSION = (8, 22)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    expires_at: dt.datetime  # naive UTC
+    scope: str
+
+
+def make_pkce() -> tuple[str, str]:
+    """RFC 7636 §4.1-4.2: a 43+ character verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str,
+                  code_challenge: str) -> str:
+    query = urlencode({
+        "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
+        "scope": SCOPE, "state": state, "code_challenge": code_challenge,
+        "code_challenge_method": "S256",
+    })
+    return f"{base_url}{AUTHORIZE_PATH}?{query}"
+
+
+def exchange_code(base_url: str, client_id: str, client_secret: str, code: str,
+                  redirect_uri: str, code_verifier: str, *, timeout: float = 8.0) -> TokenSet:
+    return _token_request(base_url, timeout, {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "client_id": client_id, "client_secret": client_secret,
+        "code_verifier": code_verifier,
+    })
+
+
+def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: str,
+            redirect_uri: str, *, timeout: float = 8.0) -> TokenSet:
+    return _token_request(base_url, timeout, {
+        "grant_type": "refresh_token", "refresh_token": refresh_token,
+        "client_id": client_id, "client_secret": client_secret, "redirect_uri": redirect_uri,
+    })
+
+
+def revoke(base_url: str, client_id: str, client_secret: str, token: str, *,
+           timeout: float = 8.0) -> None:
+    """§2.7: revoking either token of a pair removes both; 200 also for unknown tokens."""
+    from .client import session_for
+
+    try:
+        session_for(base_url).post(base_url + REVOKE_PATH, data={
+            "token": token, "client_id": client_id, "client_secret": client_secret,
+        }, timeout=timeout, allow_redirects=False)
+    except requests.RequestException:
+        raise JiraUnavailable() from None
+
+
+def _token_request(base_url: str, timeout: float, form: dict) -> TokenSet:
+    from .. import logs
+    from .client import session_for
+
+    logs.hide(form.get("client_secret"), form.get("refresh_token"), form.get("code"))
+    try:
+        response = session_for(base_url).post(base_url + TOKEN_PATH, data=form,
+                                              timeout=timeout, allow_redirects=False)
+    except requests.RequestException:
+        raise JiraUnavailable() from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code != 200 or "access_token" not in body:
+        error = body.get("error", "") if isinstance(body, dict) else ""
+        if error == "invalid_client":
+            raise JiraMisconfigured(
+                "Jira rejected the OAuth 2.0 client id or client secret. Copy both again "
+                "from the incoming application link in Jira.",
+                problem="invalid_client", http_status=response.status_code)
+        if error == "invalid_grant":
+            raise JiraNeedsReconnect(problem="invalid_grant", http_status=response.status_code)
+        if response.status_code >= 500:
+            raise JiraUnavailable(http_status=response.status_code)
+        raise JiraError(f"Jira refused the authorization ({error or response.status_code}).",
+                        http_status=response.status_code)
+    logs.hide(body["access_token"], body.get("refresh_token"))
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return TokenSet(
+        access_token=body["access_token"],
+        refresh_token=body.get("refresh_token", ""),
+        expires_at=now + dt.timedelta(seconds=int(body.get("expires_in", 3600))),
+        scope=body.get("scope", ""),
+    )

@@ -1,0 +1,1 @@
+"""The use cases: decisions about connecting, linking and creating. No Flask here."""

@@ -1,0 +1,93 @@
+"""Who administers the bridge (ARCHITECTURE §8).
+
+Reaching ``/setup`` or ``/jira/connect`` is not enough to attach a Jira to a workspace.
+The first admin proves it with a one-time setup token the bridge prints on first start
+(as Jenkins does with its initial password) and keeps in ``instance/setup_token`` (0600);
+afterwards admins are the emails in ``BRIDGE_ADMINS`` or those an admin granted, and they
+sign in with Asana. Only the token's SHA-256 is stored in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+from .. import sealing
+from ..errors import BridgeError
+from ..models import BridgeAdmin, SetupToken, audit, utcnow
+
+
+class NotAnAdmin(BridgeError):
+    status = 403
+    code = "not_admin"
+    public_message = ("Your Asana account is not an administrator of this bridge. Ask an "
+                      "administrator to add you, or set BRIDGE_ADMINS.")
+
+
+class BadSetupToken(BridgeError):
+    status = 403
+    code = "bad_setup_token"
+    public_message = "That setup token is not valid. Copy it again from the bridge's console."
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def admins_exist(configured: tuple[str, ...]) -> bool:
+    return bool(configured) or BridgeAdmin.select().exists()
+
+
+def is_admin(email: str | None, configured: tuple[str, ...]) -> bool:
+    if not email:
+        return False
+    email = email.strip().lower()
+    return email in configured or BridgeAdmin.select().where(BridgeAdmin.email == email).exists()
+
+
+def ensure_setup_token(instance_path: Path, configured: tuple[str, ...]) -> str | None:
+    """The setup token to print at start, while no admin exists; ``None`` once one does.
+
+    The token is created once and kept in the instance folder, so a restart prints the
+    same token instead of invalidating the one the admin copied.
+    """
+    if admins_exist(configured):
+        return None
+    path = instance_path / "setup_token"
+    if path.exists():
+        token = path.read_text().strip()
+        row = SetupToken.get_or_none(SetupToken.token_hash == _hash(token))
+        if row is not None and row.used_at is None:
+            return token
+    token = secrets.token_urlsafe(18)
+    SetupToken.create(token_hash=_hash(token))
+    sealing.write_secret_file(path, token)
+    return token
+
+
+def claim_with_setup_token(email: str, token: str, instance_path: Path | None = None) -> None:
+    """Make ``email`` the first admin if ``token`` is the unused setup token."""
+    wanted = _hash(token or "")
+    for row in SetupToken.select().where(SetupToken.used_at.is_null()):
+        if hmac.compare_digest(row.token_hash, wanted):
+            updated = (SetupToken.update(used_at=utcnow(), used_by=email)
+                       .where((SetupToken.id == row.id) & SetupToken.used_at.is_null())
+                       .execute())
+            if updated != 1:
+                break
+            BridgeAdmin.get_or_create(email=email.lower(), defaults={"granted_by": "setup-token"})
+            audit("admin.claimed", actor=email, outcome="ok")
+            if instance_path is not None:
+                (instance_path / "setup_token").unlink(missing_ok=True)
+            return
+    audit("admin.claim_refused", actor=email, outcome="refused")
+    raise BadSetupToken()
+
+
+def grant(email: str, by: str) -> BridgeAdmin:
+    admin, _ = BridgeAdmin.get_or_create(email=email.strip().lower(),
+                                         defaults={"granted_by": by})
+    audit("admin.granted", actor=by, target=email)
+    return admin

@@ -1,0 +1,223 @@
+"""Connecting a Jira instance: probing it, choosing the auth path, application links.
+
+Reference: jira-server.md §1.1 (application link fields and key format), §2.1 (incoming
+OAuth 2.0 links, 8.22+), §3.1 (``serverInfo``: gate on ``versionNumbers``, never on
+``deploymentType``), §5.5 (creating the link and consumer through the applinks REST API
+with admin credentials), ARCHITECTURE §2 (several instances per workspace).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import requests
+
+from ..jira import oauth1
+from ..jira.client import JiraClient
+from ..jira.errors import JiraError, JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable
+from ..jira.keys import generate_key_pair
+from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
+from ..jira.urls import JiraCloudURL, normalize_base_url
+from ..models import AsanaWorkspace, JiraCredential, JiraInstance, audit, utcnow
+
+CONSUMER_NAME = "Asana"
+
+
+class NotJira(JiraError):
+    status = 400
+    code = "not_jira"
+    public_message = "That address answers, but it is not a Jira Server or Data Center."
+
+
+class OAuth2NotSupported(JiraError):
+    status = 400
+    code = "oauth2_not_supported"
+
+
+@dataclass(frozen=True)
+class JiraProbe:
+    base_url: str
+    version: str
+    version_numbers: tuple[int, ...]
+    server_title: str
+    reported_base_url: str
+
+    @property
+    def supports_oauth2(self) -> bool:
+        return self.version_numbers[:2] >= OAUTH2_FIRST_VERSION
+
+    @property
+    def recommended_auth(self) -> str:
+        return "oauth2" if self.supports_oauth2 else "oauth1"
+
+
+def probe(raw_url: str, *, timeout: float = 8.0) -> JiraProbe:
+    """Normalise the URL and ask Jira who it is (anonymous ``serverInfo``)."""
+    base_url = normalize_base_url(raw_url)
+    client = JiraClient(base_url, timeout=timeout)
+    try:
+        info = client.server_info()
+    except (JiraUnavailable, JiraMisconfigured):
+        raise
+    except JiraError:
+        raise NotJira() from None
+    except ValueError:  # not JSON
+        raise NotJira() from None
+    numbers = info.get("versionNumbers") if isinstance(info, dict) else None
+    if not isinstance(numbers, list) or not numbers:
+        raise NotJira()
+    if str(info.get("deploymentType", "")).lower() == "cloud":
+        raise JiraCloudURL("That is a Jira Cloud site. This bridge connects Jira Server and "
+                           "Data Center; for Jira Cloud use Asana's own Jira Cloud "
+                           "integration.")
+    return JiraProbe(base_url=base_url, version=str(info.get("version", "")),
+                     version_numbers=tuple(int(n) for n in numbers),
+                     server_title=str(info.get("serverTitle", "")),
+                     reported_base_url=str(info.get("baseUrl", "")))
+
+
+def create_oauth1_instance(workspace_gid: str, found: JiraProbe, *, name: str = "",
+                           workspace_name: str = "", actor: str = "") -> JiraInstance:
+    """A new instance with a fresh 2048-bit key pair and consumer key (§1.1)."""
+    workspace, _ = AsanaWorkspace.get_or_create(gid=workspace_gid,
+                                                defaults={"name": workspace_name})
+    existing = JiraInstance.get_or_none(workspace=workspace, base_url=found.base_url)
+    if existing is not None:
+        return existing
+    pair = generate_key_pair()
+    instance = JiraInstance.create(
+        workspace=workspace, base_url=found.base_url, auth_mode="oauth1",
+        name=name or found.server_title or found.base_url,
+        consumer_key=f"asana-bridge-{secrets.token_hex(6)}",
+        private_key=pair.private_pem, public_key=pair.public_pem,
+        version=found.version, version_checked_at=utcnow(),
+    )
+    audit("jira.instance_added", actor=actor, target=found.base_url, auth_mode="oauth1")
+    return instance
+
+
+def save_oauth2_instance(workspace_gid: str, found: JiraProbe, client_id: str,
+                         client_secret: str, *, workspace_name: str = "",
+                         actor: str = "") -> JiraInstance:
+    """Create the OAuth 2.0 instance, or move an OAuth 1.0a one to OAuth 2.0 in place.
+
+    Moving keeps the instance row, so issue links stay; the users' OAuth 1.0a tokens are
+    marked needs-reconnect, and each user authorizes once more (ARCHITECTURE §2).
+    """
+    if not found.supports_oauth2:
+        raise OAuth2NotSupported(
+            f"Jira {found.version} has no OAuth 2.0 provider (it arrived in 8.22). Connect it "
+            "with an application link (OAuth 1.0a) from Jira's Connect to Asana button.")
+    workspace, _ = AsanaWorkspace.get_or_create(gid=workspace_gid,
+                                                defaults={"name": workspace_name})
+    instance = JiraInstance.get_or_none(workspace=workspace, base_url=found.base_url)
+    if instance is None:
+        instance = JiraInstance.create(
+            workspace=workspace, base_url=found.base_url, auth_mode="oauth2",
+            name=found.server_title or found.base_url, client_id=client_id,
+            client_secret=client_secret, version=found.version, version_checked_at=utcnow(),
+            verified_at=utcnow())
+        audit("jira.instance_added", actor=actor, target=found.base_url, auth_mode="oauth2")
+        return instance
+    moved = instance.auth_mode != "oauth2"
+    instance.auth_mode = "oauth2"
+    instance.client_id = client_id
+    instance.client_secret = client_secret
+    instance.version = found.version
+    instance.version_checked_at = instance.verified_at = utcnow()
+    instance.save()
+    if moved:
+        (JiraCredential.update(state="needs_reconnect")
+         .where((JiraCredential.instance == instance) & (JiraCredential.auth_mode != "oauth2"))
+         .execute())
+    audit("jira.instance_oauth2", actor=actor, target=found.base_url, moved=moved)
+    return instance
+
+
+def applink_values(instance: JiraInstance, public_url: str) -> dict[str, str]:
+    """What the admin enters in Jira's Application Link ▸ Incoming Authentication (§1.1)."""
+    return {
+        "application_url": public_url,
+        "consumer_key": instance.consumer_key,
+        "consumer_name": CONSUMER_NAME,
+        "public_key": instance.public_key,
+        "callback_url": f"{public_url}/oauth/jira1/callback",
+    }
+
+
+class AdminCredentialsRefused(JiraError):
+    status = 403
+    code = "jira_admin_refused"
+    public_message = ("Jira refused those credentials for creating an application link. Use "
+                      "a Jira administrator's username and password.")
+
+
+def register_applink(instance: JiraInstance, public_url: str, username: str, password: str,
+                     *, timeout: float = 8.0) -> str:
+    """Create the link and its incoming OAuth consumer with the applinks REST API (§5.5).
+
+    The admin's credentials are used for these two calls only; they are never stored or
+    logged. Returns the application link id.
+    """
+    from .. import logs
+
+    logs.hide(password)
+    values = applink_values(instance, public_url)
+    session = requests.Session()
+    session.trust_env = False
+    session.auth = (username, password)
+    base = instance.base_url
+    try:
+        link = session.put(f"{base}/rest/applinks/3.0/applicationlink", json={
+            "name": f"Asana bridge ({values['consumer_key']})", "rpcUrl": public_url,
+            "displayUrl": public_url, "typeId": "generic",
+        }, timeout=timeout, allow_redirects=False)
+        if link.status_code in (401, 403):
+            raise AdminCredentialsRefused(http_status=link.status_code)
+        if link.status_code not in (200, 201):
+            raise JiraError(f"Jira did not create the application link "
+                            f"(HTTP {link.status_code}).", http_status=link.status_code)
+        href = link.json()["resources-created"][0]["href"]
+        link_id = href.rstrip("/").rsplit("/", 1)[-1]
+        consumer = session.put(
+            f"{base}/rest/applinks-oauth/1.0/applicationlink/{link_id}/authentication/consumer",
+            json={"key": values["consumer_key"], "name": values["consumer_name"],
+                  "description": "Asana ⇄ Jira bridge", "publicKey": values["public_key"],
+                  "callback": values["callback_url"], "outgoing": False,
+                  "twoLOAllowed": False, "executingTwoLOUser": None,
+                  "twoLOImpersonationAllowed": False},
+            timeout=timeout, allow_redirects=False)
+        if consumer.status_code in (401, 403):
+            raise AdminCredentialsRefused(http_status=consumer.status_code)
+        if consumer.status_code not in (200, 201, 204):
+            raise JiraError(f"Jira created the link but refused the OAuth consumer "
+                            f"(HTTP {consumer.status_code}).",
+                            http_status=consumer.status_code)
+    except requests.RequestException:
+        raise JiraUnavailable() from None
+    except (KeyError, IndexError, ValueError):
+        raise JiraError("Jira's answer to the application link request was not understood.") \
+            from None
+    audit("jira.applink_registered", actor=username, target=base, link_id=link_id)
+    return link_id
+
+
+def prove_oauth1_link(instance: JiraInstance, public_url: str, *,
+                      timeout: float = 8.0) -> None:
+    """A signed request-token call: succeeds only if Jira knows our consumer key and our
+    public key verifies our signature over the URL Jira sees (§1.2-1.3)."""
+    try:
+        oauth1.fetch_request_token(instance.base_url, instance.consumer_key,
+                                   instance.private_key, f"{public_url}/oauth/jira1/callback",
+                                   timeout=timeout)
+    except JiraNeedsReconnect as exc:
+        if exc.problem == "consumer_key_unknown":
+            raise JiraMisconfigured(
+                "Jira does not know this consumer key yet: create the application link with "
+                "the values above (Incoming Authentication), then try again.",
+                problem="consumer_key_unknown") from None
+        raise
+    instance.verified_at = utcnow()
+    instance.save()
+    audit("jira.applink_verified", target=instance.base_url)

@@ -1,0 +1,266 @@
+"""Admin pages: sign in with Asana, claim the bridge, connect Jira.
+
+- ``/jira/connect?jira=<base url>`` is where the companion plugin's *Connect to Asana*
+  button lands. OAuth 1.0a application link: the bridge makes the key pair and consumer
+  key, shows the exact link values (or creates the link through Jira's applinks REST API
+  with admin credentials used once), then proves it with a signed call.
+- ``/setup``: OAuth 2.0 incoming link (Jira 8.22+): workspace, base URL, client id and
+  secret, then the admin authorizes their own Jira account once as a live check.
+
+Every page needs an admin session (ARCHITECTURE §8); every form carries a CSRF token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from ..errors import BridgeError
+from ..jira import oauth2 as jira_oauth2
+from ..jira.errors import JiraError
+from ..models import AsanaUser, AsanaWorkspace, JiraInstance
+from ..services import admins, credentials, instances, pending
+from .auth import jira2_redirect_uri, message_page, start_asana_signin
+from .security import (
+    admin_required,
+    check_csrf,
+    csrf_token,
+    current_admin,
+    public_url,
+    rate_limit,
+    safe_return_path,
+)
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.app_context_processor
+def _template_helpers():
+    return {"csrf_token": csrf_token}
+
+
+@bp.before_request
+def _mark_flow():
+    g.flow = "admin"
+
+
+@bp.errorhandler(BridgeError)
+def _admin_error(exc: BridgeError):
+    return message_page("That did not work", exc.public_message, error=True,
+                        advice=getattr(exc, "advice", ""), status=exc.status)
+
+
+def _settings():
+    return current_app.config["BRIDGE"]
+
+
+def _admin_workspaces() -> list[dict]:
+    return (current_admin() or {}).get("workspaces", [])
+
+
+def _check_workspace(gid: str) -> dict:
+    for ws in _admin_workspaces():
+        if ws["gid"] == gid:
+            return ws
+    raise BridgeError("Choose one of your Asana workspaces.", status=400,
+                      code="bad_workspace")
+
+
+def _instance_of_admin(instance_id: int) -> JiraInstance:
+    instance = JiraInstance.get_or_none(JiraInstance.id == instance_id)
+    gids = {ws["gid"] for ws in _admin_workspaces()}
+    if instance is None or instance.workspace.gid not in gids:
+        raise BridgeError("No such Jira instance in your workspaces.", status=404,
+                          code="not_found")
+    return instance
+
+
+# -- signing in -------------------------------------------------------------------------
+
+
+@bp.get("/admin/signin")
+@rate_limit(limit=30)
+def signin():
+    return start_asana_signin("admin_signin", safe_return_path(request.args.get("next"),
+                                                               "/jira/connect"))
+
+
+@bp.get("/admin/signout")
+def signout():
+    session.clear()
+    return message_page("Signed out", "You are signed out of the bridge.")
+
+
+def after_signin(user: AsanaUser, me: dict, return_path: str | None):
+    """Called by the Asana OAuth callback for an admin sign-in."""
+    cfg = _settings()
+    who = {"email": user.email, "gid": user.gid, "name": user.name,
+           "workspaces": [{"gid": str(ws["gid"]), "name": ws.get("name", "")}
+                          for ws in me.get("workspaces") or []]}
+    session.clear()
+    session.permanent = True
+    target = safe_return_path(return_path, "/jira/connect")
+    if admins.is_admin(user.email, cfg.admins):
+        session["admin"] = who
+        return redirect(target)
+    if not admins.admins_exist(cfg.admins):
+        session["claim"] = who
+        return redirect(url_for("admin.claim", next=target))
+    raise admins.NotAnAdmin()
+
+
+@bp.route("/admin/claim", methods=["GET", "POST"])
+@rate_limit(limit=10)
+def claim():
+    who = session.get("claim")
+    if who is None:
+        return redirect(url_for("admin.signin"))
+    if request.method == "POST":
+        check_csrf()
+        try:
+            admins.claim_with_setup_token(who["email"], request.form.get("setup_token", ""),
+                                          _settings().instance_path)
+        except admins.BadSetupToken as exc:
+            return render_template("claim.html", email=who["email"],
+                                   error=exc.public_message), 403
+        session.pop("claim")
+        session["admin"] = who
+        return redirect(safe_return_path(request.args.get("next"), "/jira/connect"))
+    return render_template("claim.html", email=who["email"])
+
+
+# -- OAuth 1.0a application link ------------------------------------------------------------
+
+
+@bp.get("/jira/connect")
+@admin_required
+def connect():
+    raw = request.args.get("jira", "").strip()
+    if not raw:
+        return render_template("connect.html", probe=None, jira="")
+    try:
+        found = instances.probe(raw, timeout=_settings().http_timeout)
+    except BridgeError as exc:
+        return render_template("connect.html", probe=None, jira=raw,
+                               error=exc.public_message), exc.status
+    return render_template("connect.html", probe=found, workspaces=_admin_workspaces())
+
+
+@bp.post("/jira/connect")
+@admin_required
+@rate_limit(limit=20)
+def connect_create():
+    check_csrf()
+    ws = _check_workspace(request.form.get("workspace", ""))
+    found = instances.probe(request.form.get("jira", ""), timeout=_settings().http_timeout)
+    instance = instances.create_oauth1_instance(ws["gid"], found, workspace_name=ws["name"],
+                                                actor=current_admin()["email"])
+    return redirect(url_for("admin.applink", instance_id=instance.id))
+
+
+@bp.get("/jira/instances/<int:instance_id>/applink")
+@admin_required
+def applink(instance_id: int):
+    instance = _instance_of_admin(instance_id)
+    if instance.auth_mode != "oauth1":
+        raise BridgeError("This instance uses OAuth 2.0; it has no application link values.",
+                          status=400, code="not_oauth1")
+    return render_template("applink.html", instance=instance,
+                           values=instances.applink_values(instance, public_url()))
+
+
+@bp.post("/jira/instances/<int:instance_id>/applink")
+@admin_required
+@rate_limit(limit=10)
+def register_applink(instance_id: int):
+    check_csrf()
+    instance = _instance_of_admin(instance_id)
+    try:
+        instances.register_applink(instance, public_url(), request.form.get("username", ""),
+                                   request.form.get("password", ""),
+                                   timeout=_settings().http_timeout)
+    except JiraError as exc:
+        return render_template("applink.html", instance=instance, error=exc.public_message,
+                               values=instances.applink_values(instance, public_url())), \
+            exc.status
+    return redirect(url_for("admin.confirm", instance_id=instance.id))
+
+
+@bp.get("/jira/instances/<int:instance_id>/confirm")
+@admin_required
+def confirm(instance_id: int):
+    instance = _instance_of_admin(instance_id)
+    instances.prove_oauth1_link(instance, public_url(), timeout=_settings().http_timeout)
+    return message_page(
+        "Jira is connected",
+        f"The application link to {instance.base_url} works: Jira accepted a request "
+        "signed by the bridge. Asana users can now authorize their Jira accounts from the "
+        "app's Authentication URL.")
+
+
+# -- OAuth 2.0 incoming link -----------------------------------------------------------------
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@admin_required
+@rate_limit(limit=20)
+def setup():
+    form = dict(request.form) if request.method == "POST" else {
+        "jira": request.args.get("jira", "")}
+    context = {"workspaces": _admin_workspaces(), "redirect_url": jira2_redirect_uri(),
+               "form": form}
+    if request.method == "GET":
+        return render_template("setup.html", **context)
+    check_csrf()
+    try:
+        ws = _check_workspace(form.get("workspace", ""))
+        found = instances.probe(form.get("jira", ""), timeout=_settings().http_timeout)
+        if not found.supports_oauth2:
+            raise instances.OAuth2NotSupported(
+                f"Jira {found.version} has no OAuth 2.0 provider (it arrived in 8.22). Use "
+                "an application link instead: Jira's Connect to Asana button, or "
+                f"{public_url()}/jira/connect")
+        client_id = form.get("client_id", "").strip()
+        client_secret = form.get("client_secret", "").strip()
+        if not client_id or not client_secret:
+            raise BridgeError("Enter both the client id and the client secret.", status=400,
+                              code="missing_credentials")
+    except BridgeError as exc:
+        return render_template("setup.html", error=exc.public_message, **context), exc.status
+    verifier, challenge = jira_oauth2.make_pkce()
+    admin_user = AsanaUser.get(AsanaUser.gid == current_admin()["gid"])
+    state, _ = pending.start(
+        "setup_check", asana_user=admin_user, secret=client_secret, pkce_verifier=verifier,
+        ttl=dt.timedelta(minutes=10),
+        payload={"workspace": ws["gid"], "workspace_name": ws["name"],
+                 "base_url": found.base_url, "client_id": client_id})
+    return redirect(jira_oauth2.authorize_url(found.base_url, client_id, jira2_redirect_uri(),
+                                              state, challenge))
+
+
+def finish_setup(row, tokens, me: dict):
+    """Called by the OAuth 2.0 callback once the admin's own authorization worked: the
+    client id and secret are proven, so the instance is saved."""
+    found = instances.probe(row.payload["base_url"], timeout=_settings().http_timeout)
+    instance = instances.save_oauth2_instance(
+        row.payload["workspace"], found, row.payload["client_id"], row.secret,
+        workspace_name=row.payload.get("workspace_name", ""), actor=row.asana_user.email)
+    credentials.save_oauth2(row.asana_user, instance, tokens,
+                            jira_username=me.get("name", ""))
+    workspace = AsanaWorkspace.get_by_id(instance.workspace_id)
+    return message_page(
+        "Jira is connected",
+        f"{instance.base_url} (Jira {instance.version}) is connected to the Asana workspace "
+        f"{workspace.name or workspace.gid} with OAuth 2.0, and your Jira account "
+        f"{me.get('name', '')} is authorized. Asana users can now authorize theirs from the "
+        "app's Authentication URL.")

@@ -1,0 +1,46 @@
+"""CORS for the App Components endpoints (asana-app-components.md §4.3).
+
+Asana's widget, lookup, form and typeahead calls come from the user's browser on
+Asana's origin, so ``/asana/*`` (except the Authentication URL, a top-level page) answers
+CORS for exactly that origin (``https://app.asana.com``, or the simulator's in the
+sandbox). Preflights are answered here, before any signature check: browsers never sign
+an OPTIONS request (§10.3).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, request
+
+PREFIX = "/asana/"
+EXCLUDED = ("/asana/auth",)
+ALLOWED_HEADERS = "Content-Type, X-Asana-Request-Signature"
+
+
+def _asana_origin() -> str:
+    parts = urlsplit(current_app.config["BRIDGE"].asana_base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _applies() -> bool:
+    return request.path.startswith(PREFIX) and not request.path.startswith(EXCLUDED)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _preflight():
+        if request.method == "OPTIONS" and _applies():
+            response = current_app.make_default_options_response()
+            response.status_code = 204
+            return response
+
+    @app.after_request
+    def _cors(response):
+        if _applies() and request.headers.get("Origin") == _asana_origin():
+            response.headers["Access-Control-Allow-Origin"] = _asana_origin()
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+            response.headers.add("Vary", "Origin")
+        return response
