@@ -1,0 +1,149 @@
+"""``/_sim/...``: drive the simulator from another process (the demo, out-of-process tests).
+
+Not part of Asana. The simulator binds loopback only, so these endpoints carry no auth.
+
+* ``POST /_sim/reset``: back to the seeded world (apps and tokens dropped).
+* ``POST /_sim/apps``: register an app ``{client_id, client_secret, redirect_uris, name?,
+  bridge_url?, paths?, match_url_pattern?, install_on?}``.
+* ``POST /_sim/app-components/config``: change the App Components setup of an app
+  (``client_id`` optional: the last registered app).
+* ``POST /_sim/clock``: ``{"advance": seconds}`` moves the simulator's clock forward.
+* ``POST /_sim/rate-limit``: ``{"per_minute": n}``.
+* ``GET /_sim/state``: a summary (apps, tasks, attachments) for debugging.
+* ``POST /_sim/app-components/sign``: a signed request for the browser to send (demo page).
+* ``POST /_sim/app-components/validate``: check a response the browser received.
+* ``POST /_sim/tasks/<gid>/attach-resource``: what Asana does with an
+  AttachedResourceResponse: attach ``resource_url`` to the task, connected to the app.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from bridge.sandbox.asana import validator
+from bridge.sandbox.asana.host import DEFAULT_PATHS, check_response
+from bridge.sandbox.asana.state import SimError
+
+bp = Blueprint("asana_control", __name__, url_prefix="/_sim")
+
+
+def _sim():
+    return current_app.sim
+
+
+@bp.errorhandler(SimError)
+def _sim_error(exc: SimError):
+    return jsonify(error=exc.message), exc.status
+
+
+@bp.errorhandler(ValueError)
+def _value_error(exc: ValueError):
+    return jsonify(error=str(exc)), 400
+
+
+@bp.post("/reset")
+def reset():
+    _sim().reset()
+    return jsonify(ok=True)
+
+
+@bp.post("/apps")
+def register_app():
+    body = request.get_json(force=True)
+    app = _sim().register_app(
+        client_id=str(body["client_id"]), client_secret=body["client_secret"],
+        redirect_uris=body.get("redirect_uris", []), name=body.get("name", "Jira bridge"),
+        bridge_url=body.get("bridge_url"), paths=body.get("paths"),
+        match_url_pattern=body.get("match_url_pattern"), install_on=body.get("install_on"),
+    )
+    return jsonify(app.public()), 201
+
+
+@bp.post("/app-components/config")
+def configure():
+    body = dict(request.get_json(force=True))
+    client_id = body.pop("client_id", None)
+    app = _sim().configure_components(client_id, **body)
+    return jsonify(app.public())
+
+
+@bp.post("/clock")
+def clock():
+    body = request.get_json(force=True)
+    now = _sim().clock.advance(float(body.get("advance", 0)))
+    return jsonify(now=now)
+
+
+@bp.post("/rate-limit")
+def rate_limit():
+    _sim().rate_limit_per_minute = int(request.get_json(force=True)["per_minute"])
+    return jsonify(per_minute=_sim().rate_limit_per_minute)
+
+
+@bp.get("/state")
+def state():
+    sim = _sim()
+    return jsonify(
+        apps=[a.public() for a in sim.apps.values()],
+        tasks=[{"gid": t["gid"], "name": t["name"]} for t in sim.tasks.values()],
+        attachments=[{k: a[k] for k in ("gid", "name", "parent", "resource_subtype", "url",
+                                         "connected_app")} for a in sim.attachments.values()],
+    )
+
+
+def _context(body: dict) -> dict:
+    """Fill in workspace/user/task GIDs the way Asana's client knows them."""
+    sim = _sim()
+    ctx = {k: v for k, v in body.items() if k not in ("kind", "client_id")}
+    task = sim.tasks.get(str(body.get("task") or ""))
+    if task is not None:
+        ctx.setdefault("workspace", task["workspace"])
+        ctx.setdefault("project", task["projects"][0] if task["projects"] else None)
+    user = ctx.get("user") or "alice@example.com"
+    if "@" in str(user):
+        found = sim.user_by_email(user)
+        if found is None:
+            raise SimError(400, f"unknown user {user}")
+        user = found["gid"]
+    ctx["user"] = user
+    return ctx
+
+
+@bp.post("/app-components/sign")
+def sign():
+    body = request.get_json(force=True)
+    kind = body.get("kind")
+    if kind not in DEFAULT_PATHS or kind == "auth":
+        raise SimError(400, f"unknown kind {kind!r}")
+    ctx = _context(body)
+    if kind == "widget" and "resource_url" not in ctx:
+        att = _sim().attachments.get(str(ctx.get("attachment")))
+        if att is None:
+            raise SimError(404, "attachment not found")
+        ctx["resource_url"] = att["url"]
+    host = _sim().host_for(body.get("client_id"))
+    return jsonify(host.prepare(kind, **ctx).to_dict())
+
+
+@bp.post("/app-components/validate")
+def validate():
+    body = request.get_json(force=True)
+    try:
+        check_response(body["kind"], int(body["status"]), body.get("body"),
+                       body.get("content_type", "application/json"))
+    except validator.ResponseInvalid as exc:
+        return jsonify(ok=False, path=exc.path, message=exc.message)
+    return jsonify(ok=True)
+
+
+@bp.post("/tasks/<gid>/attach-resource")
+def attach_resource(gid):
+    sim = _sim()
+    if gid not in sim.tasks:
+        raise SimError(404, "task not found")
+    body = request.get_json(force=True)
+    validator.validate("attached", body)
+    app = sim.app(body.get("client_id"))
+    record = sim.add_external_attachment(parent=gid, name=body["resource_name"],
+                                         url=body["resource_url"], connected_app=app.client_id)
+    return jsonify(gid=record["gid"], name=record["name"], url=record["url"]), 201

@@ -1,0 +1,394 @@
+"""The subset of Asana's REST API the bridge uses (reference §8), under ``/api/1.0``.
+
+* Bearer auth (OAuth access token or personal access token); ``{"data": ...}`` envelopes;
+  errors as ``{"errors": [{"message", "help"}]}``.
+* Per-token rate limit (default 1500/min); past it, 429 with ``Retry-After`` in seconds, and
+  rejected requests still count.
+* ``opt_fields`` selects fields (dotted sub-fields for nested objects); ``html_notes`` is
+  opt-in on tasks.
+* Lists paginate with ``limit`` (1-100) and opaque ``offset`` tokens; ``next_page`` is
+  present only when ``limit`` was given, ``null`` on the last page.
+* ``GET /attachments/{gid}`` gives a ``download_url`` valid for two minutes; the file itself
+  is served (streamed) without the bearer header, like a pre-signed storage URL.
+* ``POST /attachments`` (multipart) uploads a file or attaches an external URL;
+  ``connect_to_app`` needs an OAuth token, an app with a widget URL, and the task in a
+  project where the app is installed.
+* ``POST /tasks/{gid}/stories`` adds a comment (201).
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
+
+from bridge.sandbox.asana import seed
+from bridge.sandbox.asana.clock import iso_z
+from bridge.sandbox.asana.state import SimError
+
+bp = Blueprint("asana_rest", __name__, url_prefix="/api/1.0")
+files = Blueprint("asana_files", __name__)
+
+HELP = ("For more information on API status codes and how to handle them, read the docs on "
+        "errors: https://developers.asana.com/docs/errors")
+MAX_UPLOAD = 100 * 1024 * 1024  # "File uploads are limited to 100 MB"
+
+
+def _sim():
+    return current_app.sim
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> Response:
+    resp = jsonify(errors=[{"message": message, "help": HELP}])
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+@bp.errorhandler(SimError)
+def _sim_error(exc: SimError):
+    return error_response(exc.status, exc.message, exc.headers)
+
+
+@bp.errorhandler(404)
+def _not_found(exc):
+    return error_response(404, "No matching route for request")
+
+
+@bp.errorhandler(405)
+def _bad_method(exc):
+    return error_response(404, "No matching route for request")
+
+
+@bp.before_request
+def _authenticate():
+    header = request.headers.get("Authorization", "")
+    bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
+    caller = _sim().authenticate(bearer)
+    _sim().count_request(caller["token"])
+    g.caller = caller
+    _check_scope(caller["scope"])
+
+
+# Granular scopes (reference §7.2). `default` (or no scope) grants everything.
+SCOPE_BY_ENDPOINT = {
+    "asana_rest.get_user": "users:read", "asana_rest.list_workspaces": "workspaces:read",
+    "asana_rest.get_workspace": "workspaces:read", "asana_rest.get_task": "tasks:read",
+    "asana_rest.list_attachments": "attachments:read",
+    "asana_rest.get_attachment": "attachments:read",
+    "asana_rest.create_attachment": "attachments:write",
+    "asana_rest.create_story": "stories:write",
+}
+
+
+def _check_scope(scope: str) -> None:
+    granted = set((scope or "default").split())
+    needed = SCOPE_BY_ENDPOINT.get(request.endpoint or "")
+    if "default" in granted or needed is None or needed in granted:
+        return
+    # The message wording is the simulator's own; the status follows Asana's 403 Forbidden.
+    raise SimError(403, f"Your token does not have the scope {needed} this request needs.")
+
+
+def base_url() -> str:
+    return _sim().base_url or request.host_url.rstrip("/")
+
+
+# --- representation -------------------------------------------------------------------
+
+
+def _opt_fields() -> list[str] | None:
+    raw = request.args.get("opt_fields")
+    if raw is None:
+        return None
+    return [f.strip() for f in raw.split(",") if f.strip()]
+
+
+def _project(record: dict, fields: list[str]) -> dict:
+    """Keep ``gid`` and ``resource_type`` plus the requested (possibly dotted) fields."""
+    out = {k: record[k] for k in ("gid", "resource_type") if k in record}
+    nested: dict[str, list[str]] = {}
+    for f in fields:
+        head, _, rest = f.partition(".")
+        if head not in record:
+            continue
+        if rest:
+            nested.setdefault(head, []).append(rest)
+        else:
+            nested.setdefault(head, [])
+    for head, subs in nested.items():
+        value = record[head]
+        if isinstance(value, dict):
+            out[head] = _project(value, subs or ["name"])
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            out[head] = [_project(v, subs or ["name"]) for v in value]
+        else:
+            out[head] = value
+    return out
+
+
+def _shape(full: dict, default: list[str]) -> dict:
+    fields = _opt_fields()
+    return _project(full, fields if fields is not None else default)
+
+
+def _compact(kind: str, gid: str) -> dict | None:
+    sim = _sim()
+    table = {"user": sim.users, "workspace": sim.workspaces, "project": sim.projects,
+             "task": sim.tasks}[kind]
+    rec = table.get(gid)
+    if rec is None:
+        return None
+    return {"gid": gid, "resource_type": kind, "name": rec["name"]}
+
+
+def _user_full(gid: str) -> dict:
+    user = _sim().users[gid]
+    return {"gid": gid, "resource_type": "user", "name": user["name"], "email": user["email"],
+            "photo": None, "workspaces": [_workspace_full(w) for w in user["workspaces"]]}
+
+
+def _workspace_full(gid: str) -> dict:
+    w = _sim().workspaces[gid]
+    return {"gid": gid, "resource_type": "workspace", "name": w["name"],
+            "is_organization": w["is_organization"], "email_domains": w["email_domains"]}
+
+
+def _task_full(gid: str) -> dict:
+    t = _sim().tasks[gid]
+    assignee = _compact("user", t["assignee"]) if t["assignee"] else None
+    if assignee:
+        assignee["email"] = _sim().users[t["assignee"]]["email"]
+    return {
+        "gid": gid, "resource_type": "task", "name": t["name"], "resource_subtype": "default_task",
+        "notes": t["notes"], "html_notes": t["html_notes"], "completed": t["completed"],
+        "assignee": assignee, "workspace": _compact("workspace", t["workspace"]),
+        "projects": [_compact("project", p) for p in t["projects"]], "due_on": t["due_on"],
+        "created_at": t["created_at"], "modified_at": t["modified_at"],
+        "permalink_url": f"{base_url()}/0/{t['projects'][0] if t['projects'] else 0}/{gid}",
+    }
+
+
+TASK_DEFAULT = ["name", "resource_subtype", "notes", "completed", "assignee", "workspace",
+                "projects", "due_on", "created_at", "modified_at", "permalink_url"]
+ATTACHMENT_COMPACT = ["name", "resource_subtype"]
+ATTACHMENT_FULL = ["name", "resource_subtype", "created_at", "download_url", "permanent_url",
+                   "host", "parent", "size", "view_url", "connected_to_app"]
+
+
+def _attachment_full(a: dict) -> dict:
+    sim = _sim()
+    base = base_url()
+    task = sim.tasks.get(a["parent"])
+    full = {
+        "gid": a["gid"], "resource_type": "attachment", "name": a["name"],
+        "resource_subtype": a["resource_subtype"], "created_at": a["created_at"],
+        "host": a["host"],
+        "parent": {"gid": a["parent"], "resource_type": "task",
+                   "name": task["name"] if task else None, "resource_subtype": "default_task"},
+        "permanent_url": f"{base}/app/asana/-/get_asset?asset_id={a['gid']}",
+    }
+    if a["resource_subtype"] == "asana":
+        # A fresh pre-signed URL at every read; valid for two minutes (reference §8).
+        query = sim.download_query(a["gid"])
+        full["download_url"] = f"{base}/_files/{a['gid']}/{a['name']}?{query}"
+        full["view_url"] = full["download_url"]
+        full["size"] = a["size"]
+    else:
+        full["download_url"] = a["url"]
+        full["view_url"] = a["url"]
+        client_id = g.caller["client_id"]
+        full["connected_to_app"] = bool(client_id and a["connected_app"] == client_id)
+    return full
+
+
+def _page(items: list[dict], scope: str, path: str, extra_query: str = "") -> Response:
+    """Slice ``items`` per ``limit``/``offset`` and add ``next_page`` (reference §8)."""
+    limit_raw = request.args.get("limit")
+    offset_raw = request.args.get("offset")
+    start = _sim().read_offset(scope, offset_raw) if offset_raw else 0
+    if limit_raw is None:
+        return jsonify(data=items[start:start + 1000])
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 100:
+        raise SimError(400, "limit: Must be between 1 and 100.")
+    limit = int(limit_raw)
+    page = items[start:start + limit]
+    next_page = None
+    if start + limit < len(items):
+        token = _sim().offset_token(scope, start + limit)
+        rel = f"{path}?{extra_query}{'&' if extra_query else ''}limit={limit}&offset={token}"
+        next_page = {"offset": token, "path": rel, "uri": f"{base_url()}/api/1.0{rel}"}
+    return jsonify(data=page, next_page=next_page)
+
+
+# --- endpoints ------------------------------------------------------------------------
+
+
+@bp.get("/users/<user_ref>")
+def get_user(user_ref):
+    sim = _sim()
+    if user_ref == "me":
+        gid = g.caller["user"]
+    elif "@" in user_ref:
+        user = sim.user_by_email(user_ref)
+        gid = user["gid"] if user else None
+    else:
+        gid = user_ref if user_ref in sim.users else None
+    if gid is None:
+        raise SimError(404, f"user: Not a recognized ID: {user_ref}")
+    full = _user_full(gid)
+    # `workspaces` lists only workspaces that also contain the authenticated user (§8).
+    mine = set(sim.users[g.caller["user"]]["workspaces"])
+    full["workspaces"] = [w for w in full["workspaces"] if w["gid"] in mine]
+    return jsonify(data=_shape(full, ["name", "email", "photo", "workspaces"]))
+
+
+@bp.get("/workspaces")
+def list_workspaces():
+    sim = _sim()
+    mine = sim.users[g.caller["user"]]["workspaces"]
+    items = [_shape(_workspace_full(w), ["name"]) for w in mine]
+    return _page(items, f"workspaces:{g.caller['user']}", "/workspaces")
+
+
+@bp.get("/workspaces/<gid>")
+def get_workspace(gid):
+    if gid not in _sim().workspaces:
+        raise SimError(404, f"workspace: Not a recognized ID: {gid}")
+    return jsonify(data=_shape(_workspace_full(gid), ["name", "is_organization", "email_domains"]))
+
+
+def _visible_task(gid: str) -> dict:
+    sim = _sim()
+    task = sim.tasks.get(gid)
+    if task is None:
+        raise SimError(404, f"task: Not a recognized ID: {gid}")
+    if task["workspace"] not in sim.users[g.caller["user"]]["workspaces"]:
+        raise SimError(403, "You do not have access to the requested resource")
+    return task
+
+
+@bp.get("/tasks/<gid>")
+def get_task(gid):
+    _visible_task(gid)
+    return jsonify(data=_shape(_task_full(gid), TASK_DEFAULT))
+
+
+@bp.get("/attachments")
+def list_attachments():
+    parent = request.args.get("parent")
+    if not parent:
+        raise SimError(400, "parent: Missing input")
+    _visible_task(parent)
+    items = [_shape(_attachment_full(a), ATTACHMENT_COMPACT) for a in _sim().attachments_of(parent)]
+    return _page(items, f"attachments:{parent}", "/attachments", f"parent={parent}")
+
+
+@bp.get("/attachments/<gid>")
+def get_attachment(gid):
+    a = _sim().attachments.get(gid)
+    if a is None:
+        raise SimError(404, f"attachment: Not a recognized ID: {gid}")
+    _visible_task(a["parent"])
+    return jsonify(data=_shape(_attachment_full(a), ATTACHMENT_FULL))
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1", "yes")
+
+
+@bp.post("/attachments")
+def create_attachment():
+    if request.mimetype != "multipart/form-data":
+        raise SimError(400, "Request must be multipart/form-data")
+    if request.content_length and request.content_length > MAX_UPLOAD + 64 * 1024:
+        raise SimError(413, "File is too large; the limit is 100 MB")
+    sim = _sim()
+    form = request.form
+    parent = form.get("parent")
+    if not parent:
+        raise SimError(400, "parent: Missing input")
+    task = _visible_task(parent)
+    subtype = form.get("resource_subtype") or "asana"
+    if subtype == "external":
+        for key in ("name", "url"):
+            if not form.get(key):
+                raise SimError(400, f"{key}: Missing input")
+        connected = None
+        if _truthy(form.get("connect_to_app")):
+            client_id = g.caller["client_id"]
+            if client_id is None:
+                raise SimError(400, "connect_to_app: can only be set if an OAuth token is used")
+            app = sim.apps.get(client_id)
+            if app is None or not app.widget_metadata_url:
+                raise SimError(400, "connect_to_app: the app has no widget_metadata_url configured")
+            if not set(task["projects"]) & app.installed_projects:
+                raise SimError(400, "connect_to_app: the app is not installed on a project of "
+                                    "this task")
+            connected = client_id
+        record = sim.add_external_attachment(parent=parent, name=form["name"], url=form["url"],
+                                             connected_app=connected)
+    elif subtype == "asana":
+        upload = request.files.get("file")
+        if upload is None:
+            raise SimError(400, "file: Missing input")
+        content = upload.read(MAX_UPLOAD + 1)
+        if len(content) > MAX_UPLOAD:
+            raise SimError(413, "File is too large; the limit is 100 MB")
+        record = sim.add_upload(parent=parent, name=upload.filename or "upload", content=content,
+                                content_type=upload.mimetype or "application/octet-stream")
+    else:
+        raise SimError(400, "resource_subtype: must be one of asana, external")
+    return jsonify(data=_shape(_attachment_full(record), ATTACHMENT_FULL))
+
+
+@bp.post("/tasks/<gid>/stories")
+def create_story(gid):
+    """Comment on a task (reference §8, optional): JSON ``{"data": {"text" | "html_text"}}``."""
+    _visible_task(gid)
+    body = request.get_json(silent=True) if request.is_json else {"data": request.form.to_dict()}
+    data = (body or {}).get("data")
+    if not isinstance(data, dict) or not (data.get("text") or data.get("html_text")):
+        raise SimError(400, "text: Missing input")
+    sim = _sim()
+    story = {"gid": sim.new_gid(), "resource_type": "story", "created_at": iso_z(sim.now()),
+             "created_by": _compact("user", g.caller["user"]), "resource_subtype": "comment_added",
+             "type": "comment", "text": data.get("text") or _strip_tags(data["html_text"]),
+             "html_text": data.get("html_text") or f"<body>{escape(data['text'])}</body>",
+             "target": _compact("task", gid)}
+    with sim.lock:
+        sim.stories.setdefault(gid, []).append(story)
+    resp = jsonify(data=_shape(story, list(story)))
+    resp.status_code = 201
+    return resp
+
+
+def _strip_tags(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE"])
+def unknown(rest):
+    return error_response(404, "No matching route for request")
+
+
+# --- the "storage" behind download_url (no Asana auth; pre-signed, expiring) ----------
+
+
+@files.get("/_files/<gid>/<path:name>")
+def download(gid, name):
+    sim = _sim()
+    a = sim.attachments.get(gid)
+    if a is None or not sim.check_download(gid, request.args.get("expires", ""),
+                                           request.args.get("sig", "")):
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
+                "<Message>Request has expired</Message></Error>")
+        return Response(body, status=403, mimetype="application/xml")
+    headers = {"Content-Length": str(a["size"]),
+               "Content-Disposition": f"attachment; filename=\"{a['name']}\""}
+    if gid in sim.uploads:
+        return Response(sim.uploads[gid], mimetype=a["content_type"], headers=headers)
+    body = stream_with_context(seed.iter_content(gid, a["size"]))
+    return Response(body, mimetype=a["content_type"], headers=headers, direct_passthrough=True)

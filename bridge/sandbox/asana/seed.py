@@ -1,0 +1,122 @@
+"""The seeded Asana world: a workspace, a project, two users who can sign in, and tasks.
+
+One task has rich notes (bold, links, lists in ``html_notes``) and Asana-hosted attachments
+of several sizes, one above 10 MB. File contents are generated on the fly from the
+attachment's GID (see :func:`iter_content`), so nothing big lives in the repository or in
+memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+WORKSPACE = "1100000000000001"
+SIDE_WORKSPACE = "1100000000000002"
+PROJECT = "1200000000000001"
+ALICE = "1300000000000001"
+BOB = "1300000000000002"
+TASK_RICH = "1400000000000001"
+TASK_PLAIN = "1400000000000002"
+TASK_EMPTY = "1400000000000003"
+BIG_ATTACHMENT = "1500000000000003"
+
+USERS = [
+    {"gid": ALICE, "name": "Alice Andrews", "email": "alice@example.com",
+     "password": "alice-password", "workspaces": [WORKSPACE, SIDE_WORKSPACE]},
+    {"gid": BOB, "name": "Bob Brown", "email": "bob@example.com",
+     "password": "bob-password", "workspaces": [WORKSPACE]},
+]
+
+# A personal access token for Alice: REST works with it, connect_to_app does not (§8).
+PATS = {"2/1300000000000001/pat-alice-0123456789abcdef": ALICE}
+
+WORKSPACES = [
+    {"gid": WORKSPACE, "name": "Example Org", "is_organization": True,
+     "email_domains": ["example.com"]},
+    {"gid": SIDE_WORKSPACE, "name": "Alice's side projects", "is_organization": False,
+     "email_domains": []},
+]
+
+PROJECTS = [{"gid": PROJECT, "name": "Website relaunch", "workspace": WORKSPACE}]
+
+RICH_HTML = (
+    "<body><strong>Login fails on Safari 17</strong> since the last release.\n"
+    "<ol><li>Open <a href=\"https://www.example.com/login\">the login page</a></li>"
+    "<li>Enter valid credentials and press <em>Sign in</em></li>"
+    "<li>Nothing happens; the console shows <code>TypeError</code></li></ol>"
+    "Affected:<ul><li>Safari 17 on macOS</li><li>Safari on iOS 17</li></ul>"
+    "See the attached screenshot and trace. Owner: <u>web team</u>.</body>"
+)
+RICH_TEXT = (
+    "Login fails on Safari 17 since the last release.\n"
+    "1. Open the login page\n2. Enter valid credentials and press Sign in\n"
+    "3. Nothing happens; the console shows TypeError\n"
+    "Affected:\n• Safari 17 on macOS\n• Safari on iOS 17\n"
+    "See the attached screenshot and trace. Owner: web team."
+)
+
+TASKS = [
+    {"gid": TASK_RICH, "name": "Login fails on Safari", "notes": RICH_TEXT,
+     "html_notes": RICH_HTML, "assignee": ALICE, "workspace": WORKSPACE, "projects": [PROJECT],
+     "due_on": "2026-12-04", "created_at": "2026-11-20T09:15:00.000Z",
+     "modified_at": "2026-11-26T16:40:12.000Z", "completed": False},
+    {"gid": TASK_PLAIN, "name": "Export to CSV is slow",
+     "notes": "Exports over 10k rows take minutes.",
+     "html_notes": "<body>Exports over 10k rows take minutes.</body>", "assignee": BOB,
+     "workspace": WORKSPACE, "projects": [PROJECT], "due_on": None,
+     "created_at": "2026-11-21T10:00:00.000Z", "modified_at": "2026-11-21T10:00:00.000Z",
+     "completed": False},
+    {"gid": TASK_EMPTY, "name": "Write the onboarding checklist", "notes": "",
+     "html_notes": "<body></body>", "assignee": None, "workspace": WORKSPACE,
+     "projects": [PROJECT], "due_on": None, "created_at": "2026-11-22T08:00:00.000Z",
+     "modified_at": "2026-11-22T08:00:00.000Z", "completed": False},
+]
+
+MB = 1024 * 1024
+ATTACHMENTS = [
+    {"gid": "1500000000000001", "name": "safari-login.png", "parent": TASK_RICH, "size": 48_213,
+     "content_type": "image/png", "created_at": "2026-11-20T09:16:00.000Z"},
+    {"gid": "1500000000000002", "name": "console.log", "parent": TASK_RICH, "size": 3_100,
+     "content_type": "text/plain", "created_at": "2026-11-20T09:17:00.000Z"},
+    {"gid": BIG_ATTACHMENT, "name": "safari-trace.zip", "parent": TASK_RICH, "size": 12 * MB + 345,
+     "content_type": "application/zip", "created_at": "2026-11-20T09:18:00.000Z"},
+    {"gid": "1500000000000004", "name": "spec.pdf", "parent": TASK_RICH, "size": 734_003,
+     "content_type": "application/pdf", "created_at": "2026-11-20T09:19:00.000Z"},
+    {"gid": "1500000000000005", "name": "empty.txt", "parent": TASK_RICH, "size": 0,
+     "content_type": "text/plain", "created_at": "2026-11-20T09:20:00.000Z"},
+    {"gid": "1500000000000006", "name": "export-profile.txt", "parent": TASK_PLAIN, "size": 2_048,
+     "content_type": "text/plain", "created_at": "2026-11-21T10:01:00.000Z"},
+]
+
+_BLOCK = 64 * 1024
+
+
+@functools.lru_cache(maxsize=16)
+def _block(gid: str) -> bytes:
+    out = bytearray()
+    counter = 0
+    while len(out) < _BLOCK:
+        out += hashlib.sha256(f"{gid}:{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:_BLOCK])
+
+
+def iter_content(gid: str, size: int, chunk: int = _BLOCK):
+    """Deterministic bytes of an attachment, streamed in ``chunk``-sized pieces."""
+    block = _block(gid)
+    sent = 0
+    while sent < size:
+        n = min(chunk, size - sent)
+        start = sent % _BLOCK
+        piece = (block[start:] + block)[:n] if start + n > _BLOCK else block[start:start + n]
+        yield piece
+        sent += n
+
+
+def content_digest(gid: str, size: int) -> str:
+    """sha256 of the generated content (tests compare a streamed download with it)."""
+    h = hashlib.sha256()
+    for piece in iter_content(gid, size):
+        h.update(piece)
+    return h.hexdigest()

@@ -1,0 +1,319 @@
+"""The simulator's in-memory world and its rules (tokens, codes, rate limits, download URLs).
+
+Everything lives in one :class:`SimState` guarded by a lock; :meth:`SimState.reset` puts the
+seeded world back, so tests share one running server and still start clean.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import math
+import re
+import secrets
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from bridge.sandbox.asana import seed
+from bridge.sandbox.asana.clock import SimClock, iso_z
+from bridge.sandbox.asana.host import DEFAULT_PATHS, AppComponentsHost
+
+ACCESS_TOKEN_TTL = 3600  # reference §7.2: expires_in 3600
+AUTH_CODE_TTL = 600  # not documented; ten minutes is the usual OAuth choice
+DOWNLOAD_URL_TTL = 120  # reference §8: download_url "may only be valid for two minutes"
+DEFAULT_MATCH_URL_PATTERN = r"^https?://[^/]+(/[^?#]*)?/browse/[A-Z][A-Z0-9_]+-\d+$"
+
+
+class SimError(Exception):
+    """An Asana-shaped failure: status plus message for ``{"errors":[{"message"}]}``."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass
+class OAuthApp:
+    """A developer-console app: OAuth credentials plus its App Components configuration."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+    name: str = "Jira bridge"
+    bridge_url: str | None = None  # App Components server; None = no components configured
+    paths: dict = field(default_factory=dict)
+    match_url_pattern: str = DEFAULT_MATCH_URL_PATTERN
+    installed_projects: set = field(default_factory=set)
+
+    @property
+    def widget_metadata_url(self) -> str | None:
+        if not self.bridge_url:
+            return None
+        return self.bridge_url.rstrip("/") + {**DEFAULT_PATHS, **self.paths}["widget"]
+
+    def public(self) -> dict:
+        return {"client_id": self.client_id, "name": self.name, "redirect_uris": self.redirect_uris,
+                "bridge_url": self.bridge_url, "paths": {**DEFAULT_PATHS, **self.paths},
+                "match_url_pattern": self.match_url_pattern,
+                "installed_projects": sorted(self.installed_projects)}
+
+
+def _is_loopback(uri: str) -> bool:
+    return bool(re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", uri))
+
+
+class SimState:
+    def __init__(self, *, clock: SimClock, rate_limit_per_minute: int = 1500,
+                 access_token_ttl: int = ACCESS_TOKEN_TTL,
+                 download_url_ttl: int = DOWNLOAD_URL_TTL, base_url: str | None = None):
+        self.clock = clock
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.access_token_ttl = access_token_ttl
+        self.download_url_ttl = download_url_ttl
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.lock = threading.RLock()
+        self._secret = secrets.token_bytes(32)  # signs download URLs and offset tokens
+        self._initial_rate_limit = rate_limit_per_minute
+        self.reset()
+
+    # --- world -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        with self.lock:
+            self.clock.reset()
+            self.rate_limit_per_minute = self._initial_rate_limit
+            self.users = {u["gid"]: copy.deepcopy(u) for u in seed.USERS}
+            self.workspaces = {w["gid"]: copy.deepcopy(w) for w in seed.WORKSPACES}
+            self.projects = {p["gid"]: copy.deepcopy(p) for p in seed.PROJECTS}
+            self.tasks = {t["gid"]: copy.deepcopy(t) for t in seed.TASKS}
+            self.attachments = {}
+            for a in seed.ATTACHMENTS:
+                self.attachments[a["gid"]] = {**copy.deepcopy(a), "resource_subtype": "asana",
+                                              "host": "asana", "url": None, "connected_app": None}
+            self.uploads: dict[str, bytes] = {}
+            self.stories: dict[str, list[dict]] = {}
+            self.apps: dict[str, OAuthApp] = {}
+            self.codes: dict[str, dict] = {}
+            self.access_tokens: dict[str, dict] = {}
+            self.refresh_tokens: dict[str, dict] = {}
+            self.pats = dict(seed.PATS)
+            self.requests_log: dict[str, deque] = {}
+            self._next_gid = 1600000000000001
+
+    def new_gid(self) -> str:
+        with self.lock:
+            gid = str(self._next_gid)
+            self._next_gid += 1
+            return gid
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # --- apps ------------------------------------------------------------------------
+
+    def register_app(self, *, client_id: str, client_secret: str, redirect_uris: list[str],
+                     name: str = "Jira bridge", bridge_url: str | None = None,
+                     paths: dict | None = None, match_url_pattern: str | None = None,
+                     install_on: list[str] | None = None) -> OAuthApp:
+        """Register an OAuth app (and optionally its App Components server).
+
+        Asana enforces https redirect URLs (reference §7.2); the simulator also allows
+        ``http://`` on loopback so tests and the demo run without certificates.
+        """
+        for uri in redirect_uris:
+            if not (uri.startswith("https://") or _is_loopback(uri)):
+                raise ValueError(f"redirect URL must be https (or loopback http): {uri}")
+        app = OAuthApp(client_id, client_secret, list(redirect_uris), name, bridge_url,
+                       dict(paths or {}), match_url_pattern or DEFAULT_MATCH_URL_PATTERN,
+                       set(install_on if install_on is not None else [seed.PROJECT]))
+        with self.lock:
+            self.apps[client_id] = app
+        return app
+
+    def configure_components(self, client_id: str | None = None, **changes) -> OAuthApp:
+        app = self.app(client_id)
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key == "install_on":
+                app.installed_projects = set(value)
+            elif hasattr(app, key):
+                setattr(app, key, value)
+            else:
+                raise ValueError(f"unknown app setting {key!r}")
+        return app
+
+    def app(self, client_id: str | None = None) -> OAuthApp:
+        with self.lock:
+            if client_id:
+                if client_id not in self.apps:
+                    raise SimError(404, f"no app {client_id}")
+                return self.apps[client_id]
+            if not self.apps:
+                raise SimError(409, "no app registered; POST /_sim/apps first")
+            return next(reversed(self.apps.values()))
+
+    def host_for(self, client_id: str | None = None, **kw) -> AppComponentsHost:
+        app = self.app(client_id)
+        if not app.bridge_url:
+            raise SimError(409, "the app has no App Components server (bridge_url) configured")
+        return AppComponentsHost(app.bridge_url, app.client_secret, clock=self.clock,
+                                 paths=app.paths, **kw)
+
+    # --- users -------------------------------------------------------------------------
+
+    def user_by_email(self, email: str) -> dict | None:
+        for user in self.users.values():
+            if user["email"].lower() == (email or "").strip().lower():
+                return user
+        return None
+
+    def check_password(self, email: str, password: str) -> dict | None:
+        user = self.user_by_email(email)
+        if user and hmac.compare_digest(user["password"].encode(), (password or "").encode()):
+            return user
+        return None
+
+    # --- OAuth tokens ------------------------------------------------------------------
+
+    def issue_code(self, **grant) -> str:
+        code = "1/" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.codes[code] = {**grant, "expires": self.now() + AUTH_CODE_TTL}
+        return code
+
+    def take_code(self, code: str) -> dict | None:
+        with self.lock:
+            grant = self.codes.pop(code, None)
+        if grant and grant["expires"] >= self.now():
+            return grant
+        return None
+
+    def issue_access_token(self, user: str, client_id: str, refresh: str | None,
+                           scope: str = "default") -> str:
+        token = "2/" + user + "/" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.access_tokens[token] = {"user": user, "client_id": client_id, "refresh": refresh,
+                                         "expires": self.now() + self.access_token_ttl,
+                                         "scope": scope}
+        return token
+
+    def issue_refresh_token(self, user: str, client_id: str, scope: str) -> str:
+        token = "2/" + user + "/r/" + secrets.token_urlsafe(24)
+        with self.lock:
+            self.refresh_tokens[token] = {"user": user, "client_id": client_id, "scope": scope}
+        return token
+
+    def revoke_refresh(self, token: str) -> None:
+        with self.lock:
+            self.refresh_tokens.pop(token, None)
+            for key in [k for k, v in self.access_tokens.items() if v["refresh"] == token]:
+                del self.access_tokens[key]
+
+    def authenticate(self, bearer: str | None) -> dict:
+        """Who is calling: ``{"user", "client_id" (None for a PAT), "token"}``."""
+        if not bearer:
+            raise SimError(401, "Not Authorized")
+        if bearer in self.pats:
+            return {"user": self.pats[bearer], "client_id": None, "token": bearer,
+                    "scope": "default"}
+        record = self.access_tokens.get(bearer)
+        if record is None or record["expires"] < self.now():
+            raise SimError(401, "Not Authorized")
+        return {"user": record["user"], "client_id": record["client_id"], "token": bearer,
+                "scope": record["scope"]}
+
+    # --- rate limit (reference §8: per token, 429 + Retry-After) -----------------------
+
+    def count_request(self, token: str) -> None:
+        now = self.now()
+        with self.lock:
+            window = self.requests_log.setdefault(token, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            over = len(window) >= self.rate_limit_per_minute
+            window.append(now)  # "Rejected requests still count against the quota"
+            if over:
+                retry = max(1, math.ceil(window[0] + 60 - now))
+                raise SimError(
+                    429, "You have made too many requests recently. Please, be chill.",
+                    {"Retry-After": str(retry)},
+                )
+
+    # --- signed, expiring things --------------------------------------------------------
+
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def download_query(self, gid: str) -> str:
+        expires = int(self.now()) + self.download_url_ttl
+        return f"expires={expires}&sig={self._mac(f'dl:{gid}:{expires}')}"
+
+    def check_download(self, gid: str, expires: str, sig: str) -> bool:
+        if not expires.isdigit() or not hmac.compare_digest(self._mac(f"dl:{gid}:{expires}"), sig):
+            return False
+        return self.now() <= int(expires)
+
+    def offset_token(self, scope: str, index: int) -> str:
+        body = base64.urlsafe_b64encode(json.dumps([scope, index]).encode()).decode().rstrip("=")
+        return body + "." + self._mac("off:" + body)[:16]
+
+    def read_offset(self, scope: str, token: str) -> int:
+        try:
+            body, mac = token.rsplit(".", 1)
+            if not hmac.compare_digest(self._mac("off:" + body)[:16], mac):
+                raise ValueError
+            got_scope, index = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            if got_scope != scope or not isinstance(index, int) or index < 0:
+                raise ValueError
+            return index
+        except (ValueError, TypeError):
+            raise SimError(400, "offset: Your pagination token is invalid.") from None
+
+    # --- attachments ------------------------------------------------------------------
+
+    def add_external_attachment(self, *, parent: str, name: str, url: str,
+                                connected_app: str | None = None) -> dict:
+        gid = self.new_gid()
+        record = {"gid": gid, "name": name, "parent": parent, "size": None,
+                  "content_type": None, "created_at": iso_z(self.now()),
+                  "resource_subtype": "external", "host": "external", "url": url,
+                  "connected_app": connected_app}
+        with self.lock:
+            self.attachments[gid] = record
+        return record
+
+    def add_upload(self, *, parent: str, name: str, content: bytes, content_type: str) -> dict:
+        gid = self.new_gid()
+        record = {"gid": gid, "name": name, "parent": parent, "size": len(content),
+                  "content_type": content_type, "created_at": iso_z(self.now()),
+                  "resource_subtype": "asana", "host": "asana", "url": None,
+                  "connected_app": None}
+        with self.lock:
+            self.attachments[gid] = record
+            self.uploads[gid] = content
+        return record
+
+    def attachments_of(self, parent: str) -> list[dict]:
+        with self.lock:
+            return [a for a in self.attachments.values() if a["parent"] == parent]
+
+    def widget_attachments(self, task_gid: str, client_id: str | None = None) -> list[dict]:
+        """External attachments of a task that the app renders as widgets (§2.1)."""
+        try:
+            app = self.app(client_id)
+        except SimError:
+            return []
+        task = self.tasks.get(task_gid)
+        if not task or not app.bridge_url or not set(task["projects"]) & app.installed_projects:
+            return []
+        pattern = re.compile(app.match_url_pattern)
+        return [a for a in self.attachments_of(task_gid)
+                if a["resource_subtype"] == "external" and a["url"]
+                and (a["connected_app"] == app.client_id or pattern.search(a["url"]))]
