@@ -212,6 +212,8 @@ def doctor(instance_ids):
 
     Exits non-zero when any check fails.
     """
+    from urllib.parse import urlsplit
+
     from .models import JiraInstance
     from .services import doctor as checks
 
@@ -237,7 +239,9 @@ def doctor(instance_ids):
             raise click.ClickException("no such Jira instance (see: asana-jira-bridge jira "
                                        "list)")
         click.echo("Bridge")
-        show(checks.check_cors(public_url, timeout=settings.http_timeout))
+        parts = urlsplit(settings.asana_base_url)
+        show(checks.check_cors(public_url, f"{parts.scheme}://{parts.netloc}",
+                               timeout=settings.http_timeout))
         show(checks.check_rule_actions(public_url))
         for instance in found:
             click.echo(f"Jira instance {instance.id}: {instance.base_url} ({instance.auth_mode})")

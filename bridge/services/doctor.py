@@ -152,8 +152,9 @@ def _signed_call(instance: JiraInstance, public_url: str | None, timeout: float)
 
 
 def _base_string(prepared) -> str:
-    params = oauth_signature.collect_parameters(
-        uri_query=urlsplit(prepared.url).query, headers=dict(prepared.headers))
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in prepared.headers.items()}
+    params = oauth_signature.collect_parameters(uri_query=urlsplit(prepared.url).query,
+                                                headers=headers)
     return oauth_signature.signature_base_string(
         prepared.method, oauth_signature.base_string_uri(prepared.url),
         oauth_signature.normalize_parameters(params))
@@ -190,23 +191,24 @@ def _oauth2_provider(instance: JiraInstance, timeout: float) -> Finding:
     return Finding("oauth2", "ok", "Jira's OAuth 2.0 provider answers.")
 
 
-def check_cors(public_url: str | None, *, timeout: float = 8.0) -> Finding:
-    """Asana's browser calls need CORS for https://app.asana.com (§4.3)."""
+def check_cors(public_url: str | None, asana_origin: str = ASANA_ORIGIN, *,
+               timeout: float = 8.0) -> Finding:
+    """Asana's browser calls need CORS for Asana's origin (§4.3)."""
     if not public_url:
         return Finding("cors", "fail", "BRIDGE_PUBLIC_URL is not set; cannot check CORS.")
     target = public_url + "/asana/widget"
     try:
         response = requests.options(target, headers={
-            "Origin": ASANA_ORIGIN, "Access-Control-Request-Method": "GET",
+            "Origin": asana_origin, "Access-Control-Request-Method": "GET",
             "Access-Control-Request-Headers": "x-asana-request-signature"},
             timeout=timeout, allow_redirects=False)
     except requests.RequestException:
         return Finding("cors", "fail", f"The bridge itself is not reachable at {public_url}.")
     allowed = response.headers.get("Access-Control-Allow-Origin")
-    if allowed not in (ASANA_ORIGIN, "*") or response.status_code >= 400:
+    if allowed not in (asana_origin, "*") or response.status_code >= 400:
         return Finding("cors", "fail", f"The CORS preflight of {target} did not allow "
-                       f"{ASANA_ORIGIN} (HTTP {response.status_code}); a proxy may strip it.")
-    return Finding("cors", "ok", f"CORS preflight allows {ASANA_ORIGIN}.")
+                       f"{asana_origin} (HTTP {response.status_code}); a proxy may strip it.")
+    return Finding("cors", "ok", f"CORS preflight allows {asana_origin}.")
 
 
 def check_rule_actions(public_url: str | None) -> Finding:

@@ -138,7 +138,7 @@ def test_first_admin_claims_the_bridge_with_the_setup_token(make_app, bridge_ser
     wrong = browser.submit(page, setup_token="guess")
     assert wrong.status_code == 403 and "not valid" in wrong.text
     page = browser.submit(wrong, setup_token=token)
-    assert page.status_code == 200 and f"runs Jira 8.20.0" in page.text
+    assert page.status_code == 200 and "runs Jira 8.20.0" in page.text
     with app.app_context():
         assert BridgeAdmin.get().email == "bob@example.com"
         assert ensure_setup_token(settings.instance_path, settings.admins) is None

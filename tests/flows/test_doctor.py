@@ -1,0 +1,118 @@
+"""``asana-jira-bridge doctor`` names the cause of each classic fault (jira-server.md §6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.cli import main
+from bridge.models import JiraInstance
+
+from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
+from .helpers import oauth1_instance, oauth2_instance
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def doctor(runner, bridge, asana, monkeypatch):
+    for key, value in {"PUBLIC_URL": bridge.url, "ASANA_BASE_URL": asana.url,
+                       "ASANA_CLIENT_ID": ASANA_CLIENT_ID,
+                       "ASANA_CLIENT_SECRET": ASANA_CLIENT_SECRET}.items():
+        monkeypatch.setenv("BRIDGE_" + key, value)
+
+    def run(*args):
+        return runner.invoke(main, ["doctor", *args])
+
+    return run
+
+
+def test_healthy_oauth1_instance_passes(doctor, bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    oauth1_instance(bridge, jira)
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    assert "[ok  ] signed_call: Jira accepted a request signed" in result.output
+    assert "[ok  ] cors: CORS preflight allows http://127.0.0.1:" in result.output
+    assert "[ok  ] auth_path: Auth: oauth1" in result.output
+    # Plain http on loopback: rule actions cannot be reached by Asana, and doctor says so.
+    assert "[warn] rule_actions:" in result.output
+
+
+def test_proxy_mismatch_shows_both_base_strings_and_names_the_url(doctor, bridge,
+                                                                  jira_factory):
+    # Jira believes it is https://jira.example.com (a proxy in front), the bridge calls it
+    # on its internal address: the base strings differ.
+    jira = jira_factory("8.20.0", public_base_url="https://jira.example.com")
+    oauth1_instance(bridge, jira)
+    result = doctor()
+    assert result.exit_code == 1
+    assert "[FAIL] signed_call: signature_invalid: the URL differs" in result.output
+    assert f"the bridge signs {jira.url}/plugins/servlet/oauth/request-token" in result.output
+    assert "Jira sees https://jira.example.com/plugins/servlet/oauth/request-token" \
+        in result.output
+    assert "ours: POST&http%3A%2F%2F127.0.0.1" in result.output
+    assert "Jira: POST&https%3A%2F%2Fjira.example.com" in result.output
+    assert "[warn] base_url: Jira's Base URL setting is https://jira.example.com" \
+        in result.output
+
+
+def test_skewed_clock_is_named(doctor, bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    oauth1_instance(bridge, jira)
+    jira_state(jira).advance(10 * 60)
+    result = doctor()
+    assert result.exit_code == 1
+    assert "[FAIL] signed_call: timestamp_refused" in result.output
+    assert "Run NTP" in result.output
+
+
+def test_unknown_consumer_key_is_named(doctor, bridge, jira_factory):
+    jira = jira_factory("9.12.0")
+    oauth1_instance(bridge, jira, register=False)
+    result = doctor()
+    assert result.exit_code == 1
+    assert "[FAIL] signed_call: Jira does not know the consumer key" in result.output
+    assert "[warn] auth_path:" in result.output  # 9.12 could use OAuth 2.0
+
+
+def test_unreachable_jira_fails(doctor, bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    with bridge.app.app_context():
+        JiraInstance.update(base_url="http://127.0.0.1:9").where(
+            JiraInstance.id == instance.id).execute()
+    result = doctor()
+    assert result.exit_code == 1
+    assert "[FAIL] reachable: http://127.0.0.1:9 cannot be reached" in result.output
+
+
+def test_oauth2_instance_on_old_jira_fails(doctor, bridge, jira_factory):
+    jira = jira_factory("9.12.0")
+    instance = oauth2_instance(bridge, jira)
+    older = jira_factory("8.20.0")
+    with bridge.app.app_context():
+        JiraInstance.update(base_url=older.url).where(JiraInstance.id == instance.id).execute()
+    result = doctor("--instance", str(instance.id))
+    assert result.exit_code == 1
+    assert "[FAIL] auth_path: OAuth 2.0 needs Jira 8.22 or later" in result.output
+    assert "[FAIL] oauth2: Jira has no OAuth 2.0 provider" in result.output
+
+
+def test_healthy_oauth2_instance_passes(doctor, bridge, jira_factory):
+    jira = jira_factory("10.3.0")
+    oauth2_instance(bridge, jira)
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    assert "[ok  ] oauth2: Jira's OAuth 2.0 provider answers." in result.output
+
+
+def test_missing_cors_is_reported(doctor, bridge, monkeypatch, jira_factory):
+    monkeypatch.setenv("BRIDGE_PUBLIC_URL", "http://127.0.0.1:9")
+    result = doctor()
+    assert result.exit_code == 1
+    assert "[FAIL] cors: The bridge itself is not reachable" in result.output
+
+
+def test_unknown_instance_id(doctor):
+    result = doctor("--instance", "42")
+    assert result.exit_code == 1 and "no such Jira instance" in result.output
