@@ -1,0 +1,76 @@
+"""The Authentication URL popup in a real browser: the Asana simulator's task page opens
+the bridge's ``/asana/auth`` in a popup, the user goes through Asana's consent, Jira's login
+and authorization, and the bridge's final page posts ``"success"`` to the opener with
+Asana's origin as target (asana-app-components.md §7.1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.models import JiraCredential
+from bridge.sandbox.asana.seed import PROJECT, TASK_PLAIN
+
+from .chromium import launch, needs_chromium
+from .conftest import ASANA_CLIENT_ID
+from .helpers import oauth1_instance, oauth2_instance
+
+pytestmark = [pytest.mark.e2e, needs_chromium]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def task_page(chromium, asana, bridge):
+    asana.app.sim.configure_components(client_id=ASANA_CLIENT_ID, bridge_url=bridge.url,
+                                       install_on=[PROJECT])
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{asana.url}/demo/task/{TASK_PLAIN}")
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def _through_popup(task_page, jira_user: str, button: str):
+    with task_page.context.expect_page() as popup_info:
+        task_page.click("#connect")
+    popup = popup_info.value
+    popup.wait_for_selector("text=wants to access your Asana account")
+    popup.fill("input[name=email]", "alice@example.com")
+    popup.fill("input[name=password]", "alice-password")
+    popup.click("button[value=allow]")
+    popup.wait_for_selector("#login-form")  # Jira asks the user to log in first
+    popup.fill("#login-form-username", jira_user)
+    popup.fill("#login-form-password", jira_user)
+    popup.click("#login-form-submit")
+    popup.click(f"#{button}")
+    return popup
+
+
+@pytest.mark.parametrize("version", ["8.20.0", "10.3.0"])
+def test_popup_connects_and_posts_success_to_asana(task_page, bridge, jira_factory, version):
+    jira = jira_factory(version)
+    (oauth1_instance if version < "8.22" else oauth2_instance)(bridge, jira)
+    _through_popup(task_page, "alice", "approve")
+    task_page.wait_for_selector("body[data-auth=success]", state="attached")
+    assert "is connected" in task_page.inner_text("#status")
+    with bridge.app.app_context():
+        assert JiraCredential.get().jira_username == "alice"
+
+
+def test_popup_deny_in_jira_posts_error(task_page, bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    oauth1_instance(bridge, jira)
+    popup = _through_popup(task_page, "alice", "deny")
+    task_page.wait_for_selector("body[data-auth=error]", state="attached")
+    assert "did not allow access to Jira" in popup.inner_text("#auth-done")
