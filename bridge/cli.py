@@ -255,6 +255,47 @@ def doctor(instance_ids):
         raise SystemExit(1)
 
 
+@main.command()
+@click.option("--jira-version", default="8.20.0", show_default=True,
+              help="Version the Jira simulator plays (8.22+ connects with OAuth 2.0).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Bridge port (the simulators take the next two; 0 = any free ports).")
+@click.option("--instance-path", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("instance") / "demo", show_default=True,
+              help="Folder for the demo's own database and key.")
+def demo(jira_version, port, instance_path):
+    """Run the bridge wired to the Asana and Jira simulators, on loopback, and print the
+    URL of the demo task page. Stop with Ctrl-C."""
+    import signal
+    import threading
+
+    from . import logs
+    from .sandbox import demo as sandbox_demo
+
+    logs.configure("info", "text")
+    ports = (port, port + 1, port + 2) if port else (0, 0, 0)
+    try:
+        running = sandbox_demo.start(instance_path, jira_version=jira_version,
+                                     bridge_port=ports[0], asana_port=ports[1],
+                                     jira_port=ports[2])
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the demo: {exc.strerror} (try --port 0)") \
+            from None
+    click.echo(
+        f"Demo task page:   {running.task_url}\n"
+        f"Bridge:           {running.bridge.url}  (admin pages: /jira/connect, /setup)\n"
+        f"Asana simulator:  {running.asana.url}  (alice@example.com / alice-password)\n"
+        f"Jira simulator:   {running.jira.url}  (Jira {jira_version}; alice / alice, "
+        "admin / admin)\n"
+        "Open the task page, click 'Connect', and follow the popup. Ctrl-C stops the demo.")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    running.stop()
+    click.echo("Demo stopped.")
+
+
 @main.group()
 def jira():
     """Add, list and remove the Jira instances the bridge talks to."""
