@@ -8,7 +8,30 @@ from __future__ import annotations
 
 import threading
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+
+class _Handler(WSGIRequestHandler):
+    """Lets the app's own ``Date`` header stand: a simulator's clock may be skewed on
+    purpose, and a real server sends one Date header, not two."""
+
+    def send_response(self, code, message=None):
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+
+    def send_header(self, keyword, value):
+        if keyword.lower() == "date":
+            if getattr(self, "_date_sent", False):
+                return
+            self._date_sent = True
+        super().send_header(keyword, value)
+
+    def end_headers(self):
+        if not getattr(self, "_date_sent", False):
+            super().send_header("Date", self.date_time_string())
+        self._date_sent = False
+        super().end_headers()
 
 
 class LiveServer:
@@ -24,7 +47,8 @@ class LiveServer:
             raise ValueError("LiveServer binds loopback addresses only")
         self._app = app
         self._dispatch = _Dispatch(app)
-        self._server = make_server(host, port, self._dispatch, threaded=True)
+        self._server = make_server(host, port, self._dispatch, threaded=True,
+                                   request_handler=_Handler)
         self.host = host
         self.port = self._server.server_port
         self._thread: threading.Thread | None = None

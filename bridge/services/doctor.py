@@ -109,6 +109,8 @@ def _clock(response) -> Finding:
         return Finding("clock", "warn", "Jira sent no Date header; clock skew not checked.")
     try:
         jira_time = email.utils.parsedate_to_datetime(raw)
+        if jira_time.tzinfo is None:  # "-0000" or no zone: HTTP dates are GMT (RFC 9110)
+            jira_time = jira_time.replace(tzinfo=dt.UTC)
     except (TypeError, ValueError):
         return Finding("clock", "warn", f"Jira's Date header is unreadable: {raw!r}.")
     skew = jira_time - dt.datetime.now(dt.UTC)

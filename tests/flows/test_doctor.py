@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bridge.cli import main
@@ -63,6 +65,8 @@ def test_skewed_clock_is_named(doctor, bridge, jira_factory):
     result = doctor()
     assert result.exit_code == 1
     assert "[FAIL] signed_call: timestamp_refused" in result.output
+    assert re.search(r"\[FAIL\] clock: The clocks of the bridge and Jira differ by (59\d|60\d) s",
+                     result.output)
     assert "Run NTP" in result.output
 
 

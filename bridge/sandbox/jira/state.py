@@ -1,0 +1,476 @@
+"""All simulator state, in memory, behind one lock.
+
+Tests drive the simulator through this object (``get_state(app)``) or through the
+``/_sim/...`` HTTP control endpoints, which call the same methods.  ``reset()`` reloads
+the fixture and forgets every token, link, webhook and fault.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bridge.sandbox.jira.versions import VersionProfile
+
+FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures"
+
+# reference jira-server.md §1.4
+REQUEST_TOKEN_TTL = 600
+ACCESS_TOKEN_TTL = 157_680_000
+SESSION_TTL = ACCESS_TOKEN_TTL + 30 * 86_400
+# reference §2.5
+OAUTH2_ACCESS_TTL = 3600
+OAUTH2_REFRESH_TTL = 7_776_000
+OAUTH2_CODE_TTL = 60  # max.client.delay.seconds as in plugin 3.1.5 (docs say 10)
+# reference §3.9
+DEFAULT_UPLOAD_LIMIT = 10_485_760
+
+
+def jira_time(epoch: float) -> str:
+    """Jira's timestamp format, e.g. ``2019-11-08T11:54:11.127+0000``."""
+    dt = datetime.fromtimestamp(epoch, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
+
+
+def parse_jira_time(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+@dataclass
+class Consumer:
+    """An incoming OAuth 1.0a consumer registered on an application link (reference §1.1)."""
+
+    key: str
+    name: str
+    public_key_pem: str
+    callback: str | None = None
+    description: str | None = None
+    applink_id: str | None = None
+    three_lo_allowed: bool = True
+    two_lo_allowed: bool = False
+
+
+@dataclass
+class RequestToken:
+    token: str
+    secret: str
+    consumer_key: str
+    callback: str | None  # None → OAuth 1.0 mode (no verifier check), reference §1.2
+    created: float
+    user: str | None = None
+    authorization: str = "none"  # none | authorized | denied
+    verifier: str | None = None
+
+
+@dataclass
+class AccessToken:
+    token: str
+    secret: str
+    consumer_key: str
+    user: str
+    created: float
+    session_handle: str
+    session_created: float
+
+
+@dataclass
+class OAuth2Client:
+    """An external incoming OAuth 2.0 link (reference §2.1)."""
+
+    id: str
+    client_id: str
+    client_secret: str
+    name: str
+    redirects: list[str]
+    scope: str
+    applink_id: str | None = None
+
+
+@dataclass
+class AuthCode:
+    code: str
+    client_id: str
+    user: str
+    redirect_uri: str
+    scope: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    created: float
+    used: bool = False
+    issued: list[str] = field(default_factory=list)  # access-token ids minted from it
+
+
+@dataclass
+class OAuth2Token:
+    access_token: str
+    refresh_token: str
+    client_id: str
+    user: str
+    scope: str
+    created: float
+    refresh_created: float
+
+
+@dataclass
+class Fault:
+    """One queued fault (reference brief: next N requests → 5xx / slow / dropped)."""
+
+    kind: str  # "error" | "slow" | "drop"
+    count: int = 1
+    status: int = 503
+    delay: float = 0.0
+    path_prefix: str = ""
+
+
+class SimState:
+    """Mutable simulator state.  Every public method takes the lock."""
+
+    def __init__(self, version: str, base_url: str | None = None,
+                 fixture: str | Path | dict | None = None, clock=None):
+        self.profile = VersionProfile.parse(version)
+        self.base_url = base_url
+        self._fixture_source = fixture
+        self._initial_clock = clock or time.time
+        self._real_clock = self._initial_clock
+        self.lock = threading.RLock()
+        #: callables ``(event, issue, user, changelog_items)`` told about issue changes
+        #: (the webhook dispatcher registers itself here).
+        self.listeners: list = []
+        self.reset()
+
+    # -- base URL ---------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """Jira's configured Base URL (OAuth realm, base string, ``self`` links).
+
+        ``None`` at construction means "whatever host the request came to", i.e. a
+        correctly configured Jira; outside a request that falls back to loopback.
+        """
+        if self._base_url is not None:
+            return self._base_url
+        from flask import has_request_context, request
+
+        if has_request_context():
+            return request.host_url.rstrip("/") + request.script_root
+        return "http://127.0.0.1"
+
+    @base_url.setter
+    def base_url(self, value: str | None) -> None:
+        self._base_url = value.rstrip("/") if value else None
+
+    # -- clock ----------------------------------------------------------------
+    def clock(self) -> float:
+        """Current simulated time (epoch seconds): injectable clock plus offset."""
+        return self._real_clock() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward (negative values move it back)."""
+        with self.lock:
+            self.clock_offset += seconds
+
+    def set_clock(self, clock) -> None:
+        """Replace the time source (until the next :meth:`reset`)."""
+        with self.lock:
+            self._real_clock = clock
+            self.clock_offset = 0.0
+
+    # -- lifecycle --------------------------------------------------------------
+    def _load_fixture(self) -> dict:
+        src = self._fixture_source
+        if isinstance(src, dict):
+            return copy.deepcopy(src)
+        path = Path(src) if src else FIXTURE_DIR / "default.json"
+        if not path.is_absolute() and not path.exists():
+            path = FIXTURE_DIR / path
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def reset(self) -> None:
+        """Back to the fixture: forget tokens, links, webhooks, faults, settings."""
+        with self.lock:
+            data = self._load_fixture()
+            self._real_clock = self._initial_clock
+            self.server_title = data.get("serverTitle", "Jira")
+            self.users = {u["name"]: u for u in data["users"]}
+            self.status_categories = {c["id"]: c for c in data["statusCategories"]}
+            self.statuses = {s["id"]: s for s in data["statuses"]}
+            self.priorities = {p["id"]: p for p in data["priorities"]}
+            self.issue_types = {t["id"]: t for t in data["issueTypes"]}
+            self.permissions = {p["key"]: p for p in data["permissions"]}
+            self.projects = {p["key"]: p for p in data["projects"]}
+            self.issues = {i["key"]: i for i in data["issues"]}
+            self.next_issue_id = 1 + max((int(i["id"]) for i in self.issues.values()),
+                                         default=10000)
+            self.clock_offset = 0.0
+            self.sessions: dict[str, str] = {}
+            self.applinks: dict[str, dict] = {}
+            self.consumers: dict[str, Consumer] = {}
+            self.request_tokens: dict[str, RequestToken] = {}
+            self.access_tokens: dict[str, AccessToken] = {}
+            self.nonces: dict[tuple[str, str, str], float] = {}
+            self.oauth2_clients: dict[str, OAuth2Client] = {}
+            self.auth_codes: dict[str, AuthCode] = {}
+            self.oauth2_tokens: dict[str, OAuth2Token] = {}  # by access token
+            self.oauth2_jwt_secret = secrets.token_hex(32)
+            self.attachments: dict[str, dict] = {}
+            self.next_attachment_id = 10000
+            self.webhooks: dict[int, dict] = {}
+            self.next_webhook_id = 1
+            self.webhook_deliveries: list[dict] = []
+            self.faults: list[Fault] = []
+            self.settings: dict[str, Any] = {
+                "attachments_enabled": True,
+                "upload_limit": DEFAULT_UPLOAD_LIMIT,
+                "latency": 0.0,
+                "rate_limit": None,  # {"limit", "interval_seconds", "fill_rate"}
+                # reference §2.4: model the stricter provider that wants redirect_uri
+                # on the refresh grant too (jira.js); set False for plugin 3.1.5.
+                "oauth2_refresh_requires_redirect_uri": True,
+                "oauth2_code_ttl": OAUTH2_CODE_TTL,
+                # Jira refuses http redirect URLs unless the "skip ... https requirement"
+                # system properties are set (reference §2.2, §2.5); the simulator runs as
+                # if they were set unless this is switched on.
+                "oauth2_enforce_https": False,
+            }
+            self.buckets: dict[str, tuple[float, float]] = {}
+            self.history: dict[str, list[str]] = {}  # viewed issues per user (picker "hs")
+            self.request_log: list[dict] = []
+
+    # -- users & permissions ----------------------------------------------------
+    def check_password(self, name: str, password: str) -> dict | None:
+        user = self.users.get(name)
+        if user and user.get("active", True) and secrets.compare_digest(
+                str(user["password"]), str(password)):
+            return user
+        return None
+
+    def is_admin(self, name: str | None) -> bool:
+        return bool(name) and "jira-administrators" in self.users[name]["groups"]
+
+    def has_permission(self, name: str | None, project_key: str, permission: str) -> bool:
+        if not name:
+            return False
+        user = self.users[name]
+        project = self.projects[project_key]
+        for grant in project["permissionScheme"].get(permission, []):
+            kind, _, value = grant.partition(":")
+            if kind == "group" and value in user["groups"]:
+                return True
+            if kind == "user" and value == name:
+                return True
+            if kind == "anyone":
+                return True
+        return False
+
+    def can_browse(self, name: str | None, issue_or_project_key: str) -> bool:
+        project_key = issue_or_project_key.split("-")[0]
+        return project_key in self.projects and self.has_permission(
+            name, project_key, "BROWSE_PROJECTS")
+
+    def visible_projects(self, name: str | None) -> list[dict]:
+        return [p for p in self.projects.values() if self.can_browse(name, p["key"])]
+
+    def find_project(self, ref: str, by_name: bool = False) -> dict | None:
+        """By id or key (case-insensitive); JQL also matches names (``by_name``)."""
+        text = str(ref)
+        for p in self.projects.values():
+            if text in (p["key"], p["id"]) or text.upper() == p["key"]:
+                return p
+        if by_name:
+            for p in self.projects.values():
+                if text.lower() == p["name"].lower():
+                    return p
+        return None
+
+    def find_issue(self, id_or_key: str) -> dict | None:
+        issue = self.issues.get(str(id_or_key).upper())
+        if issue:
+            return issue
+        for i in self.issues.values():
+            if i["id"] == str(id_or_key):
+                return i
+        return None
+
+    # -- issues -------------------------------------------------------------------
+    def create_issue(self, fields: dict, reporter: str) -> dict:
+        with self.lock:
+            project = self.projects[fields["project"]]
+            number = 1 + max((int(k.split("-")[1]) for k in self.issues
+                              if k.startswith(project["key"] + "-")), default=0)
+            now = jira_time(self.clock())
+            issue = {
+                "id": str(self.next_issue_id), "key": f"{project['key']}-{number}",
+                "project": project["key"], "issuetype": fields["issuetype"],
+                "summary": fields["summary"], "description": fields.get("description") or "",
+                "status": "1", "priority": fields.get("priority") or "3",
+                "assignee": fields.get("assignee"), "reporter": reporter,
+                "labels": fields.get("labels") or [], "created": now, "updated": now,
+            }
+            self.next_issue_id += 1
+            self.issues[issue["key"]] = issue
+        self._emit("jira:issue_created", issue, reporter, [])
+        return issue
+
+    def update_issue(self, key: str, changes: dict, user: str = "admin"
+                     ) -> tuple[dict, list[dict]]:
+        """Change status/assignee/summary/priority like an admin would; returns changelog items.
+
+        ``status`` and ``priority`` take an id or a name; ``assignee`` a user name or None.
+        """
+        with self.lock:
+            issue = self.find_issue(key)
+            if issue is None:
+                raise KeyError(key)
+            items = []
+            for fld, value in changes.items():
+                if fld == "status":
+                    value = self._lookup(self.statuses, value, "status")
+                    label = self.statuses
+                elif fld == "priority":
+                    value = self._lookup(self.priorities, value, "priority")
+                    label = self.priorities
+                elif fld == "assignee":
+                    if value is not None and value not in self.users:
+                        raise ValueError(f"unknown user {value!r}")
+                    label = None
+                elif fld in ("summary", "description"):
+                    label = None
+                else:
+                    raise ValueError(f"field {fld!r} cannot be changed here")
+                old = issue.get(fld)
+                if old == value:
+                    continue
+                issue[fld] = value
+
+                def show(v, table=label, f=fld):
+                    if v is None:
+                        return None
+                    if table is not None:
+                        return table[v]["name"]
+                    if f == "assignee":
+                        return self.users[v]["displayName"]
+                    return v
+
+                items.append({"field": fld, "fieldtype": "jira", "from": old,
+                              "fromString": show(old), "to": value, "toString": show(value)})
+            if items:
+                issue["updated"] = jira_time(self.clock())
+        if items:
+            self._emit("jira:issue_updated", issue, user, items)
+        return issue, items
+
+    def _emit(self, event: str, issue: dict, user: str | None, items: list[dict]) -> None:
+        for listener in list(self.listeners):
+            listener(event, dict(issue), user, items)
+
+    @staticmethod
+    def _lookup(table: dict, value: str, what: str) -> str:
+        if str(value) in table:
+            return str(value)
+        for k, v in table.items():
+            if v["name"].lower() == str(value).lower():
+                return k
+        raise ValueError(f"unknown {what} {value!r}")
+
+    # -- application links / credentials --------------------------------------------
+    def create_applink(self, name: str, rpc_url: str, display_url: str | None = None,
+                       type_id: str = "generic") -> dict:
+        with self.lock:
+            link = {"id": str(uuid.uuid4()), "name": name, "rpcUrl": rpc_url,
+                    "displayUrl": display_url or rpc_url, "typeId": type_id,
+                    "isPrimary": not any(li["typeId"] == type_id
+                                         for li in self.applinks.values()),
+                    "isSystem": False}
+            self.applinks[link["id"]] = link
+            return link
+
+    def delete_applink(self, link_id: str) -> bool:
+        with self.lock:
+            if self.applinks.pop(link_id, None) is None:
+                return False
+            for key in [k for k, c in self.consumers.items() if c.applink_id == link_id]:
+                del self.consumers[key]
+            for cid in [k for k, c in self.oauth2_clients.items() if c.applink_id == link_id]:
+                self._delete_oauth2_client(cid)
+            return True
+
+    def add_consumer(self, key: str, name: str, public_key: str, callback: str | None = None,
+                     description: str | None = None, applink_id: str | None = None,
+                     allow_certificate: bool = True) -> Consumer:
+        """Register an OAuth 1.0a consumer; ``public_key`` is validated like Jira (§1.1).
+
+        Without ``applink_id`` a Generic Application link is created for it.
+        """
+        from bridge.sandbox.jira.keys import parse_public_key
+
+        pem = parse_public_key(public_key, allow_certificate=allow_certificate)
+        with self.lock:
+            if applink_id is None:
+                applink_id = self.create_applink(name, callback or f"https://{key}.invalid")["id"]
+            consumer = Consumer(key=key, name=name, public_key_pem=pem, callback=callback or None,
+                                description=description, applink_id=applink_id)
+            self.consumers[key] = consumer
+            return consumer
+
+    def add_oauth2_client(self, name: str, redirect_uri: str | list[str], scope: str = "WRITE",
+                          applink_id: str | None = None) -> OAuth2Client:
+        """Create an external incoming OAuth 2.0 link (§2.1); client id is 32 hex chars."""
+        redirects = [redirect_uri] if isinstance(redirect_uri, str) else list(redirect_uri)
+        if scope.upper() not in ("READ", "WRITE", "ADMIN", "SYSTEM_ADMIN"):
+            raise ValueError(f"unknown scope {scope!r}")
+        if self.settings["oauth2_enforce_https"] and any(
+                not r.startswith("https://") for r in redirects):
+            raise ValueError("Redirect URL must use HTTPS")
+        with self.lock:
+            if applink_id is None:
+                applink_id = self.create_applink(name, redirects[0],
+                                                 type_id="oauth2-incoming")["id"]
+            client = OAuth2Client(id=str(len(self.oauth2_clients) + 1),
+                                  client_id=secrets.token_hex(16),
+                                  client_secret=secrets.token_hex(32), name=name,
+                                  redirects=redirects, scope=scope.upper(), applink_id=applink_id)
+            self.oauth2_clients[client.client_id] = client
+            return client
+
+    def _delete_oauth2_client(self, client_id: str) -> None:
+        self.oauth2_clients.pop(client_id, None)
+        for tok in [t for t, v in self.oauth2_tokens.items() if v.client_id == client_id]:
+            del self.oauth2_tokens[tok]
+
+    # -- faults -------------------------------------------------------------------
+    def add_fault(self, kind: str, count: int = 1, status: int = 503, delay: float = 0.0,
+                  path_prefix: str = "") -> Fault:
+        if kind not in ("error", "slow", "drop"):
+            raise ValueError("fault kind must be error, slow or drop")
+        with self.lock:
+            fault = Fault(kind=kind, count=int(count), status=int(status), delay=float(delay),
+                          path_prefix=path_prefix)
+            self.faults.append(fault)
+            return fault
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault.path_prefix) and fault.count > 0:
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def configure(self, **settings) -> None:
+        """Change runtime settings (``upload_limit``, ``latency``, ``rate_limit``, ...)."""
+        with self.lock:
+            unknown = set(settings) - set(self.settings)
+            if unknown:
+                raise ValueError(f"unknown settings: {sorted(unknown)}")
+            self.settings.update(settings)
+            if "rate_limit" in settings:
+                self.buckets.clear()

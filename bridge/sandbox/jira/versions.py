@@ -1,0 +1,69 @@
+"""Version profiles: every feature gate is derived from the version numbers.
+
+Any version string is accepted ("8.20.0", "10.3.19", "9.12"); the gates follow
+reference jira-server.md §0 items 3 and 7 and §3.1 (build numbers look like
+``10030019`` for 10.3.19).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Build dates are invented but stable per major line (shape as in reference §3.1).
+_BUILD_DATES = {
+    7: "2019-01-10T00:00:00.000+0000",
+    8: "2022-02-03T00:00:00.000+0000",
+    9: "2023-12-05T00:00:00.000+0000",
+    10: "2025-01-14T00:00:00.000+0000",
+}
+
+
+@dataclass(frozen=True)
+class VersionProfile:
+    version: str
+    numbers: tuple[int, int, int]
+
+    @classmethod
+    def parse(cls, version: str) -> VersionProfile:
+        parts = []
+        for chunk in str(version).split(".")[:3]:
+            digits = "".join(ch for ch in chunk if ch.isdigit())
+            if not digits:
+                raise ValueError(f"not a Jira version: {version!r}")
+            parts.append(int(digits))
+        while len(parts) < 3:
+            parts.append(0)
+        return cls(version=".".join(str(p) for p in parts), numbers=tuple(parts))
+
+    @property
+    def build_number(self) -> int:
+        """Observed shapes: 8.5.3 → 805003, 10.3.19 → 10030019 (reference §3.1)."""
+        major, minor, patch = self.numbers
+        if major >= 10:
+            return major * 1_000_000 + minor * 10_000 + patch
+        return major * 100_000 + minor * 1_000 + patch
+
+    @property
+    def build_date(self) -> str:
+        return _BUILD_DATES.get(self.numbers[0], "2024-06-01T00:00:00.000+0000")
+
+    # Feature gates -------------------------------------------------------------
+    @property
+    def has_paginated_createmeta(self) -> bool:
+        """``createmeta/{project}/issuetypes[/{id}]`` appeared in 8.4 (reference §3.7)."""
+        return self.numbers >= (8, 4, 0)
+
+    @property
+    def has_old_createmeta(self) -> bool:
+        """All-projects ``issue/createmeta`` was removed in 9.0 (reference §0 item 7)."""
+        return self.numbers < (9, 0, 0)
+
+    @property
+    def has_oauth2_provider(self) -> bool:
+        """Incoming OAuth 2.0 links exist from 8.22 (reference §2)."""
+        return self.numbers >= (8, 22, 0)
+
+    @property
+    def has_rate_limiting(self) -> bool:
+        """Rate limiting is a Data Center 8.6+ feature (reference §3.11)."""
+        return self.numbers >= (8, 6, 0)

@@ -1,0 +1,1 @@
+"""Tests of the Jira Server / Data Center simulator (bridge.sandbox.jira)."""
