@@ -160,6 +160,59 @@ class JiraClient:
     def create_issue(self, fields: dict) -> dict:
         return self.request("POST", self.CREATE_ISSUE, json={"fields": fields}).json()
 
+    # -- create metadata (§3.7): per project and paginated from 8.4, the old all-projects
+    # form before (it was removed in 9.0) --------------------------------------------------
+
+    PAGED_CREATEMETA_SINCE = (8, 4)
+
+    def _version(self) -> tuple[int, ...]:
+        if self.version is None:
+            numbers = self.server_info().get("versionNumbers") or [0]
+            self.version = tuple(int(n) for n in numbers)
+        return self.version
+
+    def _paged(self, path: str, page_size: int = 50) -> list[dict]:
+        values: list[dict] = []
+        while True:
+            page = self.get_json(path, startAt=len(values), maxResults=page_size)
+            batch = page.get("values") or []
+            values.extend(batch)
+            if page.get("isLast", True) or not batch:
+                return values
+
+    def _old_createmeta(self, project: str, issuetype: str | None = None) -> list[dict]:
+        params = {"projectKeys" if not project.isdigit() else "projectIds": project,
+                  "expand": "projects.issuetypes.fields"}
+        if issuetype:
+            params["issuetypeIds"] = issuetype
+        projects = self.get_json(self.CREATEMETA_ALL, **params).get("projects") or []
+        if not projects:
+            from .errors import JiraNotFound
+
+            raise JiraNotFound("Jira has no such project, or you cannot create issues in it.")
+        return projects[0].get("issuetypes") or []
+
+    def issue_types(self, project: str) -> list[dict]:
+        """The issue types a user may create in ``project`` (key or id)."""
+        if self._version()[:2] >= self.PAGED_CREATEMETA_SINCE:
+            return self._paged(self.CREATEMETA_ISSUETYPES.format(project=_path_part(project)))
+        return [{k: v for k, v in t.items() if k != "fields"}
+                for t in self._old_createmeta(project)]
+
+    def create_fields(self, project: str, issuetype: str) -> list[dict]:
+        """Field metadata for creating an issue, as a list with ``fieldId`` on each item
+        (the old form keys a map by field id; the new one returns an array)."""
+        if self._version()[:2] >= self.PAGED_CREATEMETA_SINCE:
+            return self._paged(self.CREATEMETA_FIELDS.format(
+                project=_path_part(project), issuetype=_path_part(issuetype)))
+        for found in self._old_createmeta(project, issuetype):
+            if str(found.get("id")) == str(issuetype):
+                return [{**meta, "fieldId": meta.get("fieldId", field_id)}
+                        for field_id, meta in (found.get("fields") or {}).items()]
+        from .errors import JiraNotFound
+
+        raise JiraNotFound("Jira has no such issue type in this project.")
+
 
 def _path_part(value: str) -> str:
     from urllib.parse import quote

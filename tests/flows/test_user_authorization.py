@@ -181,3 +181,37 @@ def test_flow_started_on_one_node_finishes_on_another(bridge, jira_factory, make
         assert popup_message(done) == "success"
     with bridge.app.app_context():
         assert JiraCredential.get().state == "active"
+
+
+def test_proxy_mismatch_fails_the_popup_with_a_sentence(bridge, jira_factory):
+    jira = jira_factory("8.20.0", public_base_url="https://jira.example.com")
+    oauth1_instance(bridge, jira)
+    browser = Browser()
+    done = asana_consent(browser, browser.get(f"{bridge.url}/asana/auth"))
+    assert popup_message(done) == "error"
+    assert done.status_code == 502
+    assert "misconfigured" in done.text and "asana-jira-bridge doctor" in done.text
+    assert "oauth_signature" not in done.text
+
+
+def test_skewed_jira_clock_fails_the_popup_with_a_sentence(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    oauth1_instance(bridge, jira)
+    jira_state(jira).advance(-10 * 60)
+    browser = Browser()
+    done = asana_consent(browser, browser.get(f"{bridge.url}/asana/auth"))
+    assert popup_message(done) == "error"
+    assert "misconfigured" in done.text
+
+
+def test_jira_down_fails_the_popup_with_a_sentence(bridge, jira_factory):
+    jira = jira_factory("10.3.0")
+    oauth2_instance(bridge, jira)
+    browser = Browser()
+    jira_login(browser, jira, "alice")
+    page = asana_consent(browser, browser.get(f"{bridge.url}/asana/auth"))
+    jira_state(jira).add_fault("error", count=5, status=503,
+                               path_prefix="/rest/oauth2/latest/token")
+    done = browser.submit(page, button="approve")
+    assert popup_message(done) == "error"
+    assert done.status_code == 503 and "cannot be reached right now" in done.text

@@ -1,0 +1,120 @@
+"""The bridge's Jira client against the simulator: version-aware create metadata (§3.7),
+error mapping (§1.5, §3.11), redirects and timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.jira.client import JiraClient
+from bridge.jira.errors import (
+    JiraInvalidInput,
+    JiraMisconfigured,
+    JiraNotFound,
+    JiraPermissionDenied,
+    JiraRateLimited,
+    JiraUnavailable,
+)
+
+from .conftest import jira_state
+
+
+def _basic(user: str):
+    return (user, user)
+
+
+@pytest.mark.parametrize(("version", "paged"), [("7.13.0", False), ("8.20.0", True),
+                                                ("9.12.0", True), ("10.3.0", True)])
+def test_create_metadata_uses_the_form_the_version_has(jira_factory, version, paged):
+    jira = jira_factory(version)
+    client = JiraClient(jira.url, _basic("alice"))
+    types = client.issue_types("EX")
+    assert sorted(t["name"] for t in types) == ["Bug", "Sub-task", "Task"]
+    fields = client.create_fields("EX", "1")
+    by_id = {f["fieldId"]: f for f in fields}
+    assert by_id["summary"]["required"] is True
+    paths = [r["path"] for r in jira_state(jira).request_log]
+    used_paged = any("/createmeta/EX/issuetypes" in p for p in paths)
+    used_old = any(p.endswith("/issue/createmeta") for p in paths)
+    assert (used_paged, used_old) == (paged, not paged)
+    assert client.version[:2] == tuple(int(n) for n in version.split(".")[:2])
+
+
+def test_create_metadata_pages_until_is_last(jira_factory):
+    jira = jira_factory("10.3.0")
+    client = JiraClient(jira.url, _basic("alice"))
+    fields = client._paged(JiraClient.CREATEMETA_FIELDS.format(project="EX", issuetype="1"),
+                           page_size=2)
+    assert len(fields) == len({f["fieldId"] for f in fields}) > 2
+    starts = [r for r in jira_state(jira).request_log if "/issuetypes/1" in r["path"]]
+    assert len(starts) >= 2  # more than one page was fetched
+
+
+def test_unknown_project_and_issue(jira_factory):
+    jira = jira_factory("8.20.0")
+    client = JiraClient(jira.url, _basic("alice"))
+    with pytest.raises(JiraNotFound):
+        client.issue("EX-999")
+    with pytest.raises((JiraNotFound, JiraInvalidInput)):
+        client.issue_types("NOPE")
+
+
+def test_hidden_issue_is_not_found_for_bob(jira_factory):
+    jira = jira_factory("8.20.0")
+    assert JiraClient(jira.url, _basic("alice")).issue("SEC-1")["key"] == "SEC-1"
+    with pytest.raises(JiraNotFound):
+        JiraClient(jira.url, _basic("bob")).issue("SEC-1")
+
+
+def test_field_errors_are_kept_for_the_form(jira_factory):
+    jira = jira_factory("8.20.0")
+    with pytest.raises(JiraInvalidInput) as err:
+        JiraClient(jira.url, _basic("alice")).create_issue(
+            {"project": {"key": "EX"}, "issuetype": {"id": "1"}})
+    assert "summary" in err.value.field_errors
+
+
+def test_creating_in_a_project_the_user_cannot_see_is_refused(jira_factory):
+    jira = jira_factory("8.20.0")
+    with pytest.raises((JiraPermissionDenied, JiraInvalidInput)):
+        JiraClient(jira.url, _basic("bob")).create_issue(
+            {"project": {"key": "SEC"}, "issuetype": {"id": "3"}, "summary": "x"})
+    assert not jira_state(jira).issues.get("SEC-2")
+
+
+def test_rate_limit_carries_retry_after(jira_factory):
+    jira = jira_factory("10.3.0")
+    jira_state(jira).configure(rate_limit={"limit": 1, "interval_seconds": 60,
+                                           "fill_rate": 1})
+    client = JiraClient(jira.url, _basic("alice"))
+    client.myself()
+    with pytest.raises(JiraRateLimited) as err:
+        client.myself()
+    assert err.value.retry_after is not None and err.value.retry_after > 0
+
+
+def test_server_errors_and_dropped_connections_are_unavailable(jira_factory):
+    jira = jira_factory("8.20.0")
+    client = JiraClient(jira.url, _basic("alice"))
+    jira_state(jira).add_fault("error", status=503)
+    with pytest.raises(JiraUnavailable):
+        client.myself()
+    jira_state(jira).add_fault("drop")
+    with pytest.raises(JiraUnavailable):
+        client.myself()
+
+
+def test_slow_jira_times_out(jira_factory):
+    jira = jira_factory("8.20.0")
+    jira_state(jira).add_fault("slow", delay=2.0)
+    with pytest.raises(JiraUnavailable, match="did not answer in time"):
+        JiraClient(jira.url, _basic("alice"), timeout=0.5).myself()
+
+
+def test_redirects_are_not_followed(jira_factory):
+    jira = jira_factory("8.22.0")
+    # Jira's pages send anonymous users to login.jsp: a 302 the client must not follow.
+    client = JiraClient(jira.url, None)
+    with pytest.raises(JiraMisconfigured) as err:
+        client.request("GET", "/plugins/servlet/oauth2/consent")
+    assert err.value.problem == "redirect"
+    assert not any(r["path"] == "/login.jsp" for r in jira_state(jira).request_log)
