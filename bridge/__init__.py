@@ -19,6 +19,10 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     ``config`` replaces the environment (keys with or without the ``BRIDGE_`` prefix);
     without it, settings come from ``BRIDGE_*`` environment variables. Invalid settings
     raise ``bridge.config.ConfigError`` naming the variable.
+
+    One bridge app per process: the database proxy and the sealing key are process-wide
+    (peewee models bind to one database), so a second ``create_app`` in the same process
+    takes them over. gunicorn workers each build their own.
     """
     from . import config as config_mod
     from . import db, logs, sealing
@@ -48,7 +52,9 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["bridge.sealer"] = sealer
     # Flask's session signing key is derived from, not equal to, the sealing secret.
     app.secret_key = _derive(secret, "flask-session")
-    for value in (secret, settings.asana_client_secret):
+    from urllib.parse import urlsplit
+
+    for value in (secret, settings.asana_client_secret, urlsplit(settings.database_url).password):
         logs.register_secret(value)
 
     if settings.trust_proxy:

@@ -7,7 +7,6 @@ sentence and a non-zero exit status, never as a traceback.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import click
@@ -27,7 +26,25 @@ def _app():
         raise click.ClickException(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _BridgeGroup(click.Group):
+    """Database failures end as one sentence, not a traceback."""
+
+    def invoke(self, ctx):
+        import peewee
+
+        try:
+            return super().invoke(ctx)
+        except peewee.DatabaseError as exc:
+            from .logs import redact
+
+            text = str(exc).strip().splitlines()
+            detail = redact(text[0]) if text else type(exc).__name__
+            raise click.ClickException(
+                f"the database is not usable ({detail}). Check BRIDGE_DATABASE_URL; a new "
+                "database needs: asana-jira-bridge init-db") from None
+
+
+@click.group(cls=_BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="asana-jira-bridge")
 def main():
     """Self-hosted bridge between Asana App Components and Jira Server / Data Center.
@@ -86,7 +103,7 @@ def serve(bind, workers, threads, dev, no_migrate):
     if dev:
         app.run(host=host.strip("[]"), port=int(port), debug=False, threaded=True)
         return
-    _Gunicorn({
+    _gunicorn_app({
         "bind": bind,
         "workers": workers,
         "threads": threads,
@@ -118,35 +135,29 @@ def _announce_setup_token(app) -> None:
             f"in {settings.instance_path / 'setup_token'}.)\n", err=True)
 
 
-def _gunicorn_base():
+def _gunicorn_app(options: dict):
+    """gunicorn with the bridge built by ``create_app`` in each worker (after fork)."""
     from gunicorn.app.base import BaseApplication
 
-    return BaseApplication
+    class BridgeApplication(BaseApplication):
+        def load_config(self):
+            for key, value in options.items():
+                self.cfg.set(key, value)
 
+        def load(self):
+            import logging
 
-class _Gunicorn(_gunicorn_base()):
-    """gunicorn with the bridge built by ``create_app`` in each worker (after fork)."""
+            from . import create_app, logs
 
-    def __init__(self, options):
-        self._options = options
-        super().__init__()
+            app = create_app()
+            settings = app.config["BRIDGE"]
+            logs.configure(settings.log_level, settings.log_format)
+            for name in ("gunicorn.error", "gunicorn.access"):
+                for handler in logging.getLogger(name).handlers:
+                    handler.addFilter(logs.RedactingFilter())
+            return app
 
-    def load_config(self):
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        import logging
-
-        from . import create_app, logs
-
-        app = create_app()
-        settings = app.config["BRIDGE"]
-        logs.configure(settings.log_level, settings.log_format)
-        for name in ("gunicorn.error", "gunicorn.access"):
-            for handler in logging.getLogger(name).handlers:
-                handler.addFilter(logs.RedactingFilter())
-        return app
+    return BridgeApplication()
 
 
 @main.command("rotate-key")
@@ -184,8 +195,9 @@ def rotate_key(new_key_file, yes):
     if new.key_id == old.key_id:
         raise click.ClickException("the new key is the current key")
     if not yes:
-        click.confirm(f"Re-seal every secret from key {old.key_id} to key {new.key_id}?",
-                      abort=True)
+        click.confirm(f"Re-seal every secret from key {old.key_id} to key {new.key_id}? Stop "
+                      "every bridge node first: a node still running would keep writing with "
+                      "the old key.", abort=True)
     with app.app_context():
         db = app.extensions["bridge.db"]
         try:
@@ -297,6 +309,54 @@ def demo(jira_version, port, instance_path):
 
 
 @main.group()
+def admins():
+    """Grant, list and revoke administration of the bridge (besides BRIDGE_ADMINS)."""
+
+
+@admins.command("add")
+@click.argument("email")
+def admins_add(email):
+    """Let the Asana user with EMAIL administer the bridge."""
+    from .services import admins as service
+
+    app = _app()
+    with app.app_context():
+        service.grant(email, by="cli")
+        app.extensions["bridge.db"].close()
+    click.echo(f"{email.lower()} administers the bridge.")
+
+
+@admins.command("list")
+def admins_list():
+    """List the admins: from BRIDGE_ADMINS and granted ones."""
+    from .models import BridgeAdmin
+
+    app = _app()
+    with app.app_context():
+        granted = list(BridgeAdmin.select().order_by(BridgeAdmin.email))
+        app.extensions["bridge.db"].close()
+    for email in app.config["BRIDGE"].admins:
+        click.echo(f"{email}  (BRIDGE_ADMINS)")
+    for admin in granted:
+        click.echo(f"{admin.email}  (granted by {admin.granted_by or '?'})")
+
+
+@admins.command("remove")
+@click.argument("email")
+def admins_remove(email):
+    """Revoke a granted admin (those in BRIDGE_ADMINS are changed in the environment)."""
+    from .services import admins as service
+
+    app = _app()
+    with app.app_context():
+        removed = service.revoke(email, by="cli")
+        app.extensions["bridge.db"].close()
+    if not removed:
+        raise click.ClickException(f"{email} is not a granted admin")
+    click.echo(f"{email.lower()} no longer administers the bridge.")
+
+
+@main.group()
 def jira():
     """Add, list and remove the Jira instances the bridge talks to."""
 
@@ -304,74 +364,69 @@ def jira():
 @jira.command("add")
 @click.argument("base_url")
 @click.option("--workspace", required=True, help="Asana workspace gid the instance serves.")
-@click.option("--name", default="", help="A label for people (default: the host name).")
-@click.option("--auth", "auth_mode", type=click.Choice(["oauth1", "oauth2"]), default="oauth1",
-              show_default=True,
-              help="oauth1: application link, any Jira version; oauth2: incoming link, 8.22+.")
-@click.option("--consumer-key", help="OAuth 1.0a consumer key (default: generated).")
+@click.option("--auth", "auth_mode", type=click.Choice(["oauth1", "oauth2"]), default=None,
+              help="oauth1: application link (any version); oauth2: incoming link (8.22+). "
+                   "Default: what the Jira's version recommends.")
 @click.option("--client-id", help="OAuth 2.0 client id (with --auth oauth2).")
 @click.option("--client-secret-file", type=click.Path(exists=True, dir_okay=False),
               help="File holding the OAuth 2.0 client secret (else you are prompted).")
-def jira_add(base_url, workspace, name, auth_mode, consumer_key, client_id,
-             client_secret_file):
-    """Register a Jira Server / Data Center at BASE_URL for an Asana workspace.
+def jira_add(base_url, workspace, auth_mode, client_id, client_secret_file):
+    """Register the Jira Server / Data Center at BASE_URL for an Asana workspace.
 
-    For oauth1 the bridge makes a fresh RSA key pair and prints what to enter in Jira's
-    Application Link (Incoming Authentication).
+    The bridge first asks Jira for its version (so Jira must be reachable). For oauth1 it
+    makes a fresh RSA key pair and prints what to enter in Jira's Application Link
+    (Incoming Authentication); for oauth2 it stores the incoming link's id and secret.
     """
-    from urllib.parse import urlsplit
-
     from .errors import BridgeError
-    from .jira.keys import generate_key_pair
-    from .jira.urls import normalize_base_url
-    from .models import AsanaWorkspace, JiraInstance, audit
+    from .services import instances
 
-    try:
-        url = normalize_base_url(base_url)
-    except BridgeError as exc:
-        raise click.ClickException(exc.public_message) from None
-    client_secret = None
-    if auth_mode == "oauth2":
-        if not client_id:
-            raise click.UsageError("--client-id is required with --auth oauth2")
-        if client_secret_file:
-            client_secret = Path(client_secret_file).read_text().strip()
-        else:
-            client_secret = click.prompt("OAuth 2.0 client secret", hide_input=True)
-        if not client_secret:
-            raise click.UsageError("the client secret is empty")
     app = _app()
+    settings = app.config["BRIDGE"]
     with app.app_context():
         db = app.extensions["bridge.db"]
-        with db.atomic():
-            ws, _ = AsanaWorkspace.get_or_create(gid=workspace)
-            if JiraInstance.get_or_none(workspace=ws, base_url=url):
-                raise click.ClickException(f"{url} is already registered for workspace "
-                                           f"{workspace}")
-            fields = dict(workspace=ws, base_url=url, auth_mode=auth_mode,
-                          name=name or urlsplit(url).hostname)
-            pair = None
-            if auth_mode == "oauth1":
-                pair = generate_key_pair()
-                fields.update(consumer_key=consumer_key or f"asana-bridge-{secrets.token_hex(6)}",
-                              private_key=pair.private_pem, public_key=pair.public_pem)
+        try:
+            found = instances.probe(base_url, timeout=settings.http_timeout)
+            mode = auth_mode or found.recommended_auth
+            if mode == "oauth2":
+                instances.require_oauth2(found)
+                client_secret = _read_client_secret(client_id, client_secret_file)
+                instance = instances.save_oauth2_instance(workspace, found, client_id,
+                                                          client_secret, actor="cli")
             else:
-                fields.update(client_id=client_id, client_secret=client_secret)
-            instance = JiraInstance.create(**fields)
-            audit("jira.instance_added", actor="cli", target=url, auth_mode=auth_mode)
-        db.close()
-    click.echo(f"Added Jira instance {instance.id}: {url} ({auth_mode}) for workspace "
-               f"{workspace}.")
-    if pair is not None:
-        public_url = app.config["BRIDGE"].public_url or "<BRIDGE_PUBLIC_URL>"
+                from .models import AsanaWorkspace, JiraInstance
+
+                ws = AsanaWorkspace.get_or_none(AsanaWorkspace.gid == workspace)
+                if ws and JiraInstance.get_or_none(workspace=ws, base_url=found.base_url):
+                    raise click.ClickException(f"{found.base_url} is already registered for "
+                                               f"workspace {workspace}")
+                instance = instances.create_oauth1_instance(workspace, found, actor="cli")
+        except BridgeError as exc:
+            raise click.ClickException(exc.public_message) from None
+        finally:
+            db.close()
+    click.echo(f"Added Jira instance {instance.id}: {instance.base_url} (Jira {found.version}, "
+               f"{instance.auth_mode}) for workspace {workspace}.")
+    if instance.auth_mode == "oauth1":
+        values = instances.applink_values(instance,
+                                          settings.public_url or "<BRIDGE_PUBLIC_URL>")
         click.echo(
             "\nIn Jira: Administration > Applications > Application links > create a link to "
-            f"{public_url} (Generic Application), then Incoming Authentication:\n"
-            f"  Consumer Key:  {instance.consumer_key}\n"
-            f"  Consumer Name: Asana\n"
-            f"  Callback URL:  {public_url}/oauth/jira1/callback\n"
-            f"  Public Key:\n{pair.public_pem}"
-        )
+            f"{values['application_url']} (Generic Application), then Incoming "
+            "Authentication:\n"
+            f"  Consumer Key:  {values['consumer_key']}\n"
+            f"  Consumer Name: {values['consumer_name']}\n"
+            f"  Callback URL:  {values['callback_url']}\n"
+            f"  Public Key:\n{values['public_key']}")
+
+
+def _read_client_secret(client_id: str | None, path: str | None) -> str:
+    if not client_id:
+        raise click.UsageError("--client-id is required for OAuth 2.0")
+    secret = Path(path).read_text().strip() if path else click.prompt(
+        "OAuth 2.0 client secret", hide_input=True)
+    if not secret:
+        raise click.UsageError("the client secret is empty")
+    return secret
 
 
 @jira.command("list")

@@ -213,6 +213,11 @@ def load(mapping: Mapping[str, str] | None = None) -> Config:
             f"{PREFIX}ASANA_CLIENT_SECRET (or {PREFIX}ASANA_CLIENT_SECRET_FILE) is required "
             f"when {PREFIX}ASANA_CLIENT_ID is set: it verifies Asana's request signatures"
         )
+    if values["ASANA_CLIENT_ID"] and not values["PUBLIC_URL"]:
+        raise ConfigError(
+            f"{PREFIX}PUBLIC_URL is required when {PREFIX}ASANA_CLIENT_ID is set: OAuth "
+            "callbacks and application links are built from it (never from a request's Host)"
+        )
     return Config(values=values, sources=sources)
 
 

@@ -32,9 +32,12 @@ _PATTERNS = (
     # key=value in query strings, form bodies and OAuth headers (key="value"). Runs before
     # the header rule so an OAuth header's quoted parameters are caught one by one.
     (re.compile(rf"(?i)\b({_KEY_ALT})=(\"[^\"]*\"|[^&\s,;\"']+)"), r"\1=" + REDACTED),
-    # "key": "value" in JSON and Python reprs.
-    (re.compile(rf"(?i)(['\"](?:{_KEY_ALT})['\"]\s*:\s*)(['\"])(.*?)\2"),
+    # "key": "value" in JSON and Python reprs (escaped quotes inside the value included).
+    (re.compile(rf"(?i)(['\"](?:{_KEY_ALT})['\"]\s*:\s*)(['\"])((?:\\.|(?!\2).)*)\2"),
      r"\1\2" + REDACTED + r"\2"),
+    # key: value, unquoted, for the unambiguous credential names.
+    (re.compile(r"(?i)\b(password|passwd|client_secret|access_token|refresh_token|"
+                r"private_key)(\s*:\s*)(?!['\"])\S+"), r"\1\2" + REDACTED),
     # Scheme credentials anywhere: Bearer xyz, Basic xyz.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     # Authorization / Cookie header values, as "Authorization: X" or in a dict repr.
@@ -57,7 +60,7 @@ def register_secret(value: str | None) -> None:
 
 def hide(*values: str | None) -> None:
     """Redact these exact values from what the current request or job logs."""
-    keep = {v for v in values if v and len(v) >= 6}
+    keep = {v for v in values if v and len(v) >= 4}
     if keep:
         _context_secrets.set(_context_secrets.get() | keep)
 

@@ -8,6 +8,7 @@ an immediate transaction on SQLite) so two nodes starting together do not both a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import peewee as pw
@@ -48,20 +49,14 @@ def migrate(db: pw.Database) -> list[int]:
     return applied
 
 
+@contextlib.contextmanager
 def _locked_transaction(db: pw.Database):
-    if isinstance(db, pw.PostgresqlDatabase):
-        txn = db.atomic()
-
-        class _Locked:
-            def __enter__(self):
-                txn.__enter__()
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
-                return txn
-
-            def __exit__(self, *exc):
-                return txn.__exit__(*exc)
-
-        return _Locked()
+    """A transaction only one node at a time can be in (see the module docstring)."""
     if isinstance(db, pw.SqliteDatabase):
-        return db.atomic(lock_type="IMMEDIATE")
-    return db.atomic()
+        with db.atomic(lock_type="IMMEDIATE"):
+            yield
+        return
+    with db.atomic():
+        if isinstance(db, pw.PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
+        yield

@@ -9,17 +9,13 @@ plain strings in Python. Timestamps are naive UTC.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import peewee as pw
 
 from . import sealing
 from .db import database
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+from .timeutil import utcnow
 
 
 class SealedField(pw.TextField):
@@ -145,6 +141,7 @@ class JiraCredential(BaseModel):
     access_token = SealedField(null=True)
     refresh_token = SealedField(null=True)
     expires_at = pw.DateTimeField(null=True)
+    refresh_lease_until = pw.DateTimeField(null=True)  # one worker refreshes at a time
     jira_username = pw.CharField(default="", max_length=255)
     state = pw.CharField(default="active", max_length=32)
     updated_at = pw.DateTimeField(default=utcnow)
@@ -190,6 +187,7 @@ class PendingAuth(BaseModel):
     let anyone complete someone else's flow."""
 
     state_hash = pw.CharField(unique=True, max_length=64)
+    browser_hash = pw.CharField(max_length=64)  # the session that started the flow
     kind = pw.CharField(max_length=32)
     asana_user = pw.ForeignKeyField(AsanaUser, null=True, on_delete="CASCADE")
     instance = pw.ForeignKeyField(JiraInstance, null=True, on_delete="CASCADE")
@@ -198,7 +196,7 @@ class PendingAuth(BaseModel):
     pkce_verifier = SealedField(null=True)
     return_url = pw.TextField(null=True)
     payload = JSONField(default=dict)
-    expires_at = pw.DateTimeField()
+    expires_at = pw.DateTimeField(index=True)
     created_at = pw.DateTimeField(default=utcnow)
 
 

@@ -41,9 +41,16 @@ def test_asana_client_id_without_secret_is_refused_at_start(tmp_path):
         create_app({"INSTANCE_PATH": str(tmp_path), "ASANA_CLIENT_ID": "1234"})
 
 
+def test_asana_client_id_needs_the_public_url(tmp_path):
+    with pytest.raises(ConfigError, match="BRIDGE_PUBLIC_URL is required"):
+        config.load({"INSTANCE_PATH": str(tmp_path), "ASANA_CLIENT_ID": "1",
+                     "ASANA_CLIENT_SECRET": "s3cr3t-s3cr3t"})
+
+
 def test_asana_client_id_with_secret_enables_app_components(tmp_path):
     cfg = config.load({"INSTANCE_PATH": str(tmp_path), "ASANA_CLIENT_ID": "1",
-                       "ASANA_CLIENT_SECRET": "s3cr3t-s3cr3t"})
+                       "ASANA_CLIENT_SECRET": "s3cr3t-s3cr3t",
+                       "PUBLIC_URL": "https://bridge.example.com"})
     assert cfg.app_components_enabled
 
 
@@ -67,7 +74,8 @@ def test_secret_file_must_be_private(tmp_path):
     secret_file.write_text("from-a-file-secret\n")
     os.chmod(secret_file, 0o644)
     base = {"INSTANCE_PATH": str(tmp_path), "ASANA_CLIENT_ID": "1",
-            "ASANA_CLIENT_SECRET_FILE": str(secret_file)}
+            "ASANA_CLIENT_SECRET_FILE": str(secret_file),
+            "PUBLIC_URL": "https://bridge.example.com"}
     with pytest.raises(ConfigError, match="BRIDGE_ASANA_CLIENT_SECRET_FILE: .* chmod 600"):
         config.load(base)
     os.chmod(secret_file, 0o600)

@@ -37,6 +37,8 @@ def log_stream():
         f"GET /rest/api/2/myself?oauth_token={TOKEN}&oauth_signature=abc",
         f"basic auth: Basic {TOKEN}",
         "-----BEGIN PRIVATE KEY-----\nMIIEv" + TOKEN + "\n-----END PRIVATE KEY-----",
+        f'{{"client_secret": "{SECRET}\\"{TOKEN}", "x": 1}}',
+        f"password: {TOKEN}",
     ],
 )
 def test_redact_removes_credentials(line):
@@ -48,6 +50,9 @@ def test_redact_removes_credentials(line):
 
 def test_redact_keeps_ordinary_text():
     assert logs.redact("linked EX-12 to task 1234") == "linked EX-12 to task 1234"
+    # The bridge's own error codes stay readable in its logs.
+    line = "request.failed error_code=jira_reconnect status=401"
+    assert logs.redact(line) == line
 
 
 def test_registered_secret_is_redacted_anywhere():
@@ -56,7 +61,8 @@ def test_registered_secret_is_redacted_anywhere():
 
 
 def test_token_in_a_failing_request_reaches_neither_log_nor_response(make_app, log_stream):
-    app = make_app(ASANA_CLIENT_ID="123", ASANA_CLIENT_SECRET=SECRET)
+    app = make_app(ASANA_CLIENT_ID="123", ASANA_CLIENT_SECRET=SECRET,
+                   PUBLIC_URL="https://bridge.example.com")
 
     @app.get("/explode")
     def explode():

@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 import requests
 
 from .. import logs
-from .errors import AsanaUnavailable, error_from_response
+from ..timeutil import expiry
+from .errors import AsanaError, AsanaUnavailable, error_from_response
 
 AUTHORIZE_PATH = "/-/oauth_authorize"
 TOKEN_PATH = "/-/oauth_token"
-REVOKE_PATH = "/-/oauth_revoke"
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,6 @@ def exchange_code(base_url: str, client_id: str, client_secret: str, code: str,
     })
 
 
-def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: str,
-            redirect_uri: str, *, timeout: float = 8.0) -> AsanaTokens:
-    tokens = _token(base_url, timeout, {
-        "grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
-        "redirect_uri": redirect_uri, "refresh_token": refresh_token,
-    })
-    if not tokens.refresh_token:  # Asana keeps the refresh token on a refresh grant
-        tokens = AsanaTokens(tokens.access_token, refresh_token, tokens.expires_at, tokens.user)
-    return tokens
-
-
 def _token(base_url: str, timeout: float, form: dict) -> AsanaTokens:
     logs.hide(form.get("client_secret"), form.get("code"), form.get("refresh_token"))
     try:
@@ -67,12 +56,15 @@ def _token(base_url: str, timeout: float, form: dict) -> AsanaTokens:
         raise AsanaUnavailable() from None
     if response.status_code != 200:
         raise error_from_response(response)
-    body = response.json()
-    logs.hide(body.get("access_token"), body.get("refresh_token"))
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    try:
+        body = response.json()
+        access_token = body["access_token"]
+    except (ValueError, KeyError, TypeError):
+        raise AsanaError("Asana's token answer was not understood.") from None
+    logs.hide(access_token, body.get("refresh_token"))
     return AsanaTokens(
-        access_token=body["access_token"],
+        access_token=access_token,
         refresh_token=body.get("refresh_token"),
-        expires_at=now + dt.timedelta(seconds=int(body.get("expires_in", 3600))),
+        expires_at=expiry(body.get("expires_in")),
         user=body.get("data") or {},
     )

@@ -49,6 +49,11 @@ _ADVICE = {
     "parameter_absent": "Jira says a required OAuth parameter is missing.",
     "parameter_rejected": "Jira rejected an OAuth parameter (often the callback URL).",
     "nonce_used": "Jira saw this request's nonce before (a signed request was replayed).",
+    "consumer_key_unknown": (
+        "Jira does not know the bridge's consumer key: the application link is missing, was "
+        "deleted, or its Incoming Authentication has another key. Create it again from the "
+        "bridge's /jira/connect page."
+    ),
     "invalid_client": (
         "Jira rejected the OAuth 2.0 client id or secret. Copy them again from the incoming "
         "link's Credentials in Jira (Administration > Applications > Application links)."

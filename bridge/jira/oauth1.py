@@ -77,13 +77,17 @@ def fetch_request_token(base_url: str, consumer_key: str, private_key_pem: str,
     Returns ``(oauth_token, oauth_token_secret)``.
     """
     from .client import JiraClient, oauth1_auth
+    from .errors import JiraMisconfigured, JiraNeedsReconnect
 
     client = JiraClient(base_url, oauth1_auth(consumer_key, private_key_pem,
                                               callback_uri=callback_uri), timeout=timeout)
-    values = _form(client.request("POST", REQUEST_TOKEN_PATH))
+    try:
+        values = _form(client.request("POST", REQUEST_TOKEN_PATH))
+    except JiraNeedsReconnect as exc:
+        # No user token is involved yet: consumer_key_unknown and friends mean the
+        # application link is missing or wrong, which only an admin can fix.
+        raise JiraMisconfigured(problem=exc.problem, http_status=exc.http_status) from None
     if values.get("oauth_callback_confirmed") != "true" or not values.get("oauth_token"):
-        from .errors import JiraMisconfigured
-
         raise JiraMisconfigured("Jira did not confirm the OAuth callback.",
                                 problem="callback_not_confirmed")
     return values["oauth_token"], values.get("oauth_token_secret", "")

@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 
 import requests
 
+from ..timeutil import expiry
 from .errors import JiraError, JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable
 
 AUTHORIZE_PATH = "/rest/oauth2/latest/authorize"
 TOKEN_PATH = "/rest/oauth2/latest/token"
-REVOKE_PATH = "/rest/oauth2/latest/revoke"
 SCOPE = "WRITE"
 FIRST_VERSION = (8, 22)
 
@@ -69,19 +69,6 @@ def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: st
     })
 
 
-def revoke(base_url: str, client_id: str, client_secret: str, token: str, *,
-           timeout: float = 8.0) -> None:
-    """§2.7: revoking either token of a pair removes both; 200 also for unknown tokens."""
-    from .client import session_for
-
-    try:
-        session_for(base_url).post(base_url + REVOKE_PATH, data={
-            "token": token, "client_id": client_id, "client_secret": client_secret,
-        }, timeout=timeout, allow_redirects=False)
-    except requests.RequestException:
-        raise JiraUnavailable() from None
-
-
 def _token_request(base_url: str, timeout: float, form: dict) -> TokenSet:
     from .. import logs
     from .client import session_for
@@ -95,6 +82,8 @@ def _token_request(base_url: str, timeout: float, form: dict) -> TokenSet:
     try:
         body = response.json()
     except ValueError:
+        body = {}
+    if not isinstance(body, dict):
         body = {}
     if response.status_code != 200 or "access_token" not in body:
         error = body.get("error", "") if isinstance(body, dict) else ""
@@ -110,10 +99,12 @@ def _token_request(base_url: str, timeout: float, form: dict) -> TokenSet:
         raise JiraError(f"Jira refused the authorization ({error or response.status_code}).",
                         http_status=response.status_code)
     logs.hide(body["access_token"], body.get("refresh_token"))
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return TokenSet(
         access_token=body["access_token"],
-        refresh_token=body.get("refresh_token", ""),
-        expires_at=now + dt.timedelta(seconds=int(body.get("expires_in", 3600))),
+        # Rotation is the documented behaviour (§2.4); if a provider ever omits the new
+        # refresh token, the caller keeps the one it has rather than storing nothing.
+        refresh_token=body.get("refresh_token") or form.get("refresh_token") or "",
+        expires_at=expiry(body.get("expires_in")),
         scope=body.get("scope", ""),
     )
+

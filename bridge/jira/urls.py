@@ -11,6 +11,8 @@ integration), and so are addresses no Jira lives at but an attacker would like u
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import BadRequest
@@ -67,28 +69,43 @@ def normalize_base_url(raw: str) -> str:
     return urlunsplit((scheme, netloc, path, "", ""))
 
 
+_METADATA_IPS = {"169.254.169.254", "fd00:ec2::254", "100.100.100.200"}
+# Hosts made only of digits, dots and hex: "2852039166", "0xa9.0xfe.0xa9.0xfe", "0251.0376.."
+# The resolver reads them as IP addresses in forms ipaddress does not, so they would slip
+# past the address check below.
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$", re.I)
+
+
 def _refuse_forbidden_host(host: str) -> None:
     if host in _METADATA_HOSTS:
         raise InvalidJiraURL("That address is a cloud metadata service, not a Jira.")
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
+        if _NUMERIC_HOST.match(host):
+            raise InvalidJiraURL("Write an IP address as four decimal numbers "
+                                 "(like 10.0.0.5), or use the Jira's host name.") from None
         return
+    refuse_address(ip)
+
+
+def refuse_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    """Addresses no Jira lives at, but an attacker would like the bridge to call."""
+    if str(ip) in _METADATA_IPS:
+        raise InvalidJiraURL("That address is a cloud metadata service, not a Jira.")
     if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         raise InvalidJiraURL("That address cannot be a Jira server (link-local or reserved).")
-    if str(ip) in ("fd00:ec2::254", "100.100.100.200"):
-        raise InvalidJiraURL("That address is a cloud metadata service, not a Jira.")
 
 
-def is_under(base_url: str, url: str) -> bool:
-    """True if ``url`` is ``base_url`` itself or a path below it (same scheme, host, port)."""
+def check_resolved(base_url: str) -> None:
+    """Resolve the host and refuse it if any address it resolves to is forbidden (a name
+    pointing at the metadata service). Private and loopback addresses stay allowed: a
+    Jira inside the corporate network is the point. Unresolvable names are left to the
+    HTTP call, which reports Jira as unreachable."""
+    host = urlsplit(base_url).hostname or ""
     try:
-        base = urlsplit(normalize_base_url(base_url))
-        target = urlsplit(url)
-        target_norm = urlsplit(normalize_base_url(f"{target.scheme}://{target.netloc}"))
-    except BadRequest:
-        return False
-    if (base.scheme, base.netloc) != (target_norm.scheme, target_norm.netloc):
-        return False
-    path = target.path or "/"
-    return path == base.path or path.startswith(base.path + "/") or base.path == ""
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return
+    for info in infos:
+        refuse_address(ipaddress.ip_address(info[4][0].split("%")[0]))

@@ -91,3 +91,10 @@ def grant(email: str, by: str) -> BridgeAdmin:
                                          defaults={"granted_by": by})
     audit("admin.granted", actor=by, target=email)
     return admin
+
+
+def revoke(email: str, by: str) -> bool:
+    removed = BridgeAdmin.delete().where(BridgeAdmin.email == email.strip().lower()).execute()
+    if removed:
+        audit("admin.revoked", actor=by, target=email)
+    return bool(removed)

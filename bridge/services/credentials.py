@@ -4,9 +4,11 @@
 - OAuth 2.0 access tokens live an hour; we refresh ``REFRESH_AHEAD`` before expiry.
   Refresh tokens **rotate** (§2.4): if two workers refreshed with the same refresh token,
   one would get ``invalid_grant`` and the user would look disconnected (pitfall §6.11).
-  So a refresh takes a row lock (``SELECT … FOR UPDATE`` on PostgreSQL, the database write
-  lock on SQLite), re-reads the row, and refreshes only if nobody did meanwhile; the new
-  pair is stored in the same transaction.
+  So a refresh first takes a short lease on the credential row (a conditional UPDATE that
+  only one worker on any node can win), re-reads the row, and refreshes only if nobody did
+  meanwhile; the others wait for the lease and then use the new pair. No database
+  transaction stays open during the call to Jira, so a slow Jira never blocks other
+  writers (SQLite has one database-wide write lock).
 - A token Jira no longer accepts (``token_rejected``, ``token_expired``,
   ``consumer_key_unknown``, ``invalid_grant``, 401 on ``/myself``, anonymous fallback)
   marks the credential ``needs_reconnect``; callers then ask Asana to re-run the
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -24,7 +27,7 @@ import peewee as pw
 from ..db import database
 from ..jira import oauth2
 from ..jira.client import BearerAuth, JiraClient, oauth1_auth
-from ..jira.errors import JiraNeedsReconnect
+from ..jira.errors import JiraNeedsReconnect, JiraUnavailable
 from ..models import AsanaUser, JiraCredential, JiraInstance, audit, utcnow
 
 REFRESH_AHEAD = dt.timedelta(minutes=2)
@@ -48,14 +51,17 @@ def save_oauth2(user: AsanaUser, instance: JiraInstance, tokens: oauth2.TokenSet
 
 
 def _upsert(user, instance, **fields) -> JiraCredential:
+    fields.update(state=ACTIVE, updated_at=utcnow(), refresh_lease_until=None)
     with database.atomic():
         cred = JiraCredential.get_or_none(asana_user=user, instance=instance)
         if cred is None:
-            cred = JiraCredential(asana_user=user, instance=instance)
+            try:
+                with database.atomic():  # a savepoint: a concurrent insert may win
+                    cred = JiraCredential.create(asana_user=user, instance=instance, **fields)
+            except pw.IntegrityError:
+                cred = JiraCredential.get(asana_user=user, instance=instance)
         for key, value in fields.items():
             setattr(cred, key, value)
-        cred.state = ACTIVE
-        cred.updated_at = utcnow()
         cred.save()
     audit("jira.user_authorized", actor=user.gid, target=instance.base_url,
           auth_mode=fields["auth_mode"])
@@ -86,62 +92,60 @@ def client_for(cred: JiraCredential, *, redirect_uri: str, timeout: float = 8.0,
 def refresh(cred: JiraCredential, *, redirect_uri: str, timeout: float = 8.0,
             now: Callable[[], dt.datetime] = utcnow) -> JiraCredential:
     """Refresh an OAuth 2.0 pair, at most once across all workers and nodes."""
-    with _locked(cred.id) as fresh:
+    lease_for = dt.timedelta(seconds=timeout + 5)
+    give_up = time.monotonic() + timeout + 5
+    while True:
+        fresh = JiraCredential.get_or_none(JiraCredential.id == cred.id)
         if fresh is None or fresh.state != ACTIVE:
             raise JiraNeedsReconnect(problem="not_connected")
-        if fresh.expires_at is not None and fresh.expires_at - REFRESH_AHEAD > now():
-            return fresh  # another worker refreshed while we waited for the lock
+        if _still_fresh(fresh, now):
+            return fresh
+        taken = (JiraCredential.update(refresh_lease_until=utcnow() + lease_for)
+                 .where((JiraCredential.id == cred.id)
+                        & (JiraCredential.refresh_lease_until.is_null()
+                           | (JiraCredential.refresh_lease_until < utcnow())))
+                 .execute())
+        if taken == 1:
+            break
+        if time.monotonic() > give_up:
+            raise JiraUnavailable("Jira is slow to renew your authorization. Try again.")
+        time.sleep(0.05)  # another worker is refreshing: wait for its result
+    try:
+        fresh = JiraCredential.get_by_id(cred.id)
+        if _still_fresh(fresh, now):  # refreshed between our read and our lease
+            return fresh
         instance = fresh.instance
         try:
             tokens = oauth2.refresh(instance.base_url, instance.client_id,
                                     instance.client_secret, fresh.refresh_token,
                                     redirect_uri, timeout=timeout)
         except JiraNeedsReconnect as exc:
-            fresh.state = NEEDS_RECONNECT
-            fresh.updated_at = utcnow()
-            fresh.save()
-            audit("jira.token_lost", actor=fresh.asana_user_id, target=instance.base_url,
-                  outcome=exc.problem)
+            mark_needs_reconnect(fresh, exc.problem)
             raise
         fresh.access_token = tokens.access_token
         fresh.refresh_token = tokens.refresh_token
         fresh.expires_at = tokens.expires_at
+        fresh.refresh_lease_until = None
         fresh.updated_at = utcnow()
         fresh.save()
         return fresh
+    finally:
+        (JiraCredential.update(refresh_lease_until=None)
+         .where(JiraCredential.id == cred.id).execute())
 
 
-class _locked:
-    """A transaction holding the credential row's lock; yields the re-read row."""
-
-    def __init__(self, cred_id: int):
-        self.cred_id = cred_id
-
-    def __enter__(self):
-        db = database.obj
-        if isinstance(db, pw.SqliteDatabase):
-            self._txn = db.atomic(lock_type="IMMEDIATE")
-        else:
-            self._txn = db.atomic()
-        self._txn.__enter__()
-        query = JiraCredential.select().where(JiraCredential.id == self.cred_id)
-        if not isinstance(db, pw.SqliteDatabase):
-            query = query.for_update()
-        return query.first()
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and issubclass(exc_type, JiraNeedsReconnect):
-            # Keep the needs-reconnect mark: commit, then let the error through.
-            self._txn.__exit__(None, None, None)
-            return False
-        return self._txn.__exit__(exc_type, exc, tb)
+def _still_fresh(cred: JiraCredential, now: Callable[[], dt.datetime]) -> bool:
+    return cred.expires_at is not None and cred.expires_at - REFRESH_AHEAD > now()
 
 
 def mark_needs_reconnect(cred: JiraCredential, problem: str) -> None:
-    (JiraCredential.update(state=NEEDS_RECONNECT, updated_at=utcnow())
-     .where(JiraCredential.id == cred.id).execute())
-    audit("jira.token_lost", actor=str(cred.asana_user_id), target=cred.instance.base_url,
-          outcome=problem)
+    """Mark once: only the request that flips the state records the audit event."""
+    changed = (JiraCredential.update(state=NEEDS_RECONNECT, updated_at=utcnow())
+               .where((JiraCredential.id == cred.id) & (JiraCredential.state == ACTIVE))
+               .execute())
+    if changed:
+        audit("jira.token_lost", actor=str(cred.asana_user_id),
+              target=cred.instance.base_url, outcome=problem)
 
 
 def call(cred: JiraCredential, fn: Callable[[JiraClient], T], *, redirect_uri: str,
@@ -151,5 +155,5 @@ def call(cred: JiraCredential, fn: Callable[[JiraClient], T], *, redirect_uri: s
         return fn(client_for(cred, redirect_uri=redirect_uri, timeout=timeout))
     except JiraNeedsReconnect as exc:
         if exc.problem != "not_connected":
-            mark_needs_reconnect(cred, exc.problem)
+            mark_needs_reconnect(cred, exc.problem)  # no-op if refresh() already did
         raise

@@ -15,15 +15,17 @@ import email.utils
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
+from ..errors import BridgeError
 from ..jira import oauth1 as jira_oauth1
 from ..jira.client import JiraClient, oauth1_auth, session_for
-from ..jira.errors import JiraError, JiraMisconfigured, JiraNeedsReconnect
+from ..jira.errors import JiraError, JiraMisconfigured
 from ..jira.oauth2 import AUTHORIZE_PATH as OAUTH2_AUTHORIZE_PATH
+from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from ..jira.urls import normalize_base_url
 from ..models import JiraInstance
 
@@ -45,7 +47,7 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
     base = instance.base_url
     try:
         normalize_base_url(base)
-    except JiraError as exc:
+    except BridgeError as exc:
         return [Finding("url", "fail", exc.public_message)]
 
     # Reachability, TLS, serverInfo, Date header.
@@ -82,7 +84,7 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
                                 ["OAuth 1.0a signatures are checked against the URL Jira "
                                  "sees; if they differ, expect signature_invalid."]))
 
-    supports_oauth2 = numbers[:2] >= (8, 22)
+    supports_oauth2 = numbers[:2] >= OAUTH2_FIRST_VERSION
     recommended = "oauth2" if supports_oauth2 else "oauth1"
     if instance.auth_mode == recommended:
         findings.append(Finding("auth_path", "ok", f"Auth: {instance.auth_mode} (recommended "
@@ -134,13 +136,11 @@ def _signed_call(instance: JiraInstance, public_url: str | None, timeout: float)
     try:
         jira_oauth1.fetch_request_token(instance.base_url, instance.consumer_key,
                                         instance.private_key, callback, timeout=timeout)
-    except JiraNeedsReconnect as exc:
+    except JiraMisconfigured as exc:
         if exc.problem == "consumer_key_unknown":
             return Finding("signed_call", "fail", f"Jira does not know the consumer key "
                            f"{instance.consumer_key!r}: the application link is missing or "
                            "its Incoming Authentication has another key.")
-        return Finding("signed_call", "fail", f"Jira refused the signed call ({exc.problem}).")
-    except JiraMisconfigured as exc:
         details = []
         if exc.problem == "signature_invalid":
             details = [f"ours: {ours}", f"Jira: {exc.jira_base_string or '(not sent)'}"]
@@ -162,23 +162,37 @@ def _base_string(prepared) -> str:
         oauth_signature.normalize_parameters(params))
 
 
+def _split_base_string(base: str) -> tuple[str, str, dict[str, str]]:
+    """RFC 5849 §3.4.1: METHOD&url&params, each percent-encoded once more."""
+    method, _, rest = base.partition("&")
+    url, _, params = rest.partition("&")
+    return method, unquote(url), dict(parse_qsl(unquote(params), keep_blank_values=True))
+
+
+_PER_REQUEST = {"oauth_nonce", "oauth_timestamp", "oauth_signature"}
+
+
 def _mismatch_cause(ours: str, theirs: str | None) -> str:
+    """Name what differs between the base string we signed and the one Jira rebuilt.
+
+    The nonce and timestamp differ between any two requests, so they are left out.
+    """
     if not theirs:
         return ("Jira rebuilt another base string (it did not send it). Usually the base URL "
                 "differs from what Jira sees, or the public key in Jira is not this bridge's.")
-    from urllib.parse import unquote
-
-    our_url, their_url = (unquote(s.split("&")[1]) if s.count("&") >= 2 else ""
-                          for s in (ours, theirs))
-    if our_url != their_url:
+    our_method, our_url, our_params = _split_base_string(ours)
+    their_method, their_url, their_params = _split_base_string(theirs)
+    if our_url != their_url or our_method != their_method:
         return (f"the URL differs: the bridge signs {our_url} but Jira sees {their_url}. The "
                 "registered base URL does not match the URL Jira reports for itself (reverse "
                 "proxy without proxyName/proxyPort/scheme in server.xml, http vs https, or a "
                 "context path).")
-    if ours != theirs:
-        return "the parameters differ: a proxy is rewriting the query string."
-    return ("the base strings agree, so the key is wrong: the public key in Jira's "
-            "application link is not this bridge's. Paste it again.")
+    ours_kept = {k: v for k, v in our_params.items() if k not in _PER_REQUEST}
+    theirs_kept = {k: v for k, v in their_params.items() if k not in _PER_REQUEST}
+    if ours_kept != theirs_kept:
+        return "the parameters differ: a proxy is rewriting the query string or the body."
+    return ("the URL and parameters agree, so the key is wrong: the public key in Jira's "
+            "application link is not this bridge's. Paste it again from /jira/connect.")
 
 
 def _oauth2_provider(instance: JiraInstance, timeout: float) -> Finding:

@@ -12,13 +12,15 @@ import secrets
 from dataclasses import dataclass
 
 import requests
+from peewee import IntegrityError
 
+from ..db import database
 from ..jira import oauth1
 from ..jira.client import JiraClient
-from ..jira.errors import JiraError, JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable
+from ..jira.errors import JiraError, JiraMisconfigured, JiraUnavailable
 from ..jira.keys import generate_key_pair
 from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
-from ..jira.urls import JiraCloudURL, normalize_base_url
+from ..jira.urls import JiraCloudURL, check_resolved, normalize_base_url
 from ..models import AsanaWorkspace, JiraCredential, JiraInstance, audit, utcnow
 
 CONSUMER_NAME = "Asana"
@@ -55,6 +57,7 @@ class JiraProbe:
 def probe(raw_url: str, *, timeout: float = 8.0) -> JiraProbe:
     """Normalise the URL and ask Jira who it is (anonymous ``serverInfo``)."""
     base_url = normalize_base_url(raw_url)
+    check_resolved(base_url)
     client = JiraClient(base_url, timeout=timeout)
     try:
         info = client.server_info()
@@ -86,15 +89,27 @@ def create_oauth1_instance(workspace_gid: str, found: JiraProbe, *, name: str = 
     if existing is not None:
         return existing
     pair = generate_key_pair()
-    instance = JiraInstance.create(
-        workspace=workspace, base_url=found.base_url, auth_mode="oauth1",
-        name=name or found.server_title or found.base_url,
-        consumer_key=f"asana-bridge-{secrets.token_hex(6)}",
-        private_key=pair.private_pem, public_key=pair.public_pem,
-        version=found.version, version_checked_at=utcnow(),
-    )
+    try:
+        with database.atomic():  # a concurrent click may create the same instance
+            instance = JiraInstance.create(
+                workspace=workspace, base_url=found.base_url, auth_mode="oauth1",
+                name=name or found.server_title or found.base_url,
+                consumer_key=f"asana-bridge-{secrets.token_hex(6)}",
+                private_key=pair.private_pem, public_key=pair.public_pem,
+                version=found.version, version_checked_at=utcnow(),
+            )
+    except IntegrityError:
+        return JiraInstance.get(workspace=workspace, base_url=found.base_url)
     audit("jira.instance_added", actor=actor, target=found.base_url, auth_mode="oauth1")
     return instance
+
+
+def require_oauth2(found: JiraProbe) -> None:
+    if not found.supports_oauth2:
+        raise OAuth2NotSupported(
+            f"Jira {found.version} has no OAuth 2.0 provider (it arrived in 8.22). Connect it "
+            "with an application link (OAuth 1.0a) instead: Jira's Connect to Asana button, "
+            "or the bridge's /jira/connect page.")
 
 
 def save_oauth2_instance(workspace_gid: str, found: JiraProbe, client_id: str,
@@ -105,10 +120,7 @@ def save_oauth2_instance(workspace_gid: str, found: JiraProbe, client_id: str,
     Moving keeps the instance row, so issue links stay; the users' OAuth 1.0a tokens are
     marked needs-reconnect, and each user authorizes once more (ARCHITECTURE §2).
     """
-    if not found.supports_oauth2:
-        raise OAuth2NotSupported(
-            f"Jira {found.version} has no OAuth 2.0 provider (it arrived in 8.22). Connect it "
-            "with an application link (OAuth 1.0a) from Jira's Connect to Asana button.")
+    require_oauth2(found)
     workspace, _ = AsanaWorkspace.get_or_create(gid=workspace_gid,
                                                 defaults={"name": workspace_name})
     instance = JiraInstance.get_or_none(workspace=workspace, base_url=found.base_url)
@@ -154,7 +166,7 @@ class AdminCredentialsRefused(JiraError):
 
 
 def register_applink(instance: JiraInstance, public_url: str, username: str, password: str,
-                     *, timeout: float = 8.0) -> str:
+                     *, timeout: float = 8.0, actor: str = "") -> str:
     """Create the link and its incoming OAuth consumer with the applinks REST API (§5.5).
 
     The admin's credentials are used for these two calls only; they are never stored or
@@ -199,7 +211,8 @@ def register_applink(instance: JiraInstance, public_url: str, username: str, pas
     except (KeyError, IndexError, ValueError):
         raise JiraError("Jira's answer to the application link request was not understood.") \
             from None
-    audit("jira.applink_registered", actor=username, target=base, link_id=link_id)
+    audit("jira.applink_registered", actor=actor, target=base, link_id=link_id,
+          jira_admin=username)
     return link_id
 
 
@@ -211,7 +224,7 @@ def prove_oauth1_link(instance: JiraInstance, public_url: str, *,
         oauth1.fetch_request_token(instance.base_url, instance.consumer_key,
                                    instance.private_key, f"{public_url}/oauth/jira1/callback",
                                    timeout=timeout)
-    except JiraNeedsReconnect as exc:
+    except JiraMisconfigured as exc:
         if exc.problem == "consumer_key_unknown":
             raise JiraMisconfigured(
                 "Jira does not know this consumer key yet: create the application link with "

@@ -1,15 +1,20 @@
 """OAuth flows in progress, kept in the database (``PendingAuth``).
 
 A flow started on one bridge node may come back to another, so ``state`` cannot live in
-process memory or a node-local cookie. ``state`` is 256 random bits, stored only as its
-SHA-256, valid once (consuming deletes the row, and only the caller whose DELETE removed
-it proceeds), and expires.
+process memory. ``state`` is 256 random bits, stored only as its SHA-256, valid once
+(consuming deletes the row, and only the caller whose DELETE removed it proceeds), and
+expires. It is also bound to the browser that started the flow (a random id in the
+signed session cookie, which every node can read): a callback URL handed to somebody
+else's browser does not complete there, so nobody can make a victim finish the
+attacker's flow and link the victim's Jira account to the attacker's Asana user (login
+CSRF, RFC 6749 §10.12).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 
 from ..errors import BridgeError
@@ -27,22 +32,28 @@ def _hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def start(kind: str, *, ttl: dt.timedelta = dt.timedelta(minutes=10),
+def start(kind: str, *, browser: str, ttl: dt.timedelta = dt.timedelta(minutes=10),
           **fields) -> tuple[str, PendingAuth]:
-    """Record a new flow; return its ``state`` (give it to the provider) and the row."""
+    """Record a new flow for ``browser``; return its ``state`` and the row."""
+    purge_expired()
     state = secrets.token_urlsafe(32)
-    row = PendingAuth.create(state_hash=_hash(state), kind=kind, expires_at=utcnow() + ttl,
-                             **fields)
+    row = PendingAuth.create(state_hash=_hash(state), kind=kind, browser_hash=_hash(browser),
+                             expires_at=utcnow() + ttl, **fields)
     return state, row
 
 
-def consume(state: str | None, kind: str | tuple[str, ...]) -> PendingAuth:
-    """Take the flow for ``state`` out of the store, once. Raises ``StateMismatch``."""
+def consume(state: str | None, kind: str | tuple[str, ...], *, browser: str) -> PendingAuth:
+    """Take the flow for ``state`` out of the store, once, if ``browser`` started it.
+
+    Raises ``StateMismatch``; a flow presented by another browser stays usable by its own.
+    """
     kinds = (kind,) if isinstance(kind, str) else kind
-    if not state or len(state) > 200:
+    if not state or len(state) > 200 or not browser:
         raise StateMismatch()
     row = PendingAuth.get_or_none(PendingAuth.state_hash == _hash(state))
     if row is None or row.kind not in kinds:
+        raise StateMismatch()
+    if not hmac.compare_digest(row.browser_hash, _hash(browser)):
         raise StateMismatch()
     deleted = PendingAuth.delete().where(PendingAuth.id == row.id).execute()
     if deleted != 1:  # another request consumed it first
@@ -50,13 +61,6 @@ def consume(state: str | None, kind: str | tuple[str, ...]) -> PendingAuth:
     if row.expires_at < utcnow():
         raise StateMismatch()
     return row
-
-
-def find_by_request_token(token: str, kind: str) -> PendingAuth | None:
-    """OAuth 1.0a callbacks carry ``oauth_token``; our ``state`` rides in the callback URL,
-    and this cross-checks that the token belongs to that flow."""
-    return PendingAuth.get_or_none((PendingAuth.request_token == token)
-                                   & (PendingAuth.kind == kind))
 
 
 def purge_expired() -> int:

@@ -16,7 +16,6 @@ import datetime as dt
 
 from flask import (
     Blueprint,
-    current_app,
     g,
     redirect,
     render_template,
@@ -33,12 +32,14 @@ from ..services import admins, credentials, instances, pending
 from .auth import jira2_redirect_uri, message_page, start_asana_signin
 from .security import (
     admin_required,
+    browser_id,
     check_csrf,
     csrf_token,
     current_admin,
     public_url,
     rate_limit,
     safe_return_path,
+    settings,
 )
 
 bp = Blueprint("admin", __name__)
@@ -58,10 +59,6 @@ def _mark_flow():
 def _admin_error(exc: BridgeError):
     return message_page("That did not work", exc.public_message, error=True,
                         advice=getattr(exc, "advice", ""), status=exc.status)
-
-
-def _settings():
-    return current_app.config["BRIDGE"]
 
 
 def _admin_workspaces() -> list[dict]:
@@ -95,15 +92,16 @@ def signin():
                                                                "/jira/connect"))
 
 
-@bp.get("/admin/signout")
+@bp.post("/admin/signout")
 def signout():
+    check_csrf()
     session.clear()
     return message_page("Signed out", "You are signed out of the bridge.")
 
 
 def after_signin(user: AsanaUser, me: dict, return_path: str | None):
     """Called by the Asana OAuth callback for an admin sign-in."""
-    cfg = _settings()
+    cfg = settings()
     who = {"email": user.email, "gid": user.gid, "name": user.name,
            "workspaces": [{"gid": str(ws["gid"]), "name": ws.get("name", "")}
                           for ws in me.get("workspaces") or []]}
@@ -129,7 +127,7 @@ def claim():
         check_csrf()
         try:
             admins.claim_with_setup_token(who["email"], request.form.get("setup_token", ""),
-                                          _settings().instance_path)
+                                          settings().instance_path)
         except admins.BadSetupToken as exc:
             return render_template("claim.html", email=who["email"],
                                    error=exc.public_message), 403
@@ -145,11 +143,20 @@ def claim():
 @bp.get("/jira/connect")
 @admin_required
 def connect():
-    raw = request.args.get("jira", "").strip()
-    if not raw:
-        return render_template("connect.html", probe=None, jira="")
+    """The plugin's Connect to Asana lands here with ``?jira=``. A GET never calls out:
+    the admin confirms the URL with a CSRF-protected POST first, so another site cannot
+    make the bridge probe addresses through an admin's browser."""
+    return render_template("connect.html", probe=None, jira=request.args.get("jira", ""))
+
+
+@bp.post("/jira/connect/check")
+@admin_required
+@rate_limit(limit=20)
+def connect_check():
+    check_csrf()
+    raw = request.form.get("jira", "").strip()
     try:
-        found = instances.probe(raw, timeout=_settings().http_timeout)
+        found = instances.probe(raw, timeout=settings().http_timeout)
     except BridgeError as exc:
         return render_template("connect.html", probe=None, jira=raw,
                                error=exc.public_message), exc.status
@@ -162,7 +169,7 @@ def connect():
 def connect_create():
     check_csrf()
     ws = _check_workspace(request.form.get("workspace", ""))
-    found = instances.probe(request.form.get("jira", ""), timeout=_settings().http_timeout)
+    found = instances.probe(request.form.get("jira", ""), timeout=settings().http_timeout)
     instance = instances.create_oauth1_instance(ws["gid"], found, workspace_name=ws["name"],
                                                 actor=current_admin()["email"])
     return redirect(url_for("admin.applink", instance_id=instance.id))
@@ -188,7 +195,8 @@ def register_applink(instance_id: int):
     try:
         instances.register_applink(instance, public_url(), request.form.get("username", ""),
                                    request.form.get("password", ""),
-                                   timeout=_settings().http_timeout)
+                                   timeout=settings().http_timeout,
+                                   actor=current_admin()["email"])
     except JiraError as exc:
         return render_template("applink.html", instance=instance, error=exc.public_message,
                                values=instances.applink_values(instance, public_url())), \
@@ -200,7 +208,7 @@ def register_applink(instance_id: int):
 @admin_required
 def confirm(instance_id: int):
     instance = _instance_of_admin(instance_id)
-    instances.prove_oauth1_link(instance, public_url(), timeout=_settings().http_timeout)
+    instances.prove_oauth1_link(instance, public_url(), timeout=settings().http_timeout)
     return message_page(
         "Jira is connected",
         f"The application link to {instance.base_url} works: Jira accepted a request "
@@ -224,12 +232,8 @@ def setup():
     check_csrf()
     try:
         ws = _check_workspace(form.get("workspace", ""))
-        found = instances.probe(form.get("jira", ""), timeout=_settings().http_timeout)
-        if not found.supports_oauth2:
-            raise instances.OAuth2NotSupported(
-                f"Jira {found.version} has no OAuth 2.0 provider (it arrived in 8.22). Use "
-                "an application link instead: Jira's Connect to Asana button, or "
-                f"{public_url()}/jira/connect")
+        found = instances.probe(form.get("jira", ""), timeout=settings().http_timeout)
+        instances.require_oauth2(found)
         client_id = form.get("client_id", "").strip()
         client_secret = form.get("client_secret", "").strip()
         if not client_id or not client_secret:
@@ -240,8 +244,8 @@ def setup():
     verifier, challenge = jira_oauth2.make_pkce()
     admin_user = AsanaUser.get(AsanaUser.gid == current_admin()["gid"])
     state, _ = pending.start(
-        "setup_check", asana_user=admin_user, secret=client_secret, pkce_verifier=verifier,
-        ttl=dt.timedelta(minutes=10),
+        "setup_check", browser=browser_id(), asana_user=admin_user, secret=client_secret,
+        pkce_verifier=verifier, ttl=dt.timedelta(minutes=10),
         payload={"workspace": ws["gid"], "workspace_name": ws["name"],
                  "base_url": found.base_url, "client_id": client_id})
     return redirect(jira_oauth2.authorize_url(found.base_url, client_id, jira2_redirect_uri(),
@@ -251,7 +255,7 @@ def setup():
 def finish_setup(row, tokens, me: dict):
     """Called by the OAuth 2.0 callback once the admin's own authorization worked: the
     client id and secret are proven, so the instance is saved."""
-    found = instances.probe(row.payload["base_url"], timeout=_settings().http_timeout)
+    found = instances.probe(row.payload["base_url"], timeout=settings().http_timeout)
     instance = instances.save_oauth2_instance(
         row.payload["workspace"], found, row.payload["client_id"], row.secret,
         workspace_name=row.payload.get("workspace_name", ""), actor=row.asana_user.email)

@@ -19,9 +19,10 @@ valid on any bridge node. A wrong or reused ``state`` answers 422.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session
+from flask import Blueprint, g, redirect, render_template, request, session
+from werkzeug.exceptions import HTTPException
 
 from ..asana import oauth as asana_oauth
 from ..asana.client import AsanaClient
@@ -33,14 +34,17 @@ from ..jira.errors import JiraNeedsReconnect
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance, utcnow
 from ..services import credentials, pending
 from ..services.pending import StateMismatch
-from .security import public_url, rate_limit, require_app_components
+from .security import (
+    asana_origin,
+    browser_id,
+    public_url,
+    rate_limit,
+    require_app_components,
+    settings,
+)
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger("bridge.auth")
-
-
-def _settings():
-    return current_app.config["BRIDGE"]
 
 
 def asana_redirect_uri() -> str:
@@ -51,15 +55,10 @@ def jira2_redirect_uri() -> str:
     return public_url() + "/oauth/jira2/callback"
 
 
-def _asana_origin() -> str:
-    parts = urlsplit(_settings().asana_base_url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def done(outcome: str, message: str, status: int = 200):
     """The popup's final page (posts ``outcome`` to the opener)."""
     return render_template("auth_done.html", outcome=outcome, message=message,
-                           target_origin=_asana_origin()), status
+                           target_origin=asana_origin()), status
 
 
 def message_page(heading: str, message: str, *, error: bool = False, advice: str = "",
@@ -68,13 +67,30 @@ def message_page(heading: str, message: str, *, error: bool = False, advice: str
                            advice=advice, link=link, link_text=link_text), status
 
 
+def _failure_page(message: str, status: int, advice: str = ""):
+    if g.get("flow") == "admin":
+        return message_page("That did not work", message, error=True, advice=advice,
+                            status=status)
+    return done("error", message, status)
+
+
 @bp.errorhandler(BridgeError)
 def _flow_error(exc: BridgeError):
-    log.info("auth.failed code=%s flow=%s", exc.code, g.get("flow", "popup"))
-    if g.get("flow") == "admin":
-        return message_page("That did not work", exc.public_message, error=True,
-                            advice=getattr(exc, "advice", ""), status=exc.status)
-    return done("error", exc.public_message, exc.status)
+    log.info("auth.failed error_code=%s flow=%s", exc.code, g.get("flow", "popup"))
+    return _failure_page(exc.public_message, exc.status, getattr(exc, "advice", ""))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    return _failure_page(exc.description or exc.name, exc.code or 500)
+
+
+@bp.errorhandler(Exception)
+def _crash(exc: Exception):
+    # Whatever went wrong, the popup must still answer Asana ("error"), or Asana waits.
+    log.exception("auth.crashed path=%s", request.path)
+    return _failure_page("Something went wrong on the bridge. Its administrator can find the "
+                         "details in the bridge's log.", 500)
 
 
 # -- Asana sign-in (shared with the admin pages) -----------------------------------------
@@ -82,9 +98,10 @@ def _flow_error(exc: BridgeError):
 
 def start_asana_signin(kind: str, return_path: str | None = None):
     require_app_components()
-    cfg = _settings()
+    cfg = settings()
     verifier, challenge = jira_oauth2.make_pkce()
-    state, _ = pending.start(kind, pkce_verifier=verifier, return_url=return_path)
+    state, _ = pending.start(kind, browser=browser_id(), pkce_verifier=verifier,
+                             return_url=return_path)
     return redirect(asana_oauth.authorize_url(cfg.asana_base_url, cfg.asana_client_id,
                                               asana_redirect_uri(), state, challenge))
 
@@ -99,7 +116,8 @@ def popup():
 @bp.get("/oauth/asana/callback")
 @rate_limit(limit=30)
 def asana_callback():
-    row = pending.consume(request.args.get("state"), ("user_auth", "admin_signin"))
+    row = pending.consume(request.args.get("state"), ("user_auth", "admin_signin"),
+                          browser=browser_id())
     g.flow = "admin" if row.kind == "admin_signin" else "popup"
     if request.args.get("error"):
         if row.kind == "admin_signin":
@@ -109,7 +127,7 @@ def asana_callback():
     code = request.args.get("code")
     if not code:
         raise StateMismatch()
-    cfg = _settings()
+    cfg = settings()
     tokens = asana_oauth.exchange_code(cfg.asana_base_url, cfg.asana_client_id,
                                        cfg.asana_client_secret, code, asana_redirect_uri(),
                                        row.pkce_verifier, timeout=cfg.http_timeout)
@@ -165,16 +183,19 @@ def jira_start(instance_id: int):
     user = AsanaUser.get_or_none(AsanaUser.gid == session.get("auth_user", ""))
     if user is None or instance_id not in session.get("auth_instances", []):
         raise StateMismatch()
-    instance = JiraInstance.get_by_id(instance_id)
+    instance = JiraInstance.get_or_none(JiraInstance.id == instance_id)
+    if instance is None:
+        raise StateMismatch()
     return _start_jira(user, instance)
 
 
 def _start_jira(user: AsanaUser, instance: JiraInstance):
-    cfg = _settings()
+    cfg = settings()
     if instance.auth_mode == "oauth1":
         # §1.2: POST request-token with our callback (carrying our state), then send the
         # browser to Jira's authorize page.
-        state, row = pending.start("jira1", asana_user=user, instance=instance)
+        state, row = pending.start("jira1", browser=browser_id(), asana_user=user,
+                                   instance=instance)
         callback = f"{public_url()}/oauth/jira1/callback?{urlencode({'state': state})}"
         token, secret = jira_oauth1.fetch_request_token(
             instance.base_url, instance.consumer_key, instance.private_key, callback,
@@ -184,8 +205,8 @@ def _start_jira(user: AsanaUser, instance: JiraInstance):
         row.save()
         return redirect(jira_oauth1.authorize_url(instance.base_url, token))
     verifier, challenge = jira_oauth2.make_pkce()
-    state, _ = pending.start("jira2_user", asana_user=user, instance=instance,
-                             pkce_verifier=verifier)
+    state, _ = pending.start("jira2_user", browser=browser_id(), asana_user=user,
+                             instance=instance, pkce_verifier=verifier)
     return redirect(jira_oauth2.authorize_url(instance.base_url, instance.client_id,
                                               jira2_redirect_uri(), state, challenge))
 
@@ -193,14 +214,14 @@ def _start_jira(user: AsanaUser, instance: JiraInstance):
 @bp.get("/oauth/jira1/callback")
 @rate_limit(limit=30)
 def jira1_callback():
-    row = pending.consume(request.args.get("state"), "jira1")
+    row = pending.consume(request.args.get("state"), "jira1", browser=browser_id())
     if not row.request_token or request.args.get("oauth_token") != row.request_token:
         raise StateMismatch()
     verifier = request.args.get("oauth_verifier", "")
     if not verifier or verifier == "denied":  # §1.2: Deny redirects with verifier=denied
         return done("error", "You did not allow access to Jira.")
     instance, user = row.instance, row.asana_user
-    cfg = _settings()
+    cfg = settings()
     try:
         values = jira_oauth1.fetch_access_token(instance.base_url, instance.consumer_key,
                                                 instance.private_key, row.request_token,
@@ -224,7 +245,8 @@ def jira1_callback():
 @bp.get("/oauth/jira2/callback")
 @rate_limit(limit=30)
 def jira2_callback():
-    row = pending.consume(request.args.get("state"), ("jira2_user", "setup_check"))
+    row = pending.consume(request.args.get("state"), ("jira2_user", "setup_check"),
+                          browser=browser_id())
     g.flow = "admin" if row.kind == "setup_check" else "popup"
     if request.args.get("error"):
         if row.kind == "setup_check":
@@ -234,7 +256,7 @@ def jira2_callback():
     code = request.args.get("code")
     if not code:
         raise StateMismatch()
-    cfg = _settings()
+    cfg = settings()
     if row.kind == "setup_check":
         base_url, client_id = row.payload["base_url"], row.payload["client_id"]
         client_secret = row.secret

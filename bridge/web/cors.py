@@ -9,18 +9,13 @@ an OPTIONS request (§10.3).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Flask, current_app, request
+
+from .security import asana_origin
 
 PREFIX = "/asana/"
 EXCLUDED = ("/asana/auth",)
 ALLOWED_HEADERS = "Content-Type, X-Asana-Request-Signature"
-
-
-def _asana_origin() -> str:
-    parts = urlsplit(current_app.config["BRIDGE"].asana_base_url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _applies() -> bool:
@@ -37,8 +32,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _cors(response):
-        if _applies() and request.headers.get("Origin") == _asana_origin():
-            response.headers["Access-Control-Allow-Origin"] = _asana_origin()
+        if _applies() and request.headers.get("Origin") == asana_origin():
+            response.headers["Access-Control-Allow-Origin"] = asana_origin()
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
             response.headers["Access-Control-Max-Age"] = "600"

@@ -67,7 +67,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(BridgeError)
     def _bridge_error(exc: BridgeError):
-        log.info("request.failed code=%s status=%s path=%s", exc.code, exc.status, request.path)
+        log.info("request.failed error_code=%s status=%s path=%s", exc.code, exc.status,
+                 request.path)
         return error_body(exc.code, exc.public_message, exc.status)
 
     @app.errorhandler(HTTPException)

@@ -46,10 +46,33 @@ def check_csrf() -> None:
         raise CSRFError()
 
 
+def settings():
+    return current_app.config["BRIDGE"]
+
+
+def browser_id() -> str:
+    """A random id for this browser, kept in the signed session cookie; OAuth flows are
+    bound to it (see ``services.pending``)."""
+    value = session.get("browser")
+    if not value:
+        value = session["browser"] = secrets.token_urlsafe(24)
+    return value
+
+
 def public_url() -> str:
-    """The bridge's own base URL: ``BRIDGE_PUBLIC_URL``, else the URL of this request."""
-    configured = current_app.config["BRIDGE"].public_url
-    return configured or request.url_root.rstrip("/")
+    """The bridge's own base URL, from ``BRIDGE_PUBLIC_URL`` only: never from the request's
+    Host header, which the client controls (callback URLs and link values come from it)."""
+    configured = settings().public_url
+    if not configured:
+        abort(503, "BRIDGE_PUBLIC_URL is not set on this bridge.")
+    return configured
+
+
+def asana_origin() -> str:
+    """Asana's origin (``https://app.asana.com``, or the simulator's), for CORS and the
+    popup's postMessage target."""
+    parts = urlsplit(settings().asana_base_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def safe_return_path(target: str | None, default: str = "/") -> str:
@@ -80,23 +103,37 @@ def admin_required(view):
 
 
 class _Limiter:
+    """Sliding-window counts per key, in this process. Idle keys are swept every
+    ``SWEEP_EVERY`` hits, so memory stays bounded by the clients of the last window."""
+
+    SWEEP_EVERY = 1000
+
     def __init__(self):
         self._hits: dict[str, deque] = {}
         self._lock = threading.Lock()
+        self._since_sweep = 0
 
     def hit(self, key: str, limit: int, window: float) -> bool:
         now = time.monotonic()
         with self._lock:
+            self._since_sweep += 1
+            if self._since_sweep >= self.SWEEP_EVERY:
+                self._sweep(now - window)
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - window:
                 hits.popleft()
             if len(hits) >= limit:
                 return False
             hits.append(now)
-            if len(self._hits) > 10000:  # forget idle clients
-                for k in [k for k, v in self._hits.items() if not v][:5000]:
-                    del self._hits[k]
             return True
+
+    def _sweep(self, oldest: float) -> None:
+        self._since_sweep = 0
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= oldest]:
+            del self._hits[key]
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
 
 def _limiter() -> _Limiter:

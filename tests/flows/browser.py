@@ -69,11 +69,16 @@ class Browser:
     def get(self, url: str, **kwargs) -> requests.Response:
         return self.session.get(url, timeout=15, **kwargs)
 
-    def submit(self, page: requests.Response, *, index: int = 0, button: str | None = None,
-               button_value: str | None = None, **values) -> requests.Response:
-        forms = forms_of(page.text)
-        assert forms, f"no form on {page.url}:\n{page.text[:500]}"
-        form = forms[index]
+    def submit(self, page: requests.Response, *, action: str | None = None,
+               button: str | None = None, button_value: str | None = None,
+               **values) -> requests.Response:
+        """Submit the page's form (the one whose action contains ``action``, if given;
+        otherwise the only form that is not the bridge's sign-out button)."""
+        forms = [f for f in forms_of(page.text) if "/admin/signout" not in f.action]
+        if action is not None:
+            forms = [f for f in forms if action in f.action]
+        assert len(forms) == 1, f"{len(forms)} matching forms on {page.url}:\n{page.text[:800]}"
+        form = forms[0]
         data = dict(form.fields)
         data.update({k: v for k, v in values.items() if v is not None})
         if button is not None:

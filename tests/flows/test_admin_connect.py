@@ -18,10 +18,13 @@ pytestmark = pytest.mark.e2e
 
 
 def _connect_page(bridge, jira, email="alice@example.com"):
+    """What the plugin's Connect to Asana button leads to: sign in, confirm the URL."""
     browser = Browser()
     first = browser.get(f"{bridge.url}/jira/connect", params={"jira": jira.url})
     page = asana_consent(browser, first, email=email)
-    return browser, page
+    if page.status_code != 200 or "Check this Jira" not in page.text:
+        return browser, page
+    return browser, browser.submit(page)
 
 
 @pytest.mark.parametrize("version", ["7.13.0", "8.20.0", "9.12.0"])
@@ -36,7 +39,7 @@ def test_admin_connects_oauth1_link_through_applinks_rest(bridge, jira_factory, 
     assert "-----BEGIN PUBLIC KEY-----" in values_page.text
     assert "PRIVATE KEY" not in values_page.text
 
-    done = browser.submit(values_page, index=0, username="admin", password="admin")
+    done = browser.submit(values_page, action="/applink", username="admin", password="admin")
     assert done.status_code == 200, done.text
     assert "Jira is connected" in done.text
     assert "Jira accepted a request signed by the bridge" in done.text
@@ -74,18 +77,28 @@ def test_wrong_jira_admin_password_is_reported_and_not_stored(bridge, jira_facto
     jira = jira_factory("8.20.0")
     browser, page = _connect_page(bridge, jira)
     values_page = browser.submit(page, workspace=WORKSPACE)
-    refused = browser.submit(values_page, index=0, username="admin", password="not-the-pw")
+    refused = browser.submit(values_page, action="/applink", username="admin",
+                             password="not-the-pw")
     assert refused.status_code == 403
     assert "refused those credentials" in refused.text
     assert "not-the-pw" not in refused.text
     assert not jira_state(jira).consumers
 
 
+def test_connect_get_never_calls_out(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    browser = Browser()
+    page = asana_consent(browser, browser.get(f"{bridge.url}/jira/connect",
+                                              params={"jira": jira.url}))
+    assert "Check this Jira" in page.text and jira.url in page.text
+    assert not jira_state(jira).request_log  # only the CSRF-protected POST probes Jira
+
+
 def test_cloud_url_is_refused_with_a_pointer(bridge):
     browser = Browser()
     first = browser.get(f"{bridge.url}/jira/connect",
                         params={"jira": "https://acme.atlassian.net/browse/X-1"})
-    page = asana_consent(browser, first)
+    page = browser.submit(asana_consent(browser, first))
     assert page.status_code == 400
     assert "Jira Cloud integration" in page.text
     with bridge.app.app_context():
@@ -95,7 +108,7 @@ def test_cloud_url_is_refused_with_a_pointer(bridge):
 def test_unreachable_jira_is_reported(bridge):
     browser = Browser()
     first = browser.get(f"{bridge.url}/jira/connect", params={"jira": "http://127.0.0.1:9"})
-    page = asana_consent(browser, first)
+    page = browser.submit(asana_consent(browser, first))
     assert page.status_code == 503
     assert "cannot be reached" in page.text
 
@@ -133,11 +146,14 @@ def test_first_admin_claims_the_bridge_with_the_setup_token(make_app, bridge_ser
         token = ensure_setup_token(settings.instance_path, settings.admins)
         assert token and ensure_setup_token(settings.instance_path, settings.admins) == token
     jira = jira_factory("8.20.0")
-    browser, page = _connect_page(bridge_server, jira, email="bob@example.com")
+    browser = Browser()
+    page = asana_consent(browser, browser.get(f"{bridge_server.url}/jira/connect",
+                                              params={"jira": jira.url}),
+                         email="bob@example.com")
     assert "Become the first administrator" in page.text
     wrong = browser.submit(page, setup_token="guess")
     assert wrong.status_code == 403 and "not valid" in wrong.text
-    page = browser.submit(wrong, setup_token=token)
+    page = browser.submit(browser.submit(wrong, setup_token=token))
     assert page.status_code == 200 and "runs Jira 8.20.0" in page.text
     with app.app_context():
         assert BridgeAdmin.get().email == "bob@example.com"
@@ -199,3 +215,18 @@ def test_setup_refuses_jira_before_8_22(bridge, jira_factory):
     browser, page = _setup(bridge, jira, "cid", "secret")
     assert page.status_code == 400
     assert "has no OAuth 2.0 provider" in page.text
+
+
+def test_sign_out_needs_a_post_with_csrf(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    browser, page = _connect_page(bridge, jira)
+    assert browser.get(f"{bridge.url}/admin/signout").status_code == 405
+    forged = browser.session.post(f"{bridge.url}/admin/signout")
+    assert forged.status_code == 400
+    from .browser import forms_of
+
+    form = [f for f in forms_of(page.text) if f.action.endswith("/admin/signout")][0]
+    out = browser.session.post(f"{bridge.url}/admin/signout", data=form.fields)
+    assert out.status_code == 200 and "signed out" in out.text
+    again = browser.get(f"{bridge.url}/jira/connect")
+    assert "/-/oauth_authorize" in again.url  # back to signing in

@@ -110,11 +110,33 @@ def test_healthy_oauth2_instance_passes(doctor, bridge, jira_factory):
     assert "[ok  ] oauth2: Jira's OAuth 2.0 provider answers." in result.output
 
 
-def test_missing_cors_is_reported(doctor, bridge, monkeypatch, jira_factory):
+def test_unreachable_bridge_fails_the_cors_check(doctor, monkeypatch):
     monkeypatch.setenv("BRIDGE_PUBLIC_URL", "http://127.0.0.1:9")
     result = doctor()
     assert result.exit_code == 1
     assert "[FAIL] cors: The bridge itself is not reachable" in result.output
+
+
+def test_a_front_end_that_drops_cors_is_reported(doctor, monkeypatch, jira_factory):
+    # Something answers at the public URL, but not with CORS for Asana (here: a Jira).
+    monkeypatch.setenv("BRIDGE_PUBLIC_URL", jira_factory("8.20.0").url)
+    result = doctor()
+    assert result.exit_code == 1
+    assert "[FAIL] cors: The CORS preflight of" in result.output
+    assert "did not allow" in result.output
+
+
+def test_wrong_public_key_in_jira_is_named(doctor, bridge, jira_factory):
+    from bridge.jira.keys import generate_key_pair
+
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira, register=False)
+    jira_state(jira).add_consumer(instance.consumer_key, "Asana",
+                                  generate_key_pair().public_pem)  # someone else's key
+    result = doctor()
+    assert result.exit_code == 1
+    assert "the key is wrong: the public key in Jira's application link is not this " \
+           "bridge's" in result.output
 
 
 def test_unknown_instance_id(doctor):

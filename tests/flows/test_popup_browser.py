@@ -57,15 +57,18 @@ def _through_popup(task_page, jira_user: str, button: str):
     return popup
 
 
-@pytest.mark.parametrize("version", ["8.20.0", "10.3.0"])
-def test_popup_connects_and_posts_success_to_asana(task_page, bridge, jira_factory, version):
+@pytest.mark.parametrize(("version", "connect"), [("8.20.0", oauth1_instance),
+                                                  ("10.3.0", oauth2_instance)])
+def test_popup_connects_and_posts_success_to_asana(task_page, bridge, jira_factory, version,
+                                                   connect):
     jira = jira_factory(version)
-    (oauth1_instance if version < "8.22" else oauth2_instance)(bridge, jira)
+    instance = connect(bridge, jira)
     _through_popup(task_page, "alice", "approve")
     task_page.wait_for_selector("body[data-auth=success]", state="attached")
     assert "is connected" in task_page.inner_text("#status")
     with bridge.app.app_context():
-        assert JiraCredential.get().jira_username == "alice"
+        cred = JiraCredential.get()
+        assert (cred.jira_username, cred.auth_mode) == ("alice", instance.auth_mode)
 
 
 def test_popup_deny_in_jira_posts_error(task_page, bridge, jira_factory):

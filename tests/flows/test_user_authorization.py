@@ -131,10 +131,11 @@ def test_several_instances_let_the_user_choose(bridge, jira_factory):
     jira_login(browser, second_jira, "alice")
     page = asana_consent(browser, browser.get(f"{bridge.url}/asana/auth"))
     assert "Which Jira?" in page.text
+    # An instance that exists but was not offered to this user cannot be forced.
+    elsewhere = oauth1_instance(bridge, jira_factory("9.12.0"), workspace="9999")
+    assert browser.get(f"{bridge.url}/asana/auth/jira/{elsewhere.id}").status_code == 422
     consent = browser.get(f"{bridge.url}/asana/auth/jira/{second.id}")
     assert popup_message(browser.submit(consent, button="approve")) == "success"
-    # An instance not offered to this session cannot be forced.
-    assert browser.get(f"{bridge.url}/asana/auth/jira/999").status_code == 422
 
 
 def test_reused_or_unknown_state_answers_422(bridge, jira_factory):
@@ -156,29 +157,80 @@ def test_reused_or_unknown_state_answers_422(bridge, jira_factory):
     assert forged.status_code == 422
 
 
-def test_flow_started_on_one_node_finishes_on_another(bridge, jira_factory, make_app, asana):
-    """Two bridge nodes share the database; the callback lands on the other node."""
-    from bridge.sandbox.liveserver import LiveServer
+def test_a_callback_opened_in_another_browser_does_not_complete(bridge, jira_factory):
+    """Login CSRF: an attacker starts the popup flow, then gets a victim who is logged in
+    to Jira to approve it. The callback lands in the victim's browser, which did not
+    start the flow, so the victim's Jira account is not linked to the attacker."""
+    jira = jira_factory("8.20.0")
+    oauth1_instance(bridge, jira)
+    attacker = Browser()
+    jira_login(attacker, jira, "bob")
+    at_jira = asana_consent(attacker, attacker.get(f"{bridge.url}/asana/auth"),
+                            email="bob@example.com")
+    authorize_url = at_jira.url  # Jira's authorize page for the attacker's request token
+    assert "/plugins/servlet/oauth/authorize?oauth_token=" in authorize_url
+    victim = Browser()
+    jira_login(victim, jira, "alice")
+    page = victim.get(authorize_url)
+    done = victim.submit(page, button="approve")
+    assert done.status_code == 422 and popup_message(done) == "error"
+    with bridge.app.app_context():
+        assert JiraCredential.select().count() == 0
+
+
+def test_flow_started_on_one_node_finishes_on_another(bridge, jira_factory, settings, asana,
+                                                      tmp_path):
+    """Node B is a separate process (gunicorn, through ``serve``) on the same database and
+    key: the only thing the two nodes share is what the flow stored there."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
 
     from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET
 
     jira = jira_factory("8.20.0")
     oauth1_instance(bridge, jira)
-    other_app = make_app(PUBLIC_URL=bridge.url, ASANA_BASE_URL=asana.url,
-                         ASANA_CLIENT_ID=ASANA_CLIENT_ID, ASANA_CLIENT_SECRET=ASANA_CLIENT_SECRET)
-    with LiveServer(other_app) as other_node:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, **{"BRIDGE_" + k: v for k, v in settings.items()},
+           "BRIDGE_INSTANCE_PATH": str(tmp_path / "node-b"),
+           "BRIDGE_PUBLIC_URL": bridge.url, "BRIDGE_ASANA_BASE_URL": asana.url,
+           "BRIDGE_ASANA_CLIENT_ID": ASANA_CLIENT_ID,
+           "BRIDGE_ASANA_CLIENT_SECRET": ASANA_CLIENT_SECRET}
+    exe = Path(sys.executable).with_name("asana-jira-bridge")
+    node_b = subprocess.Popen([str(exe), "serve", "--workers", "1", "--no-migrate",
+                               "--bind", f"127.0.0.1:{port}"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        node_b_url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if requests.get(node_b_url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
         browser = Browser()
         jira_login(browser, jira, "alice")
         first = browser.get(f"{bridge.url}/asana/auth")  # node A starts
-        answer = browser.submit(first, email="alice@example.com", password="alice-password",
-                                button="decision", button_value="allow")
-        assert "would like to have read and write access" in answer.text
-        approve = browser.session.post(answer.url.split("?")[0],
-                                       data={"oauth_token": answer.url.split("oauth_token=")[1],
+        at_jira = browser.submit(first, email="alice@example.com", password="alice-password",
+                                 button="decision", button_value="allow")
+        approve = browser.session.post(at_jira.url.split("?")[0],
+                                       data={"oauth_token": at_jira.url.split("oauth_token=")[1],
                                              "approve": "Allow"}, allow_redirects=False)
-        callback = approve.headers["Location"].replace(bridge.url, other_node.url)
-        done = browser.get(callback)  # node B finishes
+        callback = approve.headers["Location"]
+        assert callback.startswith(bridge.url)
+        done = browser.get(callback.replace(bridge.url, node_b_url))  # node B finishes
         assert popup_message(done) == "success"
+        assert done.headers["Server"].startswith("gunicorn")
+    finally:
+        node_b.terminate()
+        node_b.wait(timeout=30)
     with bridge.app.app_context():
         assert JiraCredential.get().state == "active"
 
@@ -215,3 +267,12 @@ def test_jira_down_fails_the_popup_with_a_sentence(bridge, jira_factory):
     done = browser.submit(page, button="approve")
     assert popup_message(done) == "error"
     assert done.status_code == 503 and "cannot be reached right now" in done.text
+
+
+def test_auth_endpoint_is_rate_limited(bridge):
+    browser = Browser()
+    answers = [browser.session.get(f"{bridge.url}/asana/auth", allow_redirects=False)
+               for _ in range(31)]
+    assert {a.status_code for a in answers[:30]} == {302}
+    assert answers[30].status_code == 429
+    assert popup_message(answers[30]) == "error"

@@ -7,6 +7,7 @@
   var target = el.getAttribute("data-target-origin");
   if (window.opener && target) {
     window.opener.postMessage(message, target);
-    if (message === "success") window.setTimeout(function () { window.close(); }, 300);
+    // Close on success at once; on error leave the sentence readable for a moment.
+    window.setTimeout(function () { window.close(); }, message === "success" ? 300 : 6000);
   }
 })();
