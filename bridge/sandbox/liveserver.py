@@ -6,6 +6,7 @@ simulators. Only loopback addresses are ever bound.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -34,6 +35,16 @@ class _Handler(WSGIRequestHandler):
         super().end_headers()
 
 
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: the only ones simulators bind."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class LiveServer:
     """A threaded werkzeug server bound to ``host`` on an OS-chosen free port.
 
@@ -43,7 +54,7 @@ class LiveServer:
     """
 
     def __init__(self, app=None, host: str = "127.0.0.1", port: int = 0):
-        if not (host.startswith("127.") or host in ("localhost", "::1")):
+        if not is_loopback(host):
             raise ValueError("LiveServer binds loopback addresses only")
         self._app = app
         self._dispatch = _Dispatch(app)

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import click
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ..liveserver import is_loopback
 
 
 @click.command("asana")
@@ -35,7 +26,7 @@ def command(port, host, bridge_url, client_id, client_secret, redirect_uris):
 
     from bridge.sandbox.asana.app import create_asana_simulator
 
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise click.BadParameter("the simulator binds loopback addresses only", param_hint="--host")
     apps = []
     if client_secret:

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import click
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from ..liveserver import is_loopback
 
 
 @click.command("jira")
@@ -32,7 +23,7 @@ def command(port: int, host: str, version: str, base_url: str | None, fixture: s
 
     from bridge.sandbox.jira.app import create_jira_simulator
 
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise click.BadParameter("the simulator only binds loopback addresses", param_hint="--host")
     base = base_url or f"http://{host}:{port}"
     app = create_jira_simulator(version=version, base_url=base, fixture=fixture)
