@@ -65,3 +65,7 @@ def test_serve_gunicorn_two_workers_healthz(settings, tmp_path):
     text = log.read_text()
     assert "tok-serve-7c1f" not in text
     assert "Booting worker" in text
+    # No admin yet: the one-time setup token is printed and kept in a private file.
+    token_file = Path(settings["INSTANCE_PATH"]) / "setup_token"
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+    assert f"one-time setup token:\n\n    {token_file.read_text().strip()}" in text

@@ -53,20 +53,21 @@ class LiveServer:
     :meth:`start`.
     """
 
-    def __init__(self, app=None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app=None, host: str = "127.0.0.1", port: int = 0, ssl_context=None):
         if not is_loopback(host):
             raise ValueError("LiveServer binds loopback addresses only")
         self._app = app
         self._dispatch = _Dispatch(app)
         self._server = make_server(host, port, self._dispatch, threaded=True,
-                                   request_handler=_Handler)
+                                   request_handler=_Handler, ssl_context=ssl_context)
+        self.scheme = "https" if ssl_context is not None else "http"
         self.host = host
         self.port = self._server.server_port
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def app(self):

@@ -142,3 +142,43 @@ def test_wrong_public_key_in_jira_is_named(doctor, bridge, jira_factory):
 def test_unknown_instance_id(doctor):
     result = doctor("--instance", "42")
     assert result.exit_code == 1 and "no such Jira instance" in result.output
+
+
+def test_untrusted_tls_certificate_is_named(doctor, bridge, tmp_path):
+    """A Jira behind a certificate the bridge does not trust (self-signed here)."""
+    import datetime as dt
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from bridge.sandbox.jira import create_jira_simulator
+    from bridge.sandbox.liveserver import LiveServer
+    from bridge.services import instances
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    with LiveServer(ssl_context=context) as server:
+        server.app = create_jira_simulator("9.12.0", base_url=server.url)
+        with bridge.app.app_context():
+            found = instances.JiraProbe(base_url=server.url, version="9.12.0",
+                                        version_numbers=(9, 12, 0), server_title="",
+                                        reported_base_url=server.url)
+            instances.create_oauth1_instance("1100000000000001", found)
+        result = doctor()
+    assert result.exit_code == 1
+    assert f"[FAIL] reachable: TLS to {server.url} failed: the certificate is not trusted" \
+        in result.output
