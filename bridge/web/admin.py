@@ -13,6 +13,7 @@ Every page needs an admin session (ARCHITECTURE §8); every form carries a CSRF 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from flask import (
     Blueprint,
@@ -23,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from ..errors import BridgeError
 from ..jira import oauth2 as jira_oauth2
@@ -43,6 +45,7 @@ from .security import (
 )
 
 bp = Blueprint("admin", __name__)
+log = logging.getLogger("bridge.admin")
 
 
 @bp.app_context_processor
@@ -59,6 +62,19 @@ def _mark_flow():
 def _admin_error(exc: BridgeError):
     return message_page("That did not work", exc.public_message, error=True,
                         advice=getattr(exc, "advice", ""), status=exc.status)
+
+
+@bp.errorhandler(HTTPException)
+def _admin_http_error(exc: HTTPException):
+    return message_page("That did not work", exc.description or exc.name, error=True,
+                        status=exc.code or 500)
+
+
+@bp.errorhandler(Exception)
+def _admin_crash(exc: Exception):
+    log.exception("admin.crashed path=%s", request.path)
+    return message_page("That did not work", "Something went wrong on the bridge. The "
+                        "details are in the bridge's log.", error=True, status=500)
 
 
 def _admin_workspaces() -> list[dict]:
