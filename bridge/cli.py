@@ -112,6 +112,9 @@ def serve(bind, workers, threads, dev, no_migrate):
         "graceful_timeout": 20,
         "accesslog": None,
         "proc_name": "asana-jira-bridge",
+        # gunicorn's control socket defaults to one path per user; keep ours with this
+        # bridge's other state so two bridges on one machine do not collide.
+        "control_socket": str(settings.instance_path / "gunicorn.ctl"),
     }).run()
 
 
@@ -142,7 +145,8 @@ def _gunicorn_app(options: dict):
     class BridgeApplication(BaseApplication):
         def load_config(self):
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # e.g. control_socket exists from gunicorn 25.1
+                    self.cfg.set(key, value)
 
         def load(self):
             import logging
