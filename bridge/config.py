@@ -241,6 +241,3 @@ def _read_secret_file(values: dict, sources: dict, name: str) -> None:
     values[name] = text
     sources[name] = "file"
 
-
-def setting(name: str) -> Setting:
-    return _BY_NAME[name]

@@ -118,3 +118,16 @@ def test_redirects_are_not_followed(jira_factory):
         client.request("GET", "/plugins/servlet/oauth2/consent")
     assert err.value.problem == "redirect"
     assert not any(r["path"] == "/login.jsp" for r in jira_state(jira).request_log)
+
+
+def test_search_and_projects_follow_the_users_permissions(jira_factory):
+    jira = jira_factory("9.12.0")
+    alice, bob = JiraClient(jira.url, _basic("alice")), JiraClient(jira.url, _basic("bob"))
+    found = alice.search("key = SEC-1", fields=("summary", "status"))
+    assert [i["key"] for i in found["issues"]] == ["SEC-1"]
+    assert set(found["issues"][0]["fields"]) >= {"summary", "status"}
+    assert {p["key"] for p in alice.projects()} == {"EX", "SEC"}
+    assert {p["key"] for p in bob.projects()} == {"EX"}
+    with pytest.raises(JiraInvalidInput) as err:
+        alice.search("key = EX-999")
+    assert "does not exist" in " ".join(err.value.messages)

@@ -211,38 +211,36 @@ def _widget(body: dict, strict: bool) -> None:
         )
     for i, field in enumerate(fields):
         base = f"metadata.fields[{i}]"
-        if not isinstance(field, dict):
-            raise ResponseInvalid(base, "is not an object")
-        ftype = field.get("type")
-        if ftype not in WIDGET_FIELD_SCHEMAS:
-            raise ResponseInvalid(
-                _join(base, "type"),
-                f"{ftype!r} is not a widget field type ({', '.join(WIDGET_FIELD_SCHEMAS)})",
-            )
-        schema = WIDGET_FIELD_SCHEMAS[ftype]
-        _check_schema(schema, field, base)
-        if strict:
-            _strict_keys(field, schema, base)
+        _check_typed(field, base, "type", WIDGET_FIELD_SCHEMAS, "widget field type", strict)
         _max_len(field, "name", WIDGET_FIELD_TEXT_MAX, base)
         _max_len(field, "text", WIDGET_FIELD_TEXT_MAX, base)
         _iso_datetime(field, "datetime", base)
         _url(field, "icon_url", base)
     footer = meta["footer"]
-    ftype = footer.get("footer_type")
-    if ftype not in WIDGET_FOOTER_SCHEMAS:
-        raise ResponseInvalid(
-            "metadata.footer.footer_type",
-            f"{ftype!r} is not a footer type ({', '.join(WIDGET_FOOTER_SCHEMAS)})",
-        )
-    _check_schema(WIDGET_FOOTER_SCHEMAS[ftype], footer, "metadata.footer")
-    if strict:
-        _strict_keys(footer, WIDGET_FOOTER_SCHEMAS[ftype], "metadata.footer")
+    _check_typed(footer, "metadata.footer", "footer_type", WIDGET_FOOTER_SCHEMAS, "footer type",
+                 strict)
     _iso_datetime(footer, "created_at", "metadata.footer")
     _iso_datetime(footer, "last_updated_at", "metadata.footer")
     _url(footer, "icon_url", "metadata.footer")
     _url(meta, "subicon_url", "metadata")
     if isinstance(meta.get("num_comments"), int) and meta["num_comments"] < 0:
         raise ResponseInvalid("metadata.num_comments", "must not be negative")
+
+
+def _check_typed(item, base: str, type_key: str, schemas: dict, what: str,
+                 strict: bool) -> str:
+    """Validate ``item`` against the component schema its ``type_key`` names: the spec
+    lists these schemas only in prose, so the choice has to be made here."""
+    if not isinstance(item, dict):
+        raise ResponseInvalid(base, "is not an object")
+    kind = item.get(type_key)
+    if kind not in schemas:
+        raise ResponseInvalid(_join(base, type_key),
+                              f"{kind!r} is not a {what} ({', '.join(schemas)})")
+    _check_schema(schemas[kind], item, base)
+    if strict:
+        _strict_keys(item, schemas[kind], base)
+    return kind
 
 
 def _form(body: dict, strict: bool) -> None:
@@ -257,18 +255,7 @@ def _form(body: dict, strict: bool) -> None:
     seen_ids: dict[str, int] = {}
     for i, field in enumerate(fields):
         base = f"metadata.fields[{i}]"
-        if not isinstance(field, dict):
-            raise ResponseInvalid(base, "is not an object")
-        ftype = field.get("type")
-        if ftype not in FORM_FIELD_SCHEMAS:
-            raise ResponseInvalid(
-                _join(base, "type"),
-                f"{ftype!r} is not a form field type ({', '.join(FORM_FIELD_SCHEMAS)})",
-            )
-        schema = FORM_FIELD_SCHEMAS[ftype]
-        _check_schema(schema, field, base)
-        if strict:
-            _strict_keys(field, schema, base)
+        ftype = _check_typed(field, base, "type", FORM_FIELD_SCHEMAS, "form field type", strict)
         fid = field["id"]
         if fid in seen_ids:
             raise ResponseInvalid(
