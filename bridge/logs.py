@@ -5,6 +5,11 @@ Redaction runs as a ``logging.Filter`` on the bridge's handlers, so it covers ev
 removes, wherever they appear in a message: ``Authorization`` header values and bearer /
 basic / OAuth credentials, OAuth parameters and form or JSON fields that carry tokens and
 secrets, PEM private keys, and the exact values of secrets the bridge was configured with.
+
+Known values are also redacted URL-encoded (``oauth_token%3D...`` in a logged URL), and a
+short value (a password like ``admin``) only where it stands as a whole token, so it does
+not eat parts of other words (``jira_admin``). peewee's SQL logger keeps its statements
+but loses their parameters (every sealed value and email would be in them).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import re
 import sys
 import time
+from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
 
@@ -25,13 +31,18 @@ SECRET_KEYS = (
     "api_key", "session", "state",
 )
 _KEY_ALT = "|".join(sorted(SECRET_KEYS, key=len, reverse=True))
+# "=" as written, URL-encoded once ("%3D") or twice ("%253D"), as it shows in a logged URL
+# that carries another URL in a parameter; a value then ends at "&" in the same forms.
+_EQ = r"(?:=|%3D|%253D)"
+_VALUE = r"(?:(?!%26|%2526)[^&\s,;\"'])+"
 _PATTERNS = (
     # PEM blocks (private keys).
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
                 re.S), REDACTED),
     # key=value in query strings, form bodies and OAuth headers (key="value"). Runs before
     # the header rule so an OAuth header's quoted parameters are caught one by one.
-    (re.compile(rf"(?i)\b({_KEY_ALT})=(\"[^\"]*\"|[^&\s,;\"']+)"), r"\1=" + REDACTED),
+    (re.compile(rf"(?i)(?:\b|(?<=%[0-9a-f]{{2}}))({_KEY_ALT})({_EQ})(\"[^\"]*\"|{_VALUE})"),
+     r"\1\2" + REDACTED),
     # "key": "value" in JSON and Python reprs (escaped quotes inside the value included).
     (re.compile(rf"(?i)(['\"](?:{_KEY_ALT})['\"]\s*:\s*)(['\"])((?:\\.|(?!\2).)*)\2"),
      r"\1\2" + REDACTED + r"\2"),
@@ -69,10 +80,36 @@ def reset_hidden() -> None:
     _context_secrets.set(frozenset())
 
 
+# A known value shorter than this is only redacted as a whole token: "admin" must not turn
+# "jira_admin" into "jira_[redacted]". Longer values are random enough to match anywhere.
+SHORT_SECRET = 16
+# Characters that continue a token: a short secret next to one of these is part of a word.
+_WORD = r"A-Za-z0-9_\-"
+
+
+def _forms(secret: str) -> set[str]:
+    """The value as written and URL-encoded (query string and form encodings)."""
+    return {secret, quote(secret, safe=""), quote_plus(secret, safe=""),
+            quote(quote(secret, safe=""), safe="")}
+
+
+def _redact_value(text: str, secret: str) -> str:
+    for form in _forms(secret):
+        if form not in text:
+            continue
+        if len(secret) >= SHORT_SECRET:
+            text = text.replace(form, REDACTED)
+        else:
+            # Whole token only; "%3D" or "%26" right before it counts as a separator.
+            pattern = (rf"(?:(?<![{_WORD}])|(?<=%[0-9A-Fa-f]{{2}})){re.escape(form)}"
+                       rf"(?![{_WORD}])")
+            text = re.sub(pattern, REDACTED, text)
+    return text
+
+
 def redact(text: str) -> str:
-    for secret in (*_known_secrets, *_context_secrets.get()):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    for secret in sorted((*_known_secrets, *_context_secrets.get()), key=len, reverse=True):
+        text = _redact_value(text, secret)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -93,6 +130,20 @@ class RedactingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         record.exc_info = None if record.exc_text else record.exc_info
+        return True
+
+
+class SQLParametersFilter(logging.Filter):
+    """peewee logs ``(sql, params)`` for every statement at DEBUG: the parameters are
+    sealed values of every token and key, emails, OAuth 1.0a request tokens in clear.
+    Keep the statement (useful when debugging), drop the parameters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if isinstance(msg, tuple) and len(msg) == 2 and isinstance(msg[0], str):
+            count = len(msg[1]) if isinstance(msg[1], list | tuple) else 0
+            record.msg = f"{msg[0]} -- {count} parameters not logged"
+            record.args = ()
         return True
 
 
@@ -139,3 +190,6 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     # These log request URLs and headers at DEBUG; keep them quiet even in debug mode.
     for noisy in ("oauthlib", "requests_oauthlib", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    sql = logging.getLogger("peewee")
+    if not any(isinstance(f, SQLParametersFilter) for f in sql.filters):
+        sql.addFilter(SQLParametersFilter())
