@@ -14,13 +14,24 @@ Not part of Asana. The simulator binds loopback only, so these endpoints carry n
 * ``POST /_sim/app-components/validate``: check a response the browser received.
 * ``POST /_sim/tasks/<gid>/attach-resource``: what Asana does with an
   AttachedResourceResponse: attach ``resource_url`` to the task, connected to the app.
+* ``POST /_sim/tasks/<gid>/attachments``: add an attachment to a task, one of
+  ``{"name", "size", "content_type"?, "digest"?}`` (Asana-hosted, its bytes generated when
+  downloaded: any size, 1 GB included, never held in memory; ``digest: true`` adds the
+  content's ``sha256`` to the answer), ``{"name", "url", "host"}`` (a file on ``gdrive``,
+  ``dropbox``, ``onedrive``, ``box``, ``vimeo``, or an ``external`` link), or a multipart
+  form with ``file`` (an upload, kept in memory, 100 MB at most). Answers 201 with the
+  attachment's ``gid``, ``name``, ``host``, ``size``, ``url``.
+* ``DELETE /_sim/attachments/<gid>``: remove an attachment from its task, as a user does in
+  Asana: ``GET /api/1.0/attachments/<gid>`` then answers 404, ``?parent=`` lists drop it,
+  its widget goes and download URLs already handed out answer 404.
+* ``GET /_sim/attachments/<gid>/sha256``: the sha256 of an Asana-hosted attachment's bytes.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from bridge.sandbox.asana import validator
+from bridge.sandbox.asana import rest, validator
 from bridge.sandbox.asana.host import DEFAULT_PATHS, check_response
 from bridge.sandbox.asana.state import SimError
 
@@ -147,3 +158,56 @@ def attach_resource(gid):
     record = sim.add_external_attachment(parent=gid, name=body["resource_name"],
                                          url=body["resource_url"], connected_app=app.client_id)
     return jsonify(gid=record["gid"], name=record["name"], url=record["url"]), 201
+
+
+def _attachment_summary(record: dict) -> dict:
+    return {"gid": record["gid"], "name": record["name"], "parent": record["parent"],
+            "host": record["host"], "size": record["size"], "url": record["url"]}
+
+
+@bp.post("/tasks/<gid>/attachments")
+def add_attachment(gid):
+    sim = _sim()
+    if gid not in sim.tasks:
+        raise SimError(404, "task not found")
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise SimError(400, "file: Missing input")
+        content = upload.read(rest.MAX_UPLOAD + 1)
+        if len(content) > rest.MAX_UPLOAD:
+            raise SimError(413, "File is too large; the limit is 100 MB")
+        record = sim.add_upload(parent=gid, name=upload.filename or "upload", content=content,
+                                content_type=upload.mimetype or "application/octet-stream")
+        return jsonify(_attachment_summary(record)), 201
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict) or not str(body.get("name") or "").strip():
+        raise SimError(400, "name: Missing input")
+    if "url" in body or "host" in body:
+        host = body.get("host") or "external"
+        url = str(body.get("url") or "")
+        if host == "external":
+            if not url.startswith(("http://", "https://")):
+                raise SimError(400, "url must be an absolute http(s) URL")
+            record = sim.add_external_attachment(parent=gid, name=body["name"], url=url)
+        else:
+            record = sim.add_linked_file(parent=gid, name=body["name"], url=url, host=host)
+        return jsonify(_attachment_summary(record)), 201
+    record = sim.add_generated(parent=gid, name=body["name"], size=body.get("size"),
+                               content_type=body.get("content_type")
+                               or "application/octet-stream")
+    out = _attachment_summary(record)
+    if body.get("digest"):
+        out["sha256"] = sim.attachment_digest(record["gid"])
+    return jsonify(out), 201
+
+
+@bp.delete("/attachments/<gid>")
+def remove_attachment(gid):
+    record = _sim().remove_attachment(gid)
+    return jsonify(removed=record["gid"], parent=record["parent"])
+
+
+@bp.get("/attachments/<gid>/sha256")
+def attachment_sha256(gid):
+    return jsonify(gid=gid, sha256=_sim().attachment_digest(gid))

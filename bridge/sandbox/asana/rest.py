@@ -14,12 +14,20 @@
   ``connect_to_app`` needs an OAuth token, an app with a widget URL, and the task in a
   project where the app is installed.
 * ``POST /tasks/{gid}/stories`` adds a comment (201).
+* ``GET /tasks/{gid}`` without ``opt_fields`` answers every ``TaskResponse`` property the
+  spec does not mark Opt In, nulls and empty lists included; nested records are compact.
+* ``GET /attachments/{gid}``: ``download_url`` only for Asana-hosted files (null for files
+  on Drive, Dropbox, Box, ... whose link is ``view_url``), ``size`` only for Asana-hosted,
+  ``connected_to_app`` only for ``external`` and ``gdrive``.
+* ``DELETE /attachments/{gid}`` (scope ``attachments:delete``) removes one; afterwards it
+  answers 404 and lists leave it out.
 """
 
 from __future__ import annotations
 
 import re
 from html import escape
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
@@ -79,6 +87,7 @@ SCOPE_BY_ENDPOINT = {
     "asana_rest.list_attachments": "attachments:read",
     "asana_rest.get_attachment": "attachments:read",
     "asana_rest.create_attachment": "attachments:write",
+    "asana_rest.delete_attachment": "attachments:delete",
     "asana_rest.create_story": "stories:write",
 }
 
@@ -106,6 +115,21 @@ def _opt_fields() -> list[str] | None:
     return [f.strip() for f in raw.split(",") if f.strip()]
 
 
+def _compact_of(value):
+    """The compact form Asana nests by default: ``gid``, ``resource_type``, ``name`` (and
+    ``resource_subtype`` for tasks); records without a ``gid`` (memberships) are walked."""
+    if isinstance(value, dict):
+        if "gid" in value:
+            return {k: value[k] for k in COMPACT_KEYS if k in value}
+        return {k: _compact_of(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compact_of(v) for v in value]
+    return value
+
+
+COMPACT_KEYS = ("gid", "resource_type", "name", "resource_subtype")
+
+
 def _project(record: dict, fields: list[str]) -> dict:
     """Keep ``gid`` and ``resource_type`` plus the requested (possibly dotted) fields."""
     out = {k: record[k] for k in ("gid", "resource_type") if k in record}
@@ -120,13 +144,29 @@ def _project(record: dict, fields: list[str]) -> dict:
             nested.setdefault(head, [])
     for head, subs in nested.items():
         value = record[head]
-        if isinstance(value, dict):
-            out[head] = _project(value, subs or ["name"])
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            out[head] = [_project(v, subs or ["name"]) for v in value]
+        if not subs:
+            out[head] = _compact_of(value)
+        elif isinstance(value, dict):
+            out[head] = _project_nested(value, subs)
+        elif isinstance(value, list):
+            out[head] = [_project_nested(v, subs) if isinstance(v, dict) else v for v in value]
         else:
             out[head] = value
     return out
+
+
+def _project_nested(value: dict, subs: list[str]) -> dict:
+    if "gid" in value:
+        return _project(value, subs)
+    # memberships: {"project": {...}, "section": {...}} selected as memberships.project.name
+    picked = {}
+    for sub in subs:
+        head, _, rest = sub.partition(".")
+        if head in value:
+            inner = value[head]
+            picked[head] = _project(inner, [rest]) if rest and isinstance(inner, dict) \
+                else _compact_of(inner)
+    return picked
 
 
 def _shape(full: dict, default: list[str]) -> dict:
@@ -137,11 +177,18 @@ def _shape(full: dict, default: list[str]) -> dict:
 def _compact(kind: str, gid: str) -> dict | None:
     sim = _sim()
     table = {"user": sim.users, "workspace": sim.workspaces, "project": sim.projects,
-             "task": sim.tasks}[kind]
+             "task": sim.tasks, "section": sim.sections}[kind]
     rec = table.get(gid)
     if rec is None:
         return None
     return {"gid": gid, "resource_type": kind, "name": rec["name"]}
+
+
+def _user_ref(gid: str | None) -> dict | None:
+    """A user as nested in other records: compact, plus ``email`` for ``opt_fields=x.email``."""
+    if not gid or gid not in _sim().users:
+        return None
+    return {**_compact("user", gid), "email": _sim().users[gid]["email"]}
 
 
 def _user_full(gid: str) -> dict:
@@ -156,29 +203,87 @@ def _workspace_full(gid: str) -> dict:
             "is_organization": w["is_organization"], "email_domains": w["email_domains"]}
 
 
+# TaskResponse properties the spec marks "Opt In" (or *Conditional* on something the
+# simulator never sets): sent only when named in opt_fields. Every other property of the
+# spec's TaskResponse is in the default answer, nulls and empty lists included (reference
+# §8; issue 8 §5).
+TASK_OPT_IN = {"html_notes", "created_by", "dependencies", "dependents",
+               "is_rendered_as_separator", "num_subtasks", "external", "assigned_by"}
+
+
 def _task_full(gid: str) -> dict:
-    t = _sim().tasks[gid]
-    assignee = _compact("user", t["assignee"]) if t["assignee"] else None
-    if assignee:
-        assignee["email"] = _sim().users[t["assignee"]]["email"]
-    return {
-        "gid": gid, "resource_type": "task", "name": t["name"], "resource_subtype": "default_task",
-        "notes": t["notes"], "html_notes": t["html_notes"], "completed": t["completed"],
-        "assignee": assignee, "workspace": _compact("workspace", t["workspace"]),
-        "projects": [_compact("project", p) for p in t["projects"]], "due_on": t["due_on"],
-        "created_at": t["created_at"], "modified_at": t["modified_at"],
+    sim = _sim()
+    t = sim.tasks[gid]
+    followers = []
+    for user in (t.get("created_by"), t["assignee"]):
+        if user and user not in followers:
+            followers.append(user)
+    section = t.get("section")
+    full = {
+        "gid": gid, "resource_type": "task", "name": t["name"],
+        "resource_subtype": t.get("resource_subtype", "default_task"),
+        "actual_time_minutes": None,
+        "assignee": _user_ref(t["assignee"]),
+        "assignee_status": "inbox" if t["assignee"] else "upcoming",
+        "assigned_by": None,
+        "completed": t["completed"],
+        "completed_at": t.get("completed_at"),
+        "completed_by": _user_ref(t.get("completed_by")),
+        "created_at": t["created_at"],
+        "created_by": _user_ref(t.get("created_by")),
+        "custom_fields": [],
+        "custom_type": None,
+        "custom_type_status_option": None,
+        "dependencies": [],
+        "dependents": [],
+        "due_at": None,
+        "due_on": t["due_on"],
+        "followers": [_user_ref(u) for u in followers],
+        "hearted": False,
+        "hearts": [],
+        "html_notes": t["html_notes"],
+        "is_rendered_as_separator": False,
+        "liked": False,
+        "likes": [],
+        "memberships": [{"project": _compact("project", p),
+                         "section": _compact("section", section) if section else None}
+                        for p in t["projects"]],
+        "modified_at": t["modified_at"],
+        "notes": t["notes"],
+        "num_hearts": 0,
+        "num_likes": 0,
+        "num_subtasks": 0,
+        "parent": None,
         "permalink_url": f"{base_url()}/0/{t['projects'][0] if t['projects'] else 0}/{gid}",
+        "projects": [_compact("project", p) for p in t["projects"]],
+        "start_at": None,
+        "start_on": None,
+        "tags": [],
+        "workspace": _compact("workspace", t["workspace"]),
     }
+    if t["assignee"] and t["assignee"] == g.caller["user"]:
+        # "returned in the response only if the request was sent by the user who is the
+        # assignee of the task" (REST OAS); the simulator has no "My tasks" sections.
+        full["assignee_section"] = None
+    if full["resource_subtype"] == "approval":
+        full["approval_status"] = t.get("approval_status", "pending")
+    return full
 
 
-TASK_DEFAULT = ["name", "resource_subtype", "notes", "completed", "assignee", "workspace",
-                "projects", "due_on", "created_at", "modified_at", "permalink_url"]
+def task_default_fields(full: dict) -> list[str]:
+    return [k for k in full if k not in TASK_OPT_IN]
+
+
 ATTACHMENT_COMPACT = ["name", "resource_subtype"]
 ATTACHMENT_FULL = ["name", "resource_subtype", "created_at", "download_url", "permanent_url",
                    "host", "parent", "size", "view_url", "connected_to_app"]
 
 
 def _attachment_full(a: dict) -> dict:
+    """AttachmentResponse (reference §8): ``download_url`` only for Asana-hosted files
+    (a fresh two-minute URL at every read), ``size`` only for those, ``connected_to_app``
+    only for ``external`` and ``gdrive``; files on other services carry their link as
+    ``view_url`` and a null ``download_url``."""
     sim = _sim()
     base = base_url()
     task = sim.tasks.get(a["parent"])
@@ -190,15 +295,15 @@ def _attachment_full(a: dict) -> dict:
                    "name": task["name"] if task else None, "resource_subtype": "default_task"},
         "permanent_url": f"{base}/app/asana/-/get_asset?asset_id={a['gid']}",
     }
-    if a["resource_subtype"] == "asana":
-        # A fresh pre-signed URL at every read; valid for two minutes (reference §8).
+    if a["host"] == "asana":
         query = sim.download_query(a["gid"])
-        full["download_url"] = f"{base}/_files/{a['gid']}/{a['name']}?{query}"
+        full["download_url"] = f"{base}/_files/{a['gid']}/{quote(a['name'])}?{query}"
         full["view_url"] = full["download_url"]
         full["size"] = a["size"]
     else:
-        full["download_url"] = a["url"]
+        full["download_url"] = None
         full["view_url"] = a["url"]
+    if a["resource_subtype"] in ("external", "gdrive"):
         client_id = g.caller["client_id"]
         full["connected_to_app"] = bool(client_id and a["connected_app"] == client_id)
     return full
@@ -273,7 +378,8 @@ def _visible_task(gid: str) -> dict:
 @bp.get("/tasks/<gid>")
 def get_task(gid):
     _visible_task(gid)
-    return jsonify(data=_shape(_task_full(gid), TASK_DEFAULT))
+    full = _task_full(gid)
+    return jsonify(data=_shape(full, task_default_fields(full)))
 
 
 @bp.get("/attachments")
@@ -293,6 +399,17 @@ def get_attachment(gid):
         raise SimError(404, f"attachment: Not a recognized ID: {gid}")
     _visible_task(a["parent"])
     return jsonify(data=_shape(_attachment_full(a), ATTACHMENT_FULL))
+
+
+@bp.delete("/attachments/<gid>")
+def delete_attachment(gid):
+    """``DELETE /attachments/{gid}``: "Returns an empty data record" (REST OAS)."""
+    a = _sim().attachments.get(gid)
+    if a is None:
+        raise SimError(404, f"attachment: Not a recognized ID: {gid}")
+    _visible_task(a["parent"])
+    _sim().remove_attachment(gid)
+    return jsonify(data={})
 
 
 def _truthy(value: str | None) -> bool:
@@ -377,17 +494,25 @@ def unknown(rest):
 # --- the "storage" behind download_url (no Asana auth; pre-signed, expiring) ----------
 
 
+def _storage_error(status: int, code: str, message: str) -> Response:
+    """What a pre-signed storage URL answers (S3's XML error shape)."""
+    body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            f"<Error><Code>{code}</Code><Message>{message}</Message></Error>")
+    return Response(body, status=status, mimetype="application/xml")
+
+
 @files.get("/_files/<gid>/<path:name>")
 def download(gid, name):
     sim = _sim()
+    if not sim.check_download(gid, request.args.get("expires", ""), request.args.get("sig", "")):
+        return _storage_error(403, "AccessDenied", "Request has expired")
     a = sim.attachments.get(gid)
-    if a is None or not sim.check_download(gid, request.args.get("expires", ""),
-                                           request.args.get("sig", "")):
-        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>"
-                "<Message>Request has expired</Message></Error>")
-        return Response(body, status=403, mimetype="application/xml")
+    if a is None:  # removed from its task after the URL was handed out
+        return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
+    fallback = re.sub(r'[^A-Za-z0-9._ -]', "_", a["name"]) or "file"
     headers = {"Content-Length": str(a["size"]),
-               "Content-Disposition": f"attachment; filename=\"{a['name']}\""}
+               "Content-Disposition": f"attachment; filename=\"{fallback}\"; "
+                                      f"filename*=UTF-8''{quote(a['name'])}"}
     if gid in sim.uploads:
         return Response(sim.uploads[gid], mimetype=a["content_type"], headers=headers)
     body = stream_with_context(seed.iter_content(gid, a["size"]))

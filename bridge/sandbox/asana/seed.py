@@ -1,9 +1,11 @@
 """The seeded Asana world: a workspace, a project, two users who can sign in, and tasks.
 
-One task has rich notes (bold, links, lists in ``html_notes``) and Asana-hosted attachments
-of several sizes, one above 10 MB. File contents are generated on the fly from the
-attachment's GID (see :func:`iter_content`), so nothing big lives in the repository or in
-memory.
+One task has rich notes (bold, links, lists in ``html_notes``) and five Asana-hosted
+attachments of several sizes, one above 10 MB. Another (:data:`TASK_LINKS`) mixes an
+Asana-hosted file with files that live elsewhere (Google Drive, Dropbox, Box): Asana lists
+those as attachments too, with no ``download_url``. File contents are generated on the fly
+from the attachment's GID (see :func:`iter_content`), so nothing big lives in the
+repository or in memory.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ BOB = "1300000000000002"
 TASK_RICH = "1400000000000001"
 TASK_PLAIN = "1400000000000002"
 TASK_EMPTY = "1400000000000003"
+TASK_LINKS = "1400000000000004"
+SECTION = "1250000000000001"
 BIG_ATTACHMENT = "1500000000000003"
 
 USERS = [
@@ -39,6 +43,7 @@ WORKSPACES = [
 ]
 
 PROJECTS = [{"gid": PROJECT, "name": "Website relaunch", "workspace": WORKSPACE}]
+SECTIONS = [{"gid": SECTION, "name": "To do", "project": PROJECT}]
 
 RICH_HTML = (
     "<body><strong>Login fails on Safari 17</strong> since the last release.\n"
@@ -71,7 +76,16 @@ TASKS = [
      "html_notes": "<body></body>", "assignee": None, "workspace": WORKSPACE,
      "projects": [PROJECT], "due_on": None, "created_at": "2026-11-22T08:00:00.000Z",
      "modified_at": "2026-11-22T08:00:00.000Z", "completed": False},
+    {"gid": TASK_LINKS, "name": "Prepare the launch review", "created_by": ALICE,
+     "notes": "Slides and assets are in the shared drives.",
+     "html_notes": "<body>Slides and assets are in the shared drives.</body>", "assignee": ALICE,
+     "workspace": WORKSPACE, "projects": [PROJECT], "due_on": "2026-12-10",
+     "created_at": "2026-11-23T11:00:00.000Z", "modified_at": "2026-11-24T15:30:00.000Z",
+     "completed": False},
 ]
+for _task in TASKS:  # every seeded task sits in the project's one section; Alice made them
+    _task.setdefault("section", SECTION)
+    _task.setdefault("created_by", ALICE)
 
 MB = 1024 * 1024
 ATTACHMENTS = [
@@ -87,36 +101,61 @@ ATTACHMENTS = [
      "content_type": "text/plain", "created_at": "2026-11-20T09:20:00.000Z"},
     {"gid": "1500000000000006", "name": "export-profile.txt", "parent": TASK_PLAIN, "size": 2_048,
      "content_type": "text/plain", "created_at": "2026-11-21T10:01:00.000Z"},
+    {"gid": "1500000000000007", "name": "review-agenda.pdf", "parent": TASK_LINKS,
+     "size": 96_512, "content_type": "application/pdf",
+     "created_at": "2026-11-23T11:05:00.000Z"},
 ]
 
-_BLOCK = 64 * 1024
+# Files hosted elsewhere (reference §8: `host` is one of asana, dropbox, gdrive, onedrive,
+# box, vimeo, external). Asana gives them no download_url; view_url is the link.
+LINKED_FILES = [
+    {"gid": "1500000000000008", "name": "Launch review slides", "parent": TASK_LINKS,
+     "host": "gdrive", "url": "https://docs.google.com/presentation/d/1sim-launch-review/edit",
+     "created_at": "2026-11-23T11:06:00.000Z"},
+    {"gid": "1500000000000009", "name": "brand-assets.zip", "parent": TASK_LINKS,
+     "host": "dropbox", "url": "https://www.dropbox.com/s/simbrand01/brand-assets.zip",
+     "created_at": "2026-11-23T11:07:00.000Z"},
+    {"gid": "1500000000000010", "name": "budget.xlsx", "parent": TASK_LINKS, "host": "box",
+     "url": "https://app.box.com/s/simbudget01", "created_at": "2026-11-23T11:08:00.000Z"},
+]
+
+# Generated content: each 1 MiB block is the attachment's own 1 MiB of SHAKE-128 output,
+# rotated by an amount derived from the block's index. No two blocks are alike (a receiver
+# that drops, repeats or reorders a block gets another hash), and producing a block costs a
+# memory copy, so a 1 GB download is limited by the socket, not by the generator.
+_BLOCK = 1024 * 1024
+CHUNK = 64 * 1024
 
 
 @functools.lru_cache(maxsize=16)
-def _block(gid: str) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < _BLOCK:
-        out += hashlib.sha256(f"{gid}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:_BLOCK])
+def _base(gid: str) -> bytes:
+    return hashlib.shake_128(f"asana-sim-content:{gid}".encode()).digest(_BLOCK)
 
 
-def iter_content(gid: str, size: int, chunk: int = _BLOCK):
-    """Deterministic bytes of an attachment, streamed in ``chunk``-sized pieces."""
-    block = _block(gid)
-    sent = 0
+def _block(gid: str, index: int) -> bytes:
+    base = _base(gid)
+    turn = int.from_bytes(hashlib.sha256(f"{gid}:{index}".encode()).digest()[:4], "big") % _BLOCK
+    return base[turn:] + base[:turn]
+
+
+def iter_content(gid: str, size: int, chunk: int = CHUNK):
+    """Deterministic bytes of an attachment, streamed in ``chunk``-sized pieces.
+
+    Never holds more than one block (1 MiB), whatever ``size`` is.
+    """
+    sent, index = 0, 0
     while sent < size:
-        n = min(chunk, size - sent)
-        start = sent % _BLOCK
-        piece = (block[start:] + block)[:n] if start + n > _BLOCK else block[start:start + n]
-        yield piece
-        sent += n
+        block = memoryview(_block(gid, index))
+        end = min(_BLOCK, size - sent)
+        for start in range(0, end, chunk):
+            yield bytes(block[start:min(start + chunk, end)])
+        sent += end
+        index += 1
 
 
 def content_digest(gid: str, size: int) -> str:
-    """sha256 of the generated content (tests compare a streamed download with it)."""
+    """sha256 of the generated content (a receiver compares what it got with it)."""
     h = hashlib.sha256()
-    for piece in iter_content(gid, size):
+    for piece in iter_content(gid, size, chunk=_BLOCK):
         h.update(piece)
     return h.hexdigest()

@@ -25,6 +25,7 @@ from bridge.sandbox.asana.host import DEFAULT_PATHS, AppComponentsHost
 ACCESS_TOKEN_TTL = 3600  # reference §7.2: expires_in 3600
 AUTH_CODE_TTL = 600  # not documented; ten minutes is the usual OAuth choice
 DOWNLOAD_URL_TTL = 120  # reference §8: download_url "may only be valid for two minutes"
+LINK_HOSTS = ("gdrive", "dropbox", "onedrive", "box", "vimeo")  # besides asana, external (§8)
 DEFAULT_MATCH_URL_PATTERN = r"^https?://[^/]+(/[^?#]*)?/browse/[A-Z][A-Z0-9_]+-\d+$"
 
 
@@ -93,9 +94,15 @@ class SimState:
             self.projects = {p["gid"]: copy.deepcopy(p) for p in seed.PROJECTS}
             self.tasks = {t["gid"]: copy.deepcopy(t) for t in seed.TASKS}
             self.attachments = {}
+            self.sections = {s["gid"]: copy.deepcopy(s) for s in seed.SECTIONS}
             for a in seed.ATTACHMENTS:
                 self.attachments[a["gid"]] = {**copy.deepcopy(a), "resource_subtype": "asana",
                                               "host": "asana", "url": None, "connected_app": None}
+            for a in seed.LINKED_FILES:
+                self.attachments[a["gid"]] = {**copy.deepcopy(a), "resource_subtype": a["host"],
+                                              "size": None, "content_type": None,
+                                              "connected_app": None}
+            self.removed_attachments: dict[str, dict] = {}
             self.uploads: dict[str, bytes] = {}
             self.stories: dict[str, list[dict]] = {}
             self.apps: dict[str, OAuthApp] = {}
@@ -299,6 +306,58 @@ class SimState:
             self.attachments[gid] = record
             self.uploads[gid] = content
         return record
+
+    def add_linked_file(self, *, parent: str, name: str, url: str, host: str) -> dict:
+        """A file that lives on another service (Drive, Dropbox, ...), as Asana lists it."""
+        if host not in LINK_HOSTS:
+            raise ValueError(f"host must be one of {', '.join(LINK_HOSTS)}")
+        if not re.match(r"^https?://[^\s/]+", url or ""):
+            raise ValueError("url must be an absolute http(s) URL")
+        gid = self.new_gid()
+        record = {"gid": gid, "name": name, "parent": parent, "size": None,
+                  "content_type": None, "created_at": iso_z(self.now()),
+                  "resource_subtype": host, "host": host, "url": url, "connected_app": None}
+        with self.lock:
+            self.attachments[gid] = record
+        return record
+
+    def add_generated(self, *, parent: str, name: str, size: int,
+                      content_type: str = "application/octet-stream") -> dict:
+        """An Asana-hosted file of any ``size`` whose bytes are generated when downloaded
+        (:func:`seed.iter_content`): nothing is stored, so 1 GB costs no memory."""
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValueError("size must be a whole number of bytes, 0 or more")
+        gid = self.new_gid()
+        record = {"gid": gid, "name": name, "parent": parent, "size": size,
+                  "content_type": content_type, "created_at": iso_z(self.now()),
+                  "resource_subtype": "asana", "host": "asana", "url": None,
+                  "connected_app": None}
+        with self.lock:
+            self.attachments[gid] = record
+        return record
+
+    def remove_attachment(self, gid: str) -> dict:
+        """Remove an attachment from its task, as a user deleting it in Asana does: the REST
+        API then answers 404 for it, lists no longer include it, its widget goes away and
+        download URLs handed out before stop working."""
+        with self.lock:
+            record = self.attachments.pop(gid, None)
+            if record is None:
+                raise SimError(404, f"attachment: Not a recognized ID: {gid}")
+            self.uploads.pop(gid, None)
+            self.removed_attachments[gid] = record
+        return record
+
+    def attachment_digest(self, gid: str) -> str:
+        """sha256 of an Asana-hosted attachment's bytes, as a download delivers them."""
+        with self.lock:
+            record = self.attachments.get(gid)
+            content = self.uploads.get(gid)
+        if record is None or record["host"] != "asana":
+            raise SimError(404, f"no Asana-hosted attachment {gid}")
+        if content is not None:
+            return hashlib.sha256(content).hexdigest()
+        return seed.content_digest(gid, record["size"])
 
     def attachments_of(self, parent: str) -> list[dict]:
         with self.lock:

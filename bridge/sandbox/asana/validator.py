@@ -106,6 +106,14 @@ def _convert(node):
         return [_convert(n) for n in node]
     if not isinstance(node, dict):
         return node
+    parts = node.get("allOf")
+    if isinstance(parts, list) and any(_only_nullable(p) for p in parts):
+        # The REST spec writes a nullable reference as ``allOf: [{$ref}, {nullable: true}]``
+        # (e.g. ``TaskResponse.assignee``); read literally, null would fail the reference.
+        rest = {k: v for k, v in node.items() if k != "allOf"}
+        kept = [p for p in parts if not _only_nullable(p)]
+        return _convert({**rest, "nullable": True, "allOf": kept} if kept else
+                        {**rest, "nullable": True})
     out = {
         k: _convert(v)
         for k, v in node.items()
@@ -117,6 +125,11 @@ def _convert(node):
         else:
             out = {"anyOf": [{"type": "null"}, out]}
     return out
+
+
+def _only_nullable(part) -> bool:
+    return isinstance(part, dict) and part.get("nullable") is True and "$ref" not in part \
+        and "properties" not in part and "allOf" not in part
 
 
 AC_SPEC = "app_components_oas.yaml"
