@@ -281,33 +281,45 @@ def doctor(instance_ids):
               help="Folder for the demo's own database and key.")
 def demo(jira_version, port, instance_path):
     """Run the bridge wired to the Asana and Jira simulators, on loopback, and print the
-    URL of the demo task page. Stop with Ctrl-C."""
+    URL of the demo task page. Ctrl-C or SIGTERM stops all three."""
+    import logging
     import signal
     import threading
 
     from . import logs
-    from .sandbox import demo as sandbox_demo
 
+    try:
+        from .sandbox import demo as sandbox_demo
+        from .sandbox.asana import validator  # noqa: F401  (needs jsonschema)
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(
+            f"the demo needs the '{exc.name}' package: install the demo extra, "
+            "pip install -e '.[demo]' (scripts/bootstrap does)") from None
+
+    # Signals first: a SIGTERM while starting stops the demo as soon as it is up, rather
+    # than killing it halfway with the ports of the servers already started.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     logs.configure("info", "text")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
     ports = (port, port + 1, port + 2) if port else (0, 0, 0)
     try:
         running = sandbox_demo.start(instance_path, jira_version=jira_version,
                                      bridge_port=ports[0], asana_port=ports[1],
-                                     jira_port=ports[2])
+                                     jira_port=ports[2], say=lambda line: click.echo(line))
     except OSError as exc:
-        raise click.ClickException(f"cannot start the demo: {exc.strerror} (try --port 0)") \
-            from None
+        raise click.ClickException(
+            f"cannot start the demo: {exc.strerror or exc} (ports {ports[0]}-{ports[2]}; "
+            "try --port 0 for any free ports)") from None
     click.echo(
-        f"Demo task page:   {running.task_url}\n"
-        f"Bridge:           {running.bridge.url}  (admin pages: /jira/connect, /setup)\n"
-        f"Asana simulator:  {running.asana.url}  (alice@example.com / alice-password)\n"
-        f"Jira simulator:   {running.jira.url}  (Jira {jira_version}; alice / alice, "
-        "admin / admin)\n"
-        "Open the task page, click 'Connect', and follow the popup. Ctrl-C stops the demo.")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        "\nReady. Open the demo task page in a browser:\n\n"
+        f"    {running.task_url}\n\n"
+        "There: Connect (the popup signs you in to Asana, then Jira), link an issue, create "
+        "one, and watch the widget when you change the issue's status in the Jira "
+        "simulator. Ctrl-C stops the demo.", )
     stop.wait()
+    click.echo("Stopping the demo...")
     running.stop()
     click.echo("Demo stopped.")
 

@@ -2,20 +2,40 @@
 
 Starts the Asana simulator, a Jira simulator and the bridge, each on a loopback port;
 registers the bridge as an Asana app (OAuth redirect, App Components, installed on the
-seeded project); connects the Jira simulator to the seeded workspace (an application link
-before 8.22, an incoming OAuth 2.0 link from 8.22); and returns the URLs to open. State
-lives in its own instance folder, apart from a real bridge's.
+seeded project, a Match URL pattern for the simulator's ``/browse/KEY`` links); connects
+the Jira simulator to the seeded workspace the way an admin does (before 8.22 an
+application link created through Jira's applinks REST API with the Jira administrator's
+password used once, then proven by a signed request; from 8.22 an incoming OAuth 2.0
+link); seeds a few more issues with statuses, priorities and assignees; and returns the
+URL to open. State lives in its own instance folder, apart from a real bridge's.
+
+Every step is announced through ``say`` so a newcomer sees what is happening while it
+starts.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .liveserver import LiveServer
 
 ASANA_CLIENT_ID = "1209000000000001"
+ADMIN_EMAIL = "alice@example.com"
+
+# (project, issue type id, summary, priority, assignee, status): a board with something in
+# every column, so the widget shows each status colour and a visitor has issues to search.
+DEMO_ISSUES = [
+    ("EX", "1", "Safari 17 drops the session cookie after login", "Highest", "alice",
+     "In Progress"),
+    ("EX", "3", "Speed up CSV export for large projects", "High", "bob", "Open"),
+    ("EX", "3", "Translate the onboarding checklist", "Low", None, "Open"),
+    ("EX", "1", "Report charts unreadable in dark mode", "Medium", "alice", "Done"),
+    ("SEC", "3", "Review third-party licences before 2.0", "High", "alice", "In Progress"),
+]
 
 
 @dataclass
@@ -26,13 +46,30 @@ class Demo:
     task_url: str
     instance_path: Path
 
+    @property
+    def servers(self) -> tuple[LiveServer, LiveServer, LiveServer]:
+        return (self.bridge, self.asana, self.jira)
+
     def stop(self) -> None:
-        for server in (self.bridge, self.asana, self.jira):
+        """Stop all three servers; their listening ports are free when this returns."""
+        for server in self.servers:
             server.stop()
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
+def match_url_pattern(jira_base_url: str) -> str:
+    """The Match URL pattern an admin enters in Asana's developer console for one Jira
+    base URL (context path included): its canonical ``/browse/KEY`` links
+    (asana-app-components.md §3, the widget's Match URL pattern)."""
+    return "^" + re.escape(jira_base_url.rstrip("/")) + r"/browse/[A-Z][A-Z0-9_]+-[0-9]+$"
+
+
 def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int = 0,
-          asana_port: int = 0, jira_port: int = 0) -> Demo:
+          asana_port: int = 0, jira_port: int = 0,
+          say: Callable[[str], None] = _quiet) -> Demo:
     from .. import create_app, migrations
     from ..services import instances
     from .asana import create_asana_simulator, seed
@@ -41,46 +78,79 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
     asana = LiveServer(port=asana_port)
     jira = LiveServer(port=jira_port)
     bridge = LiveServer(port=bridge_port)
-    client_secret = secrets.token_urlsafe(24)
+    try:
+        client_secret = secrets.token_urlsafe(24)
 
-    asana.app = create_asana_simulator(base_url=asana.url)
-    asana.app.sim.register_app(
-        client_id=ASANA_CLIENT_ID, client_secret=client_secret, name="Jira (demo bridge)",
-        redirect_uris=[bridge.url + "/oauth/asana/callback"], bridge_url=bridge.url,
-        install_on=[seed.PROJECT])
-    jira.app = create_jira_simulator(version=jira_version, base_url=jira.url)
-
-    # The simulators start empty, so the demo's database starts empty too.
-    instance_path.mkdir(parents=True, exist_ok=True)
-    for leftover in instance_path.glob("bridge.sqlite3*"):
-        leftover.unlink()
-    app = create_app({
-        "INSTANCE_PATH": str(instance_path),
-        "PUBLIC_URL": bridge.url,
-        "ASANA_BASE_URL": asana.url,
-        "ASANA_CLIENT_ID": ASANA_CLIENT_ID,
-        "ASANA_CLIENT_SECRET": client_secret,
-        "ADMINS": "alice@example.com",
-    })
-    with app.app_context():
-        db = app.extensions["bridge.db"]
-        migrations.migrate(db)
+        say(f"Starting the Asana simulator on {asana.url} (sign in as alice@example.com / "
+            "alice-password)")
+        asana.app = create_asana_simulator(base_url=asana.url)
+        asana.app.sim.register_app(
+            client_id=ASANA_CLIENT_ID, client_secret=client_secret, name="Jira (demo bridge)",
+            redirect_uris=[bridge.url + "/oauth/asana/callback"], bridge_url=bridge.url,
+            match_url_pattern=match_url_pattern(jira.url), install_on=[seed.PROJECT])
         asana.start()
+
+        say(f"Starting the Jira simulator (Jira {jira_version}) on {jira.url} (users alice / "
+            "alice, bob / bob, admin / admin)")
+        jira.app = create_jira_simulator(version=jira_version, base_url=jira.url)
         jira.start()
-        found = instances.probe(jira.url)
-        if found.supports_oauth2:
-            client = get_state(jira.app).add_oauth2_client(
-                "Asana bridge (demo)", bridge.url + "/oauth/jira2/callback")
-            instances.save_oauth2_instance(seed.WORKSPACE, found, client.client_id,
-                                           client.client_secret, workspace_name="Example Org")
-        else:
-            instance = instances.create_oauth1_instance(seed.WORKSPACE, found,
-                                                        workspace_name="Example Org")
-            get_state(jira.app).add_consumer(instance.consumer_key, "Asana",
-                                             instance.public_key,
-                                             callback=bridge.url + "/oauth/jira1/callback")
-        db.close()
-    bridge.app = app
-    bridge.start()
+        keys = seed_jira(get_state(jira.app))
+        say(f"Seeded Jira: projects EX and SEC, {len(keys)} more issues ({', '.join(keys)}) "
+            "in every status")
+
+        # The simulators start empty, so the demo's database starts empty too.
+        instance_path.mkdir(parents=True, exist_ok=True)
+        for leftover in instance_path.glob("bridge.sqlite3*"):
+            leftover.unlink()
+        app = create_app({
+            "INSTANCE_PATH": str(instance_path),
+            "PUBLIC_URL": bridge.url,
+            "ASANA_BASE_URL": asana.url,
+            "ASANA_CLIENT_ID": ASANA_CLIENT_ID,
+            "ASANA_CLIENT_SECRET": client_secret,
+            "ADMINS": ADMIN_EMAIL,
+        })
+        with app.app_context():
+            db = app.extensions["bridge.db"]
+            migrations.migrate(db)
+            found = instances.probe(jira.url)
+            if found.supports_oauth2:
+                say("Connecting Jira with an incoming OAuth 2.0 link (Jira 8.22 and later)")
+                client = get_state(jira.app).add_oauth2_client(
+                    "Asana bridge (demo)", bridge.url + "/oauth/jira2/callback")
+                instances.save_oauth2_instance(seed.WORKSPACE, found, client.client_id,
+                                               client.client_secret,
+                                               workspace_name="Example Org", actor=ADMIN_EMAIL)
+            else:
+                say("Connecting Jira with an application link (OAuth 1.0a): created through "
+                    "Jira's applinks REST API as its administrator, then proven by a signed "
+                    "request")
+                instance = instances.create_oauth1_instance(
+                    seed.WORKSPACE, found, workspace_name="Example Org", actor=ADMIN_EMAIL)
+                instances.register_applink(instance, bridge.url, "admin", "admin",
+                                           actor=ADMIN_EMAIL)
+                instances.prove_oauth1_link(instance, bridge.url)
+            db.close()
+        bridge.app = app
+        say(f"Starting the bridge on {bridge.url} (admin: {ADMIN_EMAIL})")
+        bridge.start()
+    except BaseException:
+        for server in (bridge, asana, jira):
+            server.stop()
+        raise
     return Demo(bridge=bridge, asana=asana, jira=jira, instance_path=instance_path,
                 task_url=f"{asana.url}/demo/task/{seed.TASK_RICH}")
+
+
+def seed_jira(state) -> list[str]:
+    """Add :data:`DEMO_ISSUES` to the Jira simulator; returns their keys."""
+    keys = []
+    for project, type_id, summary, priority, assignee, status in DEMO_ISSUES:
+        priority_id = next(pid for pid, p in state.priorities.items() if p["name"] == priority)
+        issue = state.create_issue({"project": project, "issuetype": type_id,
+                                    "summary": summary, "priority": priority_id,
+                                    "assignee": assignee}, reporter="admin")
+        if status != "Open":
+            state.update_issue(issue["key"], {"status": status})
+        keys.append(issue["key"])
+    return keys

@@ -7,6 +7,7 @@ simulators. Only loopback addresses are ever bound.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -58,11 +59,20 @@ class LiveServer:
             raise ValueError("LiveServer binds loopback addresses only")
         self._app = app
         self._dispatch = _Dispatch(app)
-        self._server = make_server(host, port, self._dispatch, threaded=True,
-                                   request_handler=_Handler, ssl_context=ssl_context)
+        # Bound here rather than by werkzeug, which answers a busy port by printing to
+        # stderr and exiting the process: a caller gets the OSError instead.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host.strip("[]"), port))
+            sock.listen(128)
+            # werkzeug keeps a duplicate of the descriptor; this one closes on leaving.
+            self._server = make_server(host, port, self._dispatch, threaded=True,
+                                       request_handler=_Handler, ssl_context=ssl_context,
+                                       fd=sock.fileno())
         self.scheme = "https" if ssl_context is not None else "http"
         self.host = host
-        self.port = self._server.server_port
+        self.port = self._server.socket.getsockname()[1]
         self._thread: threading.Thread | None = None
 
     @property
@@ -85,10 +95,14 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and close the listening socket (also when never started: the port
+        is bound from the start, and ``shutdown`` alone would wait forever)."""
+        if self._thread is not None:
+            self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+            self._thread = None
 
     def __enter__(self) -> LiveServer:
         return self.start()
