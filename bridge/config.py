@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 PREFIX = "BRIDGE_"
 
@@ -75,10 +75,27 @@ def _choice(*choices: str) -> Callable[[str], str]:
 
 
 def _http_url(raw: str) -> str:
+    """An http(s) base URL with its scheme and host in lower case and no default port:
+    ``HTTPS://Bridge.Example.com:443/`` would otherwise drop the cookie's ``Secure`` flag
+    (decided on the scheme) and reach ``redirect_uri`` spelled differently from the URL
+    registered with Asana (compared exactly, RFC 6749 §3.1.2)."""
     parts = urlsplit(raw.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http(s) URL, got {raw!r}")
-    return raw.strip().rstrip("/")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain a user name or password")
+    if parts.query or parts.fragment:
+        raise ValueError(f"must be a base URL without ? or #, got {raw!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"has a port that is not a number: {raw!r}") from None
+    host = parts.hostname  # urlsplit lower-cases it and strips IPv6 brackets
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _database_url(raw: str) -> str:

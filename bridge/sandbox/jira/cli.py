@@ -25,7 +25,7 @@ def command(port: int, host: str, version: str, base_url: str | None, fixture: s
 
     if not is_loopback(host):
         raise click.BadParameter("the simulator only binds loopback addresses", param_hint="--host")
-    base = base_url or f"http://{host}:{port}"
+    base = base_url or f"http://{f'[{host}]' if ':' in host else host}:{port}"
     app = create_jira_simulator(version=version, base_url=base, fixture=fixture)
     click.echo(f"Jira simulator {version} on http://{host}:{port} (base URL {base}); "
                f"users admin/admin, alice/alice, bob/bob")
