@@ -26,7 +26,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     """
     from . import config as config_mod
     from . import db, logs, sealing
-    from .web import admin, auth, cors, errors, health
+    from .web import admin, auth, bodies, cors, errors, health
 
     settings = config_mod.load(config)
     instance = settings.instance_path
@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
 
     db.init_app(app, settings.database_url)
     errors.init_app(app)
+    bodies.init_app(app)
     cors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
