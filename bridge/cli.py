@@ -372,6 +372,26 @@ def admins_remove(email):
     click.echo(f"{email.lower()} no longer administers the bridge.")
 
 
+@admins.command("setup-token")
+def admins_setup_token():
+    """Mint a fresh one-time setup token for the first admin; earlier tokens stop working."""
+    from .services import admins as service
+
+    app = _app()
+    settings = app.config["BRIDGE"]
+    with app.app_context():
+        try:
+            if service.admins_exist(settings.admins):
+                raise click.ClickException(
+                    "the bridge already has administrators; grant another with: "
+                    "asana-jira-bridge admins add EMAIL")
+            token = service.mint_setup_token(settings.instance_path)
+        finally:
+            app.extensions["bridge.db"].close()
+    click.echo(f"New setup token (earlier ones no longer work):\n\n    {token}\n\n"
+               f"(also in {settings.instance_path / 'setup_token'})")
+
+
 @main.group()
 def jira():
     """Add, list and remove the Jira instances the bridge talks to."""

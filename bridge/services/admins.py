@@ -5,6 +5,10 @@ The first admin proves it with a one-time setup token the bridge prints on first
 (as Jenkins does with its initial password) and keeps in ``instance/setup_token`` (0600);
 afterwards admins are the emails in ``BRIDGE_ADMINS`` or those an admin granted, and they
 sign in with Asana. Only the token's SHA-256 is stored in the database.
+
+Only the latest token is valid: minting one (a lost token file at start, or
+``asana-jira-bridge admins setup-token``) retires every earlier unused one, so a token
+that leaked from an old copy of the file cannot claim the bridge.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import secrets
 from pathlib import Path
 
 from .. import sealing
+from ..db import database
 from ..errors import BridgeError
 from ..models import BridgeAdmin, SetupToken, audit, utcnow
 
@@ -30,6 +35,9 @@ class BadSetupToken(BridgeError):
     status = 403
     code = "bad_setup_token"
     public_message = "That setup token is not valid. Copy it again from the bridge's console."
+
+
+SUPERSEDED = "(superseded)"  # ``used_by`` of a token retired by a newer one
 
 
 def _hash(token: str) -> str:
@@ -58,25 +66,38 @@ def ensure_setup_token(instance_path: Path, configured: tuple[str, ...]) -> str 
     path = instance_path / "setup_token"
     if path.exists():
         token = path.read_text().strip()
-        row = SetupToken.get_or_none(SetupToken.token_hash == _hash(token))
-        if row is not None and row.used_at is None:
+        latest = _latest_unused()
+        if latest is not None and hmac.compare_digest(latest.token_hash, _hash(token)):
             return token
+    return mint_setup_token(instance_path)
+
+
+def mint_setup_token(instance_path: Path) -> str:
+    """A fresh setup token, written to ``instance/setup_token``; earlier unused tokens
+    stop working."""
     token = secrets.token_urlsafe(18)
-    SetupToken.create(token_hash=_hash(token))
-    sealing.write_secret_file(path, token)
+    with database.atomic():
+        (SetupToken.update(used_at=utcnow(), used_by=SUPERSEDED)
+         .where(SetupToken.used_at.is_null()).execute())
+        SetupToken.create(token_hash=_hash(token))
+    sealing.write_secret_file(instance_path / "setup_token", token)
+    audit("admin.setup_token_minted", actor="bridge")
     return token
 
 
+def _latest_unused() -> SetupToken | None:
+    return (SetupToken.select().where(SetupToken.used_at.is_null())
+            .order_by(SetupToken.id.desc()).first())
+
+
 def claim_with_setup_token(email: str, token: str, instance_path: Path | None = None) -> None:
-    """Make ``email`` the first admin if ``token`` is the unused setup token."""
-    wanted = _hash(token or "")
-    for row in SetupToken.select().where(SetupToken.used_at.is_null()):
-        if hmac.compare_digest(row.token_hash, wanted):
-            updated = (SetupToken.update(used_at=utcnow(), used_by=email)
-                       .where((SetupToken.id == row.id) & SetupToken.used_at.is_null())
-                       .execute())
-            if updated != 1:
-                break
+    """Make ``email`` the first admin if ``token`` is the latest, unused setup token."""
+    row = _latest_unused()
+    if row is not None and hmac.compare_digest(row.token_hash, _hash(token or "")):
+        updated = (SetupToken.update(used_at=utcnow(), used_by=email)
+                   .where((SetupToken.id == row.id) & SetupToken.used_at.is_null())
+                   .execute())
+        if updated == 1:
             BridgeAdmin.get_or_create(email=email.lower(), defaults={"granted_by": "setup-token"})
             audit("admin.claimed", actor=email, outcome="ok")
             if instance_path is not None:
