@@ -26,7 +26,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     """
     from . import config as config_mod
     from . import db, logs, sealing
-    from .web import admin, auth, bodies, cors, errors, health
+    from .web import admin, auth, bodies, cors, errors, health, webhooks
 
     settings = config_mod.load(config)
     instance = settings.instance_path
@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(webhooks.bp)
     return app
 
 

@@ -164,6 +164,10 @@ SETTINGS: tuple[Setting, ...] = (
             default=8.0, parse=_float(0.5, 120)),
     Setting("TRUST_PROXY", "Trust `X-Forwarded-*` headers from one reverse proxy in front of "
             "the bridge.", default=False, parse=_bool),
+    Setting("WIDGET_MAX_AGE", "Longest time in seconds a widget shows a cached Jira issue "
+            "without asking Jira again. Jira webhooks make changes show within a second; this "
+            "bounds the age when a webhook is missing or lost.",
+            default=60.0, parse=_float(0, 86400)),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

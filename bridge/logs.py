@@ -49,6 +49,8 @@ _PATTERNS = (
     # key: value, unquoted, for the unambiguous credential names.
     (re.compile(r"(?i)\b(password|passwd|client_secret|access_token|refresh_token|"
                 r"private_key)(\s*:\s*)(?!['\"])\S+"), r"\1\2" + REDACTED),
+    # The secret in the path of a Jira webhook URL (services.webhooks).
+    (re.compile(r"(/jira/webhook/)[^/?#\s\"']+"), r"\1" + REDACTED),
     # Scheme credentials anywhere: Bearer xyz, Basic xyz.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     # Authorization / Cookie header values, as "Authorization: X" or in a dict repr.

@@ -20,8 +20,18 @@ def _initial(db: pw.Database) -> None:
     db.create_tables(ALL_MODELS)
 
 
+def _issue_snapshots_by_key(db: pw.Database) -> None:
+    """Snapshots keyed by issue key with a generation (services.widget). The table is a
+    cache that nothing filled before this version, so it is simply made anew."""
+    from .models import IssueSnapshot
+
+    db.drop_tables([IssueSnapshot], safe=True)
+    db.create_tables([IssueSnapshot])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
+    (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -201,15 +201,21 @@ class PendingAuth(BaseModel):
 
 
 class IssueSnapshot(BaseModel):
-    """Cached widget data of a linked issue; webhooks drop it when the issue changes."""
+    """Cached widget data of a linked issue (``services.widget``), one row per issue key a
+    widget asks for. ``generation`` grows with every write and every invalidation, so a
+    node can tell cheaply whether what it holds in memory is still current; ``stale``
+    says a webhook reported a change since ``fetched_at``."""
 
     instance = pw.ForeignKeyField(JiraInstance, on_delete="CASCADE")
-    issue_id = pw.CharField(max_length=64)
+    issue_key = pw.CharField(max_length=255)
+    issue_id = pw.CharField(max_length=64, default="")
     data = JSONField()
     fetched_at = pw.DateTimeField(default=utcnow)
+    generation = pw.IntegerField(default=1)
+    stale = pw.BooleanField(default=False)
 
     class Meta:
-        indexes = ((("instance", "issue_id"), True),)
+        indexes = ((("instance", "issue_key"), True), (("instance", "issue_id"), False))
 
 
 class Job(BaseModel):

@@ -29,9 +29,11 @@ def test_sandbox_lists_both_simulators(runner):
 def test_init_db_then_up_to_date(runner):
     first = runner.invoke(main, ["init-db"])
     assert first.exit_code == 0, first.output
-    assert "applied migrations [1]" in first.output
+    from bridge.migrations import LATEST, MIGRATIONS
+
+    assert f"applied migrations {[v for v, _, _ in MIGRATIONS]}" in first.output
     second = runner.invoke(main, ["init-db"])
-    assert "is up to date (schema version 1)" in second.output
+    assert f"is up to date (schema version {LATEST})" in second.output
 
 
 def test_unreachable_database_is_a_sentence_without_its_password(runner, monkeypatch):

@@ -1,0 +1,73 @@
+"""Registering the bridge's webhook in Jira with an administrator's password, used once.
+
+Jira Server webhooks carry no signature (style-anchors.md §1.5), so the receiving URL
+itself holds a per-instance secret; the caller builds it. The REST resource is the
+webhooks plugin's ``/rest/webhooks/1.0/webhook`` (Jira 7-9: ``name``, ``url``,
+``events``, ``filters``, ``excludeBody``); Jira 10 serves ``/rest/jira-webhook/1.0/webhooks``
+(the newest Sentry test expects it, style-anchors.md §1.5), so from 10.0 that one is
+tried first and the older one on 404. ``excludeBody`` stays false: without the body
+Jira would not say which issue changed.
+
+The admin's credentials ride on these calls only, as HTTP Basic; they are never stored
+and are hidden from the logs.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from .. import logs
+from .errors import JiraError, JiraUnavailable
+
+LEGACY_PATH = "/rest/webhooks/1.0/webhook"
+JIRA10_PATH = "/rest/jira-webhook/1.0/webhooks"
+
+
+class WebhookAdminRefused(JiraError):
+    status = 403
+    code = "jira_admin_refused"
+    public_message = ("Jira refused those credentials for creating a webhook. Use a Jira "
+                      "administrator's username and password.")
+
+
+class WebhookCaptcha(WebhookAdminRefused):
+    public_message = ("Jira asks this account to pass a CAPTCHA after failed logins. Sign "
+                      "in to Jira once in a browser as that administrator, then try again.")
+
+
+def register_webhook(base_url: str, username: str, password: str, *, name: str, url: str,
+                     events: list[str], version: tuple[int, ...] | None = None,
+                     timeout: float = 8.0) -> str:
+    """Create the webhook; returns Jira's ``self`` URL (or id) for it."""
+    logs.hide(password, url)
+    session = requests.Session()
+    session.trust_env = False
+    session.auth = (username, password)
+    body = {"name": name, "url": url, "events": list(events),
+            "filters": {"issue-related-events-section": ""}, "excludeBody": False}
+    paths = [JIRA10_PATH, LEGACY_PATH] if (version or (0,))[0] >= 10 else [LEGACY_PATH]
+    try:
+        for path in paths:
+            answer = session.post(base_url.rstrip("/") + path, json=body, timeout=timeout,
+                                  allow_redirects=False)
+            if answer.status_code == 404 and path != paths[-1]:
+                continue
+            break
+    except requests.RequestException:
+        raise JiraUnavailable() from None
+    finally:
+        session.close()
+    status = answer.status_code
+    if status in (401, 403):
+        if answer.headers.get("X-Authentication-Denied-Reason", "").startswith("CAPTCHA"):
+            raise WebhookCaptcha(http_status=status)
+        raise WebhookAdminRefused(http_status=status)
+    if status not in (200, 201):
+        raise JiraError(f"Jira did not create the webhook (HTTP {status}). Enter it by hand "
+                        "with the values shown on this page.", http_status=status)
+    try:
+        created = answer.json()
+    except ValueError:
+        created = {}
+    return str(created.get("self") or created.get("id") or "") if isinstance(created, dict) \
+        else ""

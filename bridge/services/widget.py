@@ -1,0 +1,538 @@
+"""The widget of a linked Jira issue: what it shows, whose token reads it, how fresh it is.
+
+What it shows (issue 8 §3, asana-app-components.md §6.1): title "KEY summary", subtitle
+"instance · issue type", a Status pill coloured by Jira's status *category* (the one
+thing every workflow's statuses share, jira-server.md §3.3), Priority and Assignee with
+their Jira icons, the due date when set, the comment count, and an ``updated`` footer
+from Jira's ``updated``. Every Jira field may be null or absent (priorities can be off,
+issues unassigned, ``comment`` left out): nothing here assumes otherwise.
+
+Whose token reads it (ARCHITECTURE §1: reading follows Asana's permission model): the
+token of the user who linked the issue to this task, so everyone who can see the task
+sees the widget. If that user must reconnect, the next user who linked the same issue
+and can still see it; then the viewer's own. A task with no link record of ours is read
+with the viewer's token only: another task's link must not lend its reader to it.
+
+How fresh (§3 "Cached per issue"): one ``IssueSnapshot`` row per (instance, issue key)
+holds the compact data and a ``generation`` that every write and every invalidation
+bumps. Each process keeps the rendered JSON of the snapshots it served, tagged with that
+generation; serving from memory costs one indexed read of the generation, so a webhook
+received by any node (which bumps it in the shared database) changes what every node
+serves next. Without webhooks a snapshot is served for at most ``BRIDGE_WIDGET_MAX_AGE``
+seconds. A refresh writes only if the generation is still the one it read, so a webhook
+that arrives while Jira is being read is never overwritten by older data.
+
+While Jira is down the last snapshot is shown with a footer that says so; a deleted or
+hidden issue gets a valid widget that says so. Neither is an error: Asana shows an error
+as "Something went wrong" (asana-app-components.md §10.1), which helps nobody.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import peewee as pw
+
+from ..asana import components as ui
+from ..db import database
+from ..jira.errors import (
+    JiraError,
+    JiraNeedsReconnect,
+    JiraNotFound,
+    JiraPermissionDenied,
+    JiraRateLimited,
+    JiraUnavailable,
+)
+from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
+from . import credentials
+
+# What the widget reads: one GET, nothing more (jira-server.md §3.3).
+ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
+                "comment", "updated")
+
+# Jira's status categories (jira-server.md §3.3) → Asana pill colours (§6.1). Jira draws
+# them blue-gray, yellow and green; Asana has no blue-gray, and blue reads as "to do".
+STATUS_COLORS = {"new": "blue", "indeterminate": "yellow", "done": "green"}
+UNKNOWN_STATUS_COLOR = "cool-gray"
+_CATEGORY_BY_COLOR_NAME = {"blue-gray": "new", "yellow": "indeterminate", "green": "done"}
+_CATEGORY_BY_ID = {2: "new", 4: "indeterminate", 3: "done"}
+
+DOWN_BACKOFF = 5.0  # seconds a process serves snapshots without asking a Jira that failed
+MEMORY_ENTRIES = 10_000
+
+
+class NeedsJiraConnection(JiraNeedsReconnect):
+    """Nobody's token can read this widget, and the viewer has none: connect first."""
+
+    public_message = ("Connect your Jira account to see this issue: open the Jira app's "
+                      "authorization from this task.")
+
+
+@dataclass(frozen=True)
+class WidgetRequest:
+    workspace: str
+    task: str
+    user: str
+    resource_url: str
+
+
+@dataclass(frozen=True)
+class WidgetOptions:
+    """The settings the widget depends on (from ``bridge.config``)."""
+
+    max_age: float = 60.0
+    timeout: float = 8.0
+    redirect_uri: str = ""  # the OAuth 2.0 callback, sent again on refresh (§2.4)
+
+
+# -- what it shows --------------------------------------------------------------------------
+
+
+def status_color(category: dict | None) -> str:
+    """The pill colour of a status category bean (key first, then colour name, then id)."""
+    category = category or {}
+    key = category.get("key")
+    if key not in STATUS_COLORS:
+        key = _CATEGORY_BY_COLOR_NAME.get(category.get("colorName") or "")
+    if key is None:
+        try:
+            key = _CATEGORY_BY_ID.get(int(category.get("id")))
+        except (TypeError, ValueError):
+            key = None
+    return STATUS_COLORS.get(key or "", UNKNOWN_STATUS_COLOR)
+
+
+def summarize(issue: dict) -> dict:
+    """The part of a Jira ``IssueBean`` the widget shows, robust to nulls and omissions."""
+    fields = issue.get("fields") or {}
+    status = fields.get("status") or {}
+    priority = fields.get("priority") or {}
+    assignee = fields.get("assignee") or {}
+    issuetype = fields.get("issuetype") or {}
+    comment = fields.get("comment")
+    avatars = assignee.get("avatarUrls") or {}
+    total = comment.get("total") if isinstance(comment, dict) else None
+    return {
+        "id": str(issue.get("id") or ""),
+        "key": str(issue.get("key") or ""),
+        "summary": fields.get("summary") or "",
+        "type": issuetype.get("name") or "",
+        "type_icon": issuetype.get("iconUrl"),
+        "status": status.get("name") or "",
+        "status_color": status_color(status.get("statusCategory")) if status else None,
+        "status_icon": status.get("iconUrl"),
+        "priority": priority.get("name"),
+        "priority_icon": priority.get("iconUrl"),
+        "assignee": (assignee.get("displayName") or assignee.get("name")) if assignee else None,
+        "assignee_icon": avatars.get("24x24") or avatars.get("16x16") or avatars.get("48x48"),
+        "duedate": fields.get("duedate"),
+        "comments": total if isinstance(total, int) else None,
+        "updated": fields.get("updated"),
+    }
+
+
+def render(snap: dict, instance_name: str, *, notice: str | None = None) -> dict:
+    """The ``WidgetMetadataResponse`` for a snapshot; ``notice`` replaces the footer."""
+    key = snap.get("key") or ""
+    if snap.get("missing"):
+        return ui.widget(
+            key, [ui.pill("Status", "Not available", "none")],
+            ui.footer_text(notice or "This issue was deleted in Jira, or the Jira account "
+                           "that reads it can no longer see it."),
+            subtitle=instance_name)
+    if snap.get("placeholder"):
+        return ui.widget(key, [ui.pill("Status", "Unknown", UNKNOWN_STATUS_COLOR)],
+                         ui.footer_text(notice or ""), subtitle=instance_name)
+    fields = [ui.pill("Status", snap.get("status") or "Unknown",
+                      snap.get("status_color") or UNKNOWN_STATUS_COLOR)]
+    if snap.get("priority"):
+        fields.append(ui.text_with_icon("Priority", snap["priority"], snap.get("priority_icon")))
+    fields.append(ui.text_with_icon("Assignee", snap.get("assignee") or "Unassigned",
+                                    snap.get("assignee_icon")))
+    if snap.get("duedate") and ui.iso_utc(snap["duedate"]):
+        fields.append(ui.datetime_with_icon("Due date", snap["duedate"]))
+    if notice:
+        footer = ui.footer_text(notice)
+    elif ui.iso_utc(snap.get("updated")):
+        footer = ui.footer_updated(snap["updated"])
+    else:
+        footer = ui.footer_text("Jira did not say when this issue last changed.")
+    subtitle = " · ".join(p for p in (instance_name, snap.get("type")) if p)
+    return ui.widget(f"{key} {snap.get('summary') or ''}".strip(), fields, footer,
+                     subtitle=subtitle, subicon_url=snap.get("type_icon"),
+                     num_comments=snap.get("comments"))
+
+
+def encode(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# -- which issue ----------------------------------------------------------------------------
+
+
+def issue_key_from_url(base_url: str, resource_url: str) -> str | None:
+    """The issue key of a Jira issue URL under ``base_url`` (``/browse/KEY``, the form the
+    lookup returns; also ``/projects/P/issues/KEY`` and ``selectedIssue=KEY``)."""
+    base, url = urlsplit(base_url), urlsplit(resource_url)
+    if (url.scheme.lower(), (url.netloc or "").lower()) != (base.scheme, base.netloc):
+        return None
+    path = unquote(url.path)
+    if not path.startswith(base.path + "/"):
+        return None
+    rest = path[len(base.path):]
+    candidate = None
+    if rest.startswith("/browse/"):
+        candidate = rest[len("/browse/"):].strip("/")
+    elif rest.startswith("/projects/") and "/issues/" in rest:
+        candidate = rest.split("/issues/", 1)[1].strip("/")
+    else:
+        for part in url.query.split("&"):
+            name, _, value = part.partition("=")
+            if name == "selectedIssue":
+                candidate = unquote(value)
+    if candidate and _looks_like_key(candidate):
+        return candidate.upper()
+    return None
+
+
+def _looks_like_key(text: str) -> bool:
+    project, dash, number = text.rpartition("-")
+    return bool(dash and project and number.isdigit() and "/" not in project
+                and project[0].isalpha() and project.replace("_", "").isalnum())
+
+
+class _Instances:
+    """Per-process map of each workspace's instances (base URL → id, name); reloaded from
+    the database on a miss and every ``ttl`` seconds, so a new instance is found at once."""
+
+    def __init__(self, ttl: float = 30.0):
+        self.ttl = ttl
+        self._by_workspace: dict[str, tuple[float, list[tuple[str, int, str]]]] = {}
+
+    def find(self, workspace: str, resource_url: str, reload: bool = False
+             ) -> tuple[int, str, str] | None:
+        """``(instance id, instance name, issue key)`` for a resource URL, or ``None``."""
+        entry = self._by_workspace.get(workspace)
+        if reload or entry is None or time.monotonic() - entry[0] > self.ttl:
+            rows = (JiraInstance.select(JiraInstance.id, JiraInstance.base_url,
+                                        JiraInstance.name)
+                    .join_from(JiraInstance, JiraInstance.workspace.rel_model)
+                    .where(JiraInstance.workspace.rel_model.gid == workspace).tuples())
+            # Longest base URL first: a context path (/jira) must win over its host alone.
+            listed = sorted(((b, i, n) for i, b, n in rows), key=lambda r: -len(r[0]))
+            entry = (time.monotonic(), listed)
+            self._by_workspace[workspace] = entry
+        for base_url, instance_id, name in entry[1]:
+            key = issue_key_from_url(base_url, resource_url)
+            if key:
+                return instance_id, name or base_url, key
+        if not reload:
+            return self.find(workspace, resource_url, reload=True)
+        return None
+
+    def clear(self) -> None:
+        self._by_workspace.clear()
+
+
+# -- the per-process layer ------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    generation: int
+    body: bytes
+    fetched_at: float  # time.time() of the Jira read
+
+
+@dataclass
+class _Memory:
+    entries: dict[tuple[int, str], _Entry] = field(default_factory=dict)
+    linked: set[tuple[str, int, str]] = field(default_factory=set)  # (task, instance, key)
+    down_until: dict[int, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, key: tuple[int, str], entry: _Entry) -> None:
+        with self.lock:
+            if len(self.entries) >= MEMORY_ENTRIES:
+                self.entries.pop(next(iter(self.entries)))
+            self.entries[key] = entry
+            if len(self.linked) >= MEMORY_ENTRIES:
+                self.linked.clear()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.linked.clear()
+            self.down_until.clear()
+
+
+_memory = _Memory()
+_instances = _Instances()
+
+
+def reset_process_cache() -> None:
+    """Forget what this process remembers (tests, and after ``rotate-key``)."""
+    _memory.clear()
+    _instances.clear()
+
+
+_GENERATION_SQL: dict[str, str] = {}
+
+
+def _current_generation(instance_id: int, key: str) -> int | None:
+    """The snapshot's generation: the one query a view served from memory makes."""
+    db = database.obj
+    sql = _GENERATION_SQL.get(db.param)
+    if sql is None:
+        table = IssueSnapshot._meta.table_name
+        sql = (f'SELECT "generation" FROM "{table}" WHERE "instance_id" = {db.param} '
+               f'AND "issue_key" = {db.param}')
+        _GENERATION_SQL[db.param] = sql
+    row = database.execute_sql(sql, (instance_id, key)).fetchone()
+    return None if row is None else row[0]
+
+
+# -- serving ---------------------------------------------------------------------------------
+
+
+def widget_json(req: WidgetRequest, options: WidgetOptions) -> bytes:
+    """The widget for one signed request, as JSON bytes.
+
+    Raises ``JiraNotFound`` when the URL is not an issue of a Jira connected to the
+    workspace, and ``NeedsJiraConnection`` when nobody's token can read the issue and
+    the viewer has no usable one (the answer that makes Asana open the Authentication
+    URL).
+    """
+    found = _instances.find(req.workspace, req.resource_url)
+    if found is None:
+        raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
+    instance_id, name, key = found
+    cached = _memory.entries.get((instance_id, key))
+    if (cached is not None and (req.task, instance_id, key) in _memory.linked
+            and time.time() - cached.fetched_at < options.max_age
+            and _current_generation(instance_id, key) == cached.generation):
+        return cached.body
+    return _serve_slowly(req, options, instance_id, name, key)
+
+
+def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, name: str,
+                  key: str) -> bytes:
+    linked = _task_links(req.task, instance_id, key)
+    if linked:
+        _memory.linked.add((req.task, instance_id, key))
+    row = IssueSnapshot.get_or_none(instance=instance_id, issue_key=key)
+    now = time.time()
+    if (row is not None and linked and not row.stale
+            and now - _epoch(row.fetched_at) < options.max_age):
+        return _remember(instance_id, key, row.generation, row.fetched_at,
+                         render(row.data, name))
+    instance = JiraInstance.get_by_id(instance_id)
+    if _memory.down_until.get(instance_id, 0) > time.monotonic():
+        return encode(_while_down(instance, key, row))
+    readers = _readers(instance, key, req.task, req.user, linked)
+    outcome = _read(instance, key, readers, options)
+    if outcome.snapshot is not None:
+        generation, fetched_at = _store(instance, key, outcome.snapshot, row)
+        body = render(outcome.snapshot, name)
+        if generation is not None and linked:
+            return _remember(instance_id, key, generation, fetched_at, body)
+        return encode(body)
+    if outcome.down:
+        _memory.down_until[instance_id] = time.monotonic() + DOWN_BACKOFF
+        return encode(_while_down(instance, key, row))
+    if outcome.missing and not outcome.reconnect:
+        missing = {"key": key, "id": row.issue_id if row else "", "missing": True}
+        body = render(missing, name)
+        if linked:  # a viewer's own 404 says nothing about what the linkers see
+            generation, fetched_at = _store(instance, key, missing, row)
+            if generation is not None:
+                return _remember(instance_id, key, generation, fetched_at, body)
+        return encode(body)
+    # Nobody could read it: every reader must reconnect, or there was no reader at all.
+    if not outcome.reconnect or (not linked and req.user in outcome.reconnect_gids):
+        raise NeedsJiraConnection(problem="not_connected")
+    notice = (f"{_names(outcome.reconnect)} must reconnect Jira (the Jira app's "
+              "authorization in Asana) for this to update.")
+    if row is not None and not row.data.get("missing"):
+        return encode(render(row.data, name, notice=notice))
+    return encode(render({"key": key, "placeholder": True}, name, notice=notice))
+
+
+def _remember(instance_id: int, key: str, generation: int, fetched_at, body: dict) -> bytes:
+    data = encode(body)
+    _memory.put((instance_id, key), _Entry(generation, data, _epoch(fetched_at)))
+    return data
+
+
+def _while_down(instance: JiraInstance, key: str, row: IssueSnapshot | None) -> dict:
+    name = instance.name or instance.base_url
+    if row is not None:
+        at = ui.iso_utc(row.fetched_at) or ""
+        when = f"{at[:10]} {at[11:16]} UTC" if at else "earlier"
+        notice = f"Jira cannot be reached right now; showing what it said at {when}."
+        return render(row.data, name, notice=notice)
+    return render({"key": key, "placeholder": True}, name,
+                  notice="Jira cannot be reached right now; try again later.")
+
+
+def _epoch(moment) -> float:
+    return moment.replace(tzinfo=dt.UTC).timestamp()
+
+
+def _names(users: list[AsanaUser]) -> str:
+    names = [u.name or u.email or f"Asana user {u.gid}" for u in users]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# -- who reads it ---------------------------------------------------------------------------
+
+
+def _task_links(task: str, instance_id: int, key: str) -> bool:
+    return IssueLink.select().where((IssueLink.task_gid == task)
+                                    & (IssueLink.instance == instance_id)
+                                    & (IssueLink.issue_key == key)).exists()
+
+
+def _readers(instance: JiraInstance, key: str, task: str, viewer: str,
+             linked: bool) -> list[AsanaUser]:
+    """Whose tokens may read the issue, in the order they are tried (module docstring)."""
+    users: list[AsanaUser] = []
+    if linked:
+        links = (IssueLink.select(IssueLink, AsanaUser).join(AsanaUser)
+                 .where((IssueLink.instance == instance) & (IssueLink.issue_key == key))
+                 .order_by((IssueLink.task_gid != task), IssueLink.created_at.desc()))
+        users.extend(link.linked_by for link in links)
+    me = AsanaUser.get_or_none(AsanaUser.gid == viewer)
+    if me is not None:
+        users.append(me)
+    seen: set[int] = set()
+    return [u for u in users if not (u.id in seen or seen.add(u.id))]
+
+
+@dataclass
+class _Outcome:
+    snapshot: dict | None = None
+    missing: bool = False
+    down: bool = False
+    reconnect: list[AsanaUser] = field(default_factory=list)
+
+    @property
+    def reconnect_gids(self) -> set[str]:
+        return {u.gid for u in self.reconnect}
+
+
+def _read(instance: JiraInstance, key: str, readers: list[AsanaUser],
+          options: WidgetOptions) -> _Outcome:
+    outcome = _Outcome()
+    creds = {c.asana_user_id: c for c in JiraCredential.select().where(
+        (JiraCredential.instance == instance)
+        & (JiraCredential.asana_user.in_([u.id for u in readers])))} if readers else {}
+    for user in readers:
+        cred = creds.get(user.id)
+        if cred is None:
+            continue
+        if cred.state != credentials.ACTIVE or cred.auth_mode != instance.auth_mode:
+            outcome.reconnect.append(user)
+            continue
+        cred.instance = instance  # already loaded: spare a query
+        try:
+            issue = credentials.call(
+                cred, lambda client: client.issue(key, fields=ISSUE_FIELDS),
+                redirect_uri=options.redirect_uri, timeout=options.timeout)
+        except JiraNeedsReconnect:
+            outcome.reconnect.append(user)
+            continue
+        except (JiraNotFound, JiraPermissionDenied):
+            outcome.missing = True  # hidden from this reader; another may see it
+            continue
+        except (JiraUnavailable, JiraRateLimited):
+            outcome.down = True
+            return outcome
+        except JiraError:
+            outcome.down = True  # misconfigured or odd answers: show the last snapshot
+            return outcome
+        outcome.snapshot = summarize(issue)
+        outcome.missing = False
+        return outcome
+    return outcome
+
+
+# -- storing and invalidating ---------------------------------------------------------------
+
+
+def _store(instance: JiraInstance, key: str, snap: dict, row: IssueSnapshot | None):
+    """Write the snapshot unless an invalidation arrived since ``row`` was read; returns
+    ``(generation, fetched_at)`` of what was written, or ``(None, None)``."""
+    now = utcnow()
+    if row is None:
+        try:
+            with database.atomic():
+                created = IssueSnapshot.create(instance=instance, issue_key=key,
+                                               issue_id=snap.get("id") or "", data=snap,
+                                               fetched_at=now, generation=1, stale=False)
+            return created.generation, now
+        except pw.IntegrityError:
+            return None, None  # another worker stored it first: theirs is as fresh
+    written = (IssueSnapshot.update(data=snap, issue_id=snap.get("id") or row.issue_id,
+                                    fetched_at=now, stale=False,
+                                    generation=row.generation + 1)
+               .where((IssueSnapshot.id == row.id)
+                      & (IssueSnapshot.generation == row.generation))
+               .execute())
+    return (row.generation + 1, now) if written else (None, None)
+
+
+def invalidate(instance: JiraInstance, *, issue_id: str = "", issue_key: str = "") -> list[str]:
+    """Mark an issue's snapshots stale on every node; returns the keys they are held
+    under (the key a widget asked for can be an old key of a moved issue)."""
+    cond = pw.SQL("1 = 0")
+    if issue_id:
+        cond = cond | (IssueSnapshot.issue_id == str(issue_id))
+    if issue_key:
+        cond = cond | (IssueSnapshot.issue_key == issue_key.upper())
+    where = (IssueSnapshot.instance == instance) & cond
+    keys = [k for (k,) in IssueSnapshot.select(IssueSnapshot.issue_key).where(where).tuples()]
+    if keys:
+        (IssueSnapshot.update(stale=True, generation=IssueSnapshot.generation + 1)
+         .where(where).execute())
+    return keys
+
+
+def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
+    """Re-read a stale snapshot now with its linkers' tokens (after a webhook), so the
+    next view is served from the cache. Returns whether fresh data was stored."""
+    row = IssueSnapshot.get_or_none(instance=instance, issue_key=key)
+    readers = _readers(instance, key, task="", viewer="", linked=True)
+    outcome = _read(instance, key, readers, options)
+    if outcome.snapshot is not None:
+        return _store(instance, key, outcome.snapshot, row)[0] is not None
+    if outcome.missing and not outcome.reconnect and readers:
+        return _store(instance, key, {"key": key, "id": row.issue_id if row else "",
+                                      "missing": True}, row)[0] is not None
+    return False
+
+
+def on_issue_event(instance: JiraInstance, payload: dict, options: WidgetOptions,
+                   reread: Callable[[JiraInstance, str, WidgetOptions], bool] = refresh
+                   ) -> list[str]:
+    """Handle a Jira webhook's payload: it only says *which* issue changed; its content is
+    never trusted (anyone who learns the URL could post one). Returns the affected keys."""
+    issue = payload.get("issue") if isinstance(payload, dict) else None
+    if not isinstance(issue, dict):
+        return []
+    issue_id, key = str(issue.get("id") or ""), str(issue.get("key") or "")
+    if not (issue_id or key):
+        return []
+    keys = invalidate(instance, issue_id=issue_id, issue_key=key)
+    for held in keys:
+        try:
+            reread(instance, held, options)
+        except JiraError:
+            pass  # stays stale: the next view reads Jira itself
+    return keys

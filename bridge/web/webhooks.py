@@ -1,0 +1,66 @@
+"""``POST /jira/webhook/<token>``: Jira says an issue changed.
+
+The token is the instance's secret (``services.webhooks``): an unknown one gets 404 and
+changes nothing, and is never logged. The snapshot is marked stale before the answer, so
+the next widget view on any node no longer serves the old data; the re-read from Jira
+runs after the answer, in a thread, because Jira 9 and older deliver webhooks inside the
+request of the Jira user who made the change (developer.atlassian.com/jiradev/jira-apis/
+webhooks: "processed synchronously" before 10.0), and a slow receiver slows their Jira.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Blueprint, current_app, request
+
+from .. import logs
+from ..db import database
+from ..services import webhooks, widget
+from .errors import error_body
+
+bp = Blueprint("jira_webhooks", __name__)
+log = logging.getLogger("bridge.webhooks")
+
+
+def widget_options() -> widget.WidgetOptions:
+    settings = current_app.config["BRIDGE"]
+    return widget.WidgetOptions(
+        max_age=settings.widget_max_age, timeout=settings.http_timeout,
+        redirect_uri=f"{settings.public_url or ''}/oauth/jira2/callback")
+
+
+@bp.post(webhooks.PATH + "<token>")
+def receive(token: str):
+    logs.hide(token)
+    instance = webhooks.instance_for(token)
+    if instance is None:
+        log.warning("webhook.unknown_token")
+        return error_body("not_found", "No Jira instance has this webhook address.", 404)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return error_body("bad_request", "A Jira webhook posts a JSON object.", 400)
+    options = widget_options()
+    keys: list[str] = []
+
+    def collect(inst, key, opts):  # invalidate now, re-read after the answer
+        keys.append(key)
+        return False
+
+    widget.on_issue_event(instance, payload, options, reread=collect)
+    log.info("webhook.received event=%s instance=%s snapshots=%d",
+             str(payload.get("webhookEvent", ""))[:64], instance.id, len(keys))
+    if keys:
+        threading.Thread(target=_reread, args=(instance, keys, options), daemon=True,
+                         name="bridge-webhook-reread").start()
+    return "", 204
+
+
+def _reread(instance, keys: list[str], options: widget.WidgetOptions) -> None:
+    try:
+        with database.connection_context():
+            for key in keys:
+                widget.refresh(instance, key, options)
+    except Exception:  # a failed re-read leaves the snapshot stale: the next view reads
+        log.exception("webhook.reread_failed instance=%s", instance.id)

@@ -1,0 +1,238 @@
+"""The widget's decisions over real HTTP against the Jira simulator: whose token reads the
+issue, the cache and its generation, webhooks, Jira down, issues gone or hidden."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bridge.models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance
+from bridge.sandbox.asana import validator
+from bridge.sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, TASK_RICH, WORKSPACE
+from bridge.services import webhooks, widget
+
+from .conftest import jira_state
+from .helpers import authorize_user, oauth1_instance, oauth2_instance
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_cache():
+    widget.reset_process_cache()
+    yield
+    widget.reset_process_cache()
+
+
+def _options(bridge, max_age: float = 60.0) -> widget.WidgetOptions:
+    return widget.WidgetOptions(max_age=max_age, timeout=5.0,
+                                redirect_uri=f"{bridge.url}/oauth/jira2/callback")
+
+
+def _link(instance: JiraInstance, key: str, user_gid: str, task: str = TASK_PLAIN):
+    user = AsanaUser.get(AsanaUser.gid == user_gid)
+    return IssueLink.create(task_gid=task, instance=instance, issue_id=key, issue_key=key,
+                            linked_by=user)
+
+
+def _view(bridge, instance, key: str, *, task: str = TASK_PLAIN, user: str = ALICE,
+          max_age: float = 60.0) -> dict:
+    import json
+
+    req = widget.WidgetRequest(workspace=WORKSPACE, task=task, user=user,
+                               resource_url=f"{instance.base_url}/browse/{key}")
+    body = json.loads(widget.widget_json(req, _options(bridge, max_age)))
+    validator.validate("widget", body, strict=True)
+    return body
+
+
+def _status(body: dict) -> tuple[str, str]:
+    pill = body["metadata"]["fields"][0]
+    return pill["text"], pill["color"]
+
+
+def _issue_reads(jira, key: str) -> int:
+    return sum(1 for r in jira_state(jira).request_log
+               if r["path"] == f"/rest/api/2/issue/{key}")
+
+
+@pytest.mark.parametrize("version, connect", [("8.20.0", oauth1_instance),
+                                              ("10.3.0", oauth2_instance)])
+def test_linker_token_reads_then_memory_serves_until_the_generation_moves(
+        bridge, jira_factory, version, connect):
+    jira = jira_factory(version)
+    instance = connect(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        _link(instance, "EX-1", ALICE)
+        body = _view(bridge, instance, "EX-1")
+        assert _status(body) == ("Open", "blue")
+        assert body["metadata"]["title"].startswith("EX-1 ")
+        fields = {f["name"]: f for f in body["metadata"]["fields"]}
+        assert fields["Assignee"]["text"] == "Alice Anderson" or fields["Assignee"]["text"]
+        assert fields["Priority"]["icon_url"].startswith(jira.url)
+        # Bob has no Jira credential at all: he still sees what Alice's token read.
+        assert _view(bridge, instance, "EX-1", user=BOB) == body
+        reads = _issue_reads(jira, "EX-1")
+        for _ in range(3):
+            _view(bridge, instance, "EX-1")
+        assert _issue_reads(jira, "EX-1") == reads  # served from memory
+
+        # Another node's webhook: only the database changes, this process's memory not.
+        jira_state(jira).update_issue("EX-1", {"status": "In Progress"})
+        assert widget.invalidate(instance, issue_key="EX-1") == ["EX-1"]
+        assert _status(_view(bridge, instance, "EX-1")) == ("In Progress", "yellow")
+        assert _issue_reads(jira, "EX-1") == reads + 1
+        # Another node refreshed the snapshot: this one takes it from the database.
+        jira_state(jira).update_issue("EX-1", {"status": "Done"})
+        snap = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-1")
+        assert widget.refresh(instance, "EX-1", _options(bridge))
+        assert IssueSnapshot.get_by_id(snap.id).generation > snap.generation
+        assert _status(_view(bridge, instance, "EX-1")) == ("Done", "green")
+        assert _issue_reads(jira, "EX-1") == reads + 2  # the refresh, not the view
+
+
+def test_webhook_from_jira_changes_the_next_view_within_a_second(bridge, jira_factory):
+    jira = jira_factory("8.22.0")
+    instance = oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        _link(instance, "EX-2", ALICE)
+        instance = JiraInstance.get_by_id(instance.id)
+        webhooks.register(instance, bridge.url, "admin", "admin")
+        assert _status(_view(bridge, instance, "EX-2")) == ("In Progress", "yellow")
+        changed = time.monotonic()
+        jira_state(jira).update_issue("EX-2", {"status": "Done"}, user="bob")
+        while _status(_view(bridge, instance, "EX-2"))[0] != "Done":
+            assert time.monotonic() - changed < 1.0, "the change did not show within 1 s"
+            time.sleep(0.02)
+    deliveries = jira_state(jira).webhook_deliveries
+    assert deliveries and deliveries[-1]["status"] == 204
+    assert webhooks.PATH in deliveries[-1]["url"]
+
+
+def test_unknown_webhook_token_is_refused_and_changes_nothing(bridge, jira_factory):
+    import requests
+
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        _link(instance, "EX-1", ALICE)
+        _view(bridge, instance, "EX-1")
+        token = webhooks.token_for(JiraInstance.get_by_id(instance.id))
+        before = IssueSnapshot.get().generation
+    payload = {"webhookEvent": "jira:issue_updated", "issue": {"id": "10000", "key": "EX-1"}}
+    head = token.split(".")[0]
+    for bad in (f"{head}.wrong", token[:-1], "x", f"{int(head) + 1}.{token.split('.')[1]}"):
+        answer = requests.post(f"{bridge.url}/jira/webhook/{bad}", json=payload, timeout=5)
+        assert answer.status_code == 404
+    with bridge.app.app_context():
+        assert IssueSnapshot.get().generation == before
+        stored = JiraInstance.get_by_id(instance.id)
+        raw = JiraInstance.select(JiraInstance.webhook_secret).where(
+            JiraInstance.id == instance.id).tuples()
+    assert stored.webhook_secret == token
+    from bridge.db import database  # sealed at rest: the column never holds the token
+    with bridge.app.app_context():
+        column = database.execute_sql(
+            'SELECT "webhook_secret" FROM "jira_instance" WHERE "id" = '
+            + database.obj.param, (instance.id,)).fetchone()[0]
+    assert token not in column
+    assert raw is not None
+    answer = requests.post(f"{bridge.url}/jira/webhook/{token}", json=payload, timeout=5)
+    assert answer.status_code == 204
+    with bridge.app.app_context():
+        assert IssueSnapshot.get().generation > before
+
+
+def test_reconnect_falls_back_to_another_linker_then_names_who_must_reconnect(
+        bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    authorize_user(bridge, jira, user="bob", email="bob@example.com")
+    with bridge.app.app_context():
+        _link(instance, "EX-1", ALICE)
+        _link(instance, "EX-1", BOB, task=TASK_RICH)
+        alice = JiraCredential.get(JiraCredential.asana_user
+                                   == AsanaUser.get(AsanaUser.gid == ALICE))
+        jira_state(jira).access_tokens.pop(alice.token)  # Alice revoked the bridge in Jira
+        body = _view(bridge, instance, "EX-1", max_age=0)
+        assert _status(body) == ("Open", "blue")
+        assert JiraCredential.get_by_id(alice.id).state == "needs_reconnect"
+        bob = JiraCredential.get(JiraCredential.asana_user
+                                 == AsanaUser.get(AsanaUser.gid == BOB))
+        jira_state(jira).access_tokens.pop(bob.token)
+        body = _view(bridge, instance, "EX-1", max_age=0)
+        footer = body["metadata"]["footer"]
+        assert footer["footer_type"] == "custom_text"
+        assert "Alice Andrews and Bob Brown must reconnect Jira" in footer["text"]
+        assert _status(body) == ("Open", "blue")  # the last snapshot, still shown
+
+
+def test_no_link_and_no_credential_asks_the_viewer_to_connect(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    with bridge.app.app_context():
+        with pytest.raises(widget.NeedsJiraConnection):
+            _view(bridge, instance, "EX-1")
+        assert IssueSnapshot.select().count() == 0
+
+
+def test_unlinked_task_is_read_with_the_viewers_token_only(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)  # alice can see SEC-1
+    authorize_user(bridge, jira, user="bob", email="bob@example.com")  # bob cannot
+    with bridge.app.app_context():
+        _link(instance, "SEC-1", ALICE, task=TASK_RICH)
+        assert _status(_view(bridge, instance, "SEC-1", task=TASK_RICH, user=BOB))[0] == "Open"
+        # On a task Alice never linked it to, her token is not lent to Bob.
+        body = _view(bridge, instance, "SEC-1", task=TASK_PLAIN, user=BOB)
+        assert body["metadata"]["fields"][0]["text"] == "Not available"
+
+
+def test_deleted_or_hidden_issue_is_a_widget_that_says_so(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira, user="bob", email="bob@example.com")
+    with bridge.app.app_context():
+        _link(instance, "SEC-1", BOB)  # linked, then Bob lost access to SEC
+        body = _view(bridge, instance, "SEC-1")
+        assert body["metadata"]["title"] == "SEC-1"
+        assert "deleted" in body["metadata"]["footer"]["text"]
+        _link(instance, "EX-404", BOB)
+        assert _view(bridge, instance, "EX-404")["metadata"]["fields"][0]["text"] \
+            == "Not available"
+
+
+def test_jira_down_shows_the_last_snapshot_with_a_footer_that_says_so(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        _link(instance, "EX-1", ALICE)
+        _link(instance, "EX-2", ALICE)
+        first = _view(bridge, instance, "EX-1")
+        jira_state(jira).add_fault("error", count=50, status=503)
+        body = _view(bridge, instance, "EX-1", max_age=0)
+        assert _status(body) == _status(first)
+        assert body["metadata"]["footer"]["text"].startswith("Jira cannot be reached right now")
+        never_seen = _view(bridge, instance, "EX-2", max_age=0)
+        assert never_seen["metadata"]["fields"][0]["text"] == "Unknown"
+
+
+def test_an_url_outside_the_workspaces_jira_is_not_found(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    with bridge.app.app_context():
+        req = widget.WidgetRequest(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                   resource_url="https://elsewhere.example.com/browse/EX-1")
+        with pytest.raises(widget.JiraNotFound):
+            widget.widget_json(req, _options(bridge))
+        other = widget.WidgetRequest(workspace="999", task=TASK_PLAIN, user=ALICE,
+                                     resource_url=f"{instance.base_url}/browse/EX-1")
+        with pytest.raises(widget.JiraNotFound):
+            widget.widget_json(other, _options(bridge))
