@@ -24,7 +24,9 @@ from bridge.sandbox.jira.webutil import error_json, not_authenticated, state
 
 bp = Blueprint("webhooks", __name__)
 
-EVENTS = ("jira:issue_created", "jira:issue_updated")
+# Jira also offers jira:issue_deleted (a subscriber may register it; this simulator has no
+# issue deletion, so it never fires).
+EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
 
 
 def is_loopback_url(url: str) -> bool:
