@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import secrets
+import threading
 import time
 from datetime import datetime
 from urllib.parse import urlencode
@@ -32,16 +33,21 @@ def create_fake_bridge(client_secret: str, allowed_origin: str | None = None, cl
                        client_id: str | None = None):
     """``allowed_origin`` is the simulator's origin: CORS, postMessage target and OAuth server."""
     app = Flask(__name__)
-    app.config.update(
-        CLIENT_SECRET=client_secret, CLIENT_ID=client_id, ALLOWED_ORIGIN=allowed_origin, CALLS=[],
-        RUN_FAILURES=0, RUN_DELAY=0.0, RUN_KEYS=[], BROKEN_WIDGET=False, ISSUES={},
-        NEXT_ISSUE=[1], PENDING={}, TOKENS=[],
-    )
+    app.config.update(CLIENT_SECRET=client_secret, CLIENT_ID=client_id,
+                      ALLOWED_ORIGIN=allowed_origin)
+    run_lock = threading.Lock()
 
     def reset():
+        # REQUIRE_AUTH: a user absent from AUTHORIZED gets 401 {"error"} on every browser
+        # call (the lead's contract for "no usable Jira credential"); the OAuth callback
+        # adds the user. RULES: saved rule-action values by action id. RUNS: run results by
+        # idempotency key; RUN_IN_FLIGHT / RUN_MAX_IN_FLIGHT count overlapping deliveries.
         app.config.update(CALLS=[], RUN_FAILURES=0, RUN_DELAY=0.0, RUN_KEYS=[],
-                          BROKEN_WIDGET=False, ISSUES={}, NEXT_ISSUE=[1], PENDING={}, TOKENS=[])
+                          BROKEN_WIDGET=False, ISSUES={}, NEXT_ISSUE=[1], PENDING={}, TOKENS=[],
+                          REQUIRE_AUTH=False, AUTHORIZED=set(), RULES={}, RUNS={},
+                          RUN_IN_FLIGHT=[0], RUN_MAX_IN_FLIGHT=[0], RUN_SLEEP=0.0)
 
+    reset()
     app.reset = reset
 
     @app.before_request
@@ -68,6 +74,9 @@ def create_fake_bridge(client_secret: str, allowed_origin: str | None = None, cl
         if _parse_iso(payload.get("expires_at", "1970-01-01T00:00:00Z")) < clock():
             return jsonify(error="request expired"), 401
         request.environ["fake.payload"] = payload
+        if (app.config["REQUIRE_AUTH"] and request.path != "/asana/rule/run"
+                and str(payload.get("user")) not in app.config["AUTHORIZED"]):
+            return jsonify(error="Connect your Jira account to continue."), 401
         return None
 
     @app.after_request
@@ -185,17 +194,91 @@ def create_fake_bridge(client_secret: str, allowed_origin: str | None = None, cl
             return jsonify(error="No issue matched that input"), 400
         return jsonify(resource_name=f"{key} Login fails on Safari", resource_url=issue_url(key))
 
+    def rule_form(values=None, errors=None):
+        values = dict(values or {})
+        fields = [
+            {"type": "dropdown", "id": "project", "name": "Project", "is_required": True,
+             "is_watched": True,
+             "options": [{"id": "EX", "label": "Example (EX)"}, {"id": "OPS", "label": "Ops"}]},
+        ]
+        if values.get("project"):
+            fields.append({"type": "dropdown", "id": "issuetype", "name": "Issue type",
+                           "is_required": True,
+                           "options": [{"id": "bug", "label": "Bug"},
+                                       {"id": "task", "label": "Task"}]})
+        fields += [
+            {"type": "single_line_text", "id": "prefix", "name": "Summary prefix",
+             "placeholder": "[Asana]"},
+            {"type": "typeahead", "id": "assignee", "name": "Assignee",
+             "typeahead_url": base() + "/asana/typeahead/assignee"},
+            {"type": "checkbox", "id": "copy", "name": "Attachments",
+             "options": [{"id": "yes", "label": "Copy task attachments"}]},
+        ]
+        for f in fields:
+            if values.get(f["id"]) is not None:
+                f["value"] = values[f["id"]]
+            if f["id"] in (errors or {}):
+                f["error"] = errors[f["id"]]
+        return {"template": "form_metadata_v0", "metadata": {
+            "title": "Create a Jira issue", "fields": fields,
+            "on_change_callback": base() + "/asana/rule/change",
+            "on_submit_callback": base() + "/asana/rule/submit"}}
+
+    @app.route("/asana/rule", methods=["GET"])
+    def rule_metadata():
+        saved = app.config["RULES"].get(payload().get("action") or "", {})
+        return jsonify(rule_form(saved.get("values")))
+
+    @app.route("/asana/rule/change", methods=["POST"])
+    def rule_change():
+        return jsonify(rule_form(payload().get("values")))
+
+    @app.route("/asana/rule/submit", methods=["POST"])
+    def rule_submit():
+        data = payload()
+        values = data.get("values") or {}
+        if not values.get("project") or not values.get("issuetype"):
+            error = {"issuetype": "Choose a project and an issue type"}
+            return jsonify(rule_form(values, error)), 400
+        app.config["RULES"][str(data["action"])] = {"values": values,
+                                                    "rule_name": data.get("rule_name"),
+                                                    "user": data.get("user")}
+        return jsonify({})
+
     @app.route("/asana/rule/run", methods=["POST"])
     def rule_run():
-        app.config["RUN_KEYS"].append(payload()["idempotency_key"])
-        if app.config["RUN_DELAY"]:
-            delay, app.config["RUN_DELAY"] = app.config["RUN_DELAY"], 0.0
-            time.sleep(delay)
-        if app.config["RUN_FAILURES"] > 0:
-            app.config["RUN_FAILURES"] -= 1
-            return jsonify(error="Jira is unavailable"), 503
-        return jsonify(action_result="resources_created", resources_created=[
-            {"resource_name": "EX-9 Created by rule", "resource_url": issue_url("EX-9")}])
+        data = payload()
+        key = data["idempotency_key"]
+        app.config["RUN_KEYS"].append(key)
+        with run_lock:
+            app.config["RUN_IN_FLIGHT"][0] += 1
+            app.config["RUN_MAX_IN_FLIGHT"][0] = max(app.config["RUN_MAX_IN_FLIGHT"][0],
+                                                     app.config["RUN_IN_FLIGHT"][0])
+        try:
+            if app.config["RUN_DELAY"]:
+                delay, app.config["RUN_DELAY"] = app.config["RUN_DELAY"], 0.0
+                time.sleep(delay)
+            time.sleep(app.config["RUN_SLEEP"])
+            if app.config["RUN_FAILURES"] > 0:
+                app.config["RUN_FAILURES"] -= 1
+                return jsonify(error="Jira is unavailable"), 503
+            rules = app.config["RULES"]
+            if rules and str(data["action"]) not in rules:
+                return Response(status=410)
+            with run_lock:  # a careful server: one issue per idempotency key
+                if key not in app.config["RUNS"]:
+                    n = app.config["NEXT_ISSUE"][0]
+                    app.config["NEXT_ISSUE"][0] += 1
+                    issue = f"EX-{900 + n}" if rules else "EX-9"
+                    app.config["ISSUES"][issue] = "Created by rule"
+                    app.config["RUNS"][key] = {
+                        "action_result": "resources_created", "resources_created": [
+                            {"resource_name": f"{issue} Created by rule",
+                             "resource_url": issue_url(issue)}]}
+                return jsonify(app.config["RUNS"][key])
+        finally:
+            with run_lock:
+                app.config["RUN_IN_FLIGHT"][0] -= 1
 
     def final_page(message: str) -> Response:
         # Same origin as the Authentication URL, posting to the opener (reference §7.1); the
@@ -233,6 +316,7 @@ def create_fake_bridge(client_secret: str, allowed_origin: str | None = None, cl
         if resp.status_code != 200:
             return final_page("error")
         app.config["TOKENS"].append(resp.json())
+        app.config["AUTHORIZED"].add(str(resp.json()["data"]["id"]))
         return final_page("success")
 
     return app

@@ -25,13 +25,25 @@ Not part of Asana. The simulator binds loopback only, so these endpoints carry n
   Asana: ``GET /api/1.0/attachments/<gid>`` then answers 404, ``?parent=`` lists drop it,
   its widget goes and download URLs already handed out answer 404.
 * ``GET /_sim/attachments/<gid>/sha256``: the sha256 of an Asana-hosted attachment's bytes.
+* Rule actions (reference §5.4): ``POST /_sim/rules/new`` ``{"project"?}`` gives a fresh
+  ``action`` id and the app's ``action_type`` (what the rule builder knows before the form
+  opens); ``POST /_sim/rules`` ``{"action", "project", "user", "values", "rule_name"?}``
+  records a rule whose on_submit the app accepted; ``GET /_sim/rules``; ``DELETE
+  /_sim/rules/<action>``; ``POST /_sim/rules/<action>/run`` ``{"task", "deliveries"?,
+  "idempotency_key"?, "retry_backoff"?, "retry_attempts"?}`` fires the rule: run_action
+  from the simulator's server side, retried with backoff on one key (``deliveries: 2``
+  sends two at once), then the created resources are attached to the task. Answers
+  ``{"action", "task", "idempotency_key", "deliveries": [{"status", "body", "outcome",
+  "attempts"}], "attached": [gid, ...]}``; 502 when the app's answer breaks the spec or the
+  app cannot be reached.
 """
 
 from __future__ import annotations
 
+import requests
 from flask import Blueprint, current_app, jsonify, request
 
-from bridge.sandbox.asana import rest, validator
+from bridge.sandbox.asana import rest, seed, validator
 from bridge.sandbox.asana.host import DEFAULT_PATHS, check_response
 from bridge.sandbox.asana.state import SimError
 
@@ -45,6 +57,17 @@ def _sim():
 @bp.errorhandler(SimError)
 def _sim_error(exc: SimError):
     return jsonify(error=exc.message), exc.status
+
+
+@bp.errorhandler(validator.ResponseInvalid)
+def _invalid(exc: validator.ResponseInvalid):
+    return jsonify(error=f"The app's answer breaks the spec at {exc.path or '<body>'}: "
+                         f"{exc.message}", path=exc.path, message=exc.message), 502
+
+
+@bp.errorhandler(requests.RequestException)
+def _unreachable(exc):
+    return jsonify(error=f"The app server could not be reached: {type(exc).__name__}"), 502
 
 
 @bp.errorhandler(ValueError)
@@ -153,7 +176,10 @@ def attach_resource(gid):
     if gid not in sim.tasks:
         raise SimError(404, "task not found")
     body = request.get_json(force=True)
-    validator.validate("attached", body)
+    try:
+        validator.validate("attached", body)
+    except validator.ResponseInvalid as exc:  # the caller's input, not an app's answer
+        raise SimError(400, str(exc)) from None
     app = sim.app(body.get("client_id"))
     record = sim.add_external_attachment(parent=gid, name=body["resource_name"],
                                          url=body["resource_url"], connected_app=app.client_id)
@@ -211,3 +237,54 @@ def remove_attachment(gid):
 @bp.get("/attachments/<gid>/sha256")
 def attachment_sha256(gid):
     return jsonify(gid=gid, sha256=_sim().attachment_digest(gid))
+
+
+@bp.post("/rules/new")
+def new_rule():
+    body = request.get_json(force=True, silent=True) or {}
+    draft = _sim().new_rule_action(project=str(body.get("project") or seed.PROJECT),
+                                   client_id=body.get("client_id"))
+    return jsonify(draft), 201
+
+
+@bp.post("/rules")
+def save_rule():
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict) or not body.get("action") or not body.get("project"):
+        raise SimError(400, "action and project are required")
+    user = str(body.get("user") or "")
+    if "@" in user:
+        found = _sim().user_by_email(user)
+        user = found["gid"] if found else user
+    values = body.get("values") or {}
+    if not isinstance(values, dict):
+        raise SimError(400, "values must be an object")
+    rule = _sim().save_rule(action=str(body["action"]), project=str(body["project"]), user=user,
+                            values=values, rule_name=body.get("rule_name"),
+                            client_id=body.get("client_id"))
+    return jsonify(rule), 201
+
+
+@bp.get("/rules")
+def list_rules():
+    project = request.args.get("project")
+    rules = [r for r in _sim().rule_actions.values() if not project or r["project"] == project]
+    return jsonify(rules=rules)
+
+
+@bp.delete("/rules/<action>")
+def delete_rule(action):
+    return jsonify(deleted=_sim().delete_rule(action)["action"])
+
+
+@bp.post("/rules/<action>/run")
+def run_rule(action):
+    body = request.get_json(force=True, silent=True) or {}
+    host_kw = {}
+    for key, cast in (("retry_backoff", float), ("retry_attempts", int)):
+        if body.get(key) is not None:
+            host_kw[key] = cast(body[key])
+    record = _sim().run_rule(action, str(body.get("task") or ""),
+                             deliveries=int(body.get("deliveries") or 1),
+                             idempotency_key=body.get("idempotency_key"), **host_kw)
+    return jsonify(record)

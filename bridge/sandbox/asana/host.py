@@ -21,6 +21,7 @@ from the browser, as Asana's client does.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -63,6 +64,12 @@ RESPONSE_KIND = {
     "rule_run": "ran_action",
 }
 FORM_ON_400 = {"form_change", "form_submit", "rule_change", "rule_submit"}
+# Statuses for which the spec gives every call a body ``{"error": "..."}`` (reference §6.6;
+# 418 only on the widget, where it points to the Unauthorized schema). 410 and 429 have none.
+ERROR_BODY_STATUSES = {400, 401, 403, 404, 500}
+# Calls Asana's servers make (rule runs); every other call comes from the user's browser,
+# where Asana can open the Authentication URL (reference §2.1).
+SERVER_SIDE = {"rule_run"}
 METHODS = {k: "POST" for k in ("form_change", "form_submit", "lookup_attach", "rule_change",
                                "rule_submit", "rule_run")}
 
@@ -86,15 +93,34 @@ class SignedRequest:
 
 @dataclass
 class ComponentResponse:
+    """What the app answered. ``outcome`` is ``"ok"``, ``"auth_required"`` (a 401 with an
+    ``{"error"}`` body on a call from the browser: Asana opens the Authentication URL) or
+    ``"error"``. ``auth_flow`` says what the host did about a 401: ``None`` (nothing was
+    needed), ``"required"`` (no ``authenticate`` hook: the flow is owed), ``"completed"``
+    (the hook succeeded and this is the retried call's answer) or ``"failed"``."""
+
     status: int
     body: object
     headers: dict
     request: SignedRequest
     attempts: list[SignedRequest] = field(default_factory=list)
+    auth_flow: str | None = None
+    auth_url: str | None = None
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def auth_required(self) -> bool:
+        return (self.status == 401 and self.request.kind not in SERVER_SIDE
+                and isinstance(self.body, dict) and isinstance(self.body.get("error"), str))
+
+    @property
+    def outcome(self) -> str:
+        if self.ok:
+            return "ok"
+        return "auth_required" if self.auth_required else "error"
 
 
 class AppComponentsHost:
@@ -115,6 +141,7 @@ class AppComponentsHost:
         retry_attempts: int = 5,
         retry_backoff: float = 1.0,
         timeout: float = TIMEOUT_SECONDS,
+        authenticate: Callable[[str], bool] | None = None,
     ):
         self.bridge_url = bridge_url.rstrip("/")
         self.client_secret = client_secret
@@ -128,6 +155,10 @@ class AppComponentsHost:
         self.retry_attempts = retry_attempts
         self.retry_backoff = retry_backoff
         self.timeout = timeout
+        # Called with the Authentication URL when the app answers 401 (see ``call``); it
+        # stands for the user completing the popup and returns True on "success".
+        self.authenticate = authenticate
+        self.auth_flows: list[dict] = []  # every 401 that asked for the Authentication URL
 
     # --- building ----------------------------------------------------------------------
 
@@ -215,8 +246,9 @@ class AppComponentsHost:
 
     # --- sending -----------------------------------------------------------------------
 
-    def send(self, signed: SignedRequest) -> ComponentResponse:
-        resp = self.session.request(
+    def send(self, signed: SignedRequest,
+             session: requests.Session | None = None) -> ComponentResponse:
+        resp = (session or self.session).request(
             signed.method, signed.url, headers=signed.headers,
             data=signed.body.encode("utf-8") if signed.body is not None else None,
             timeout=self.timeout,
@@ -231,7 +263,33 @@ class AppComponentsHost:
         return result
 
     def call(self, kind: str, **kw) -> ComponentResponse:
-        return self.send(self.prepare(kind, **kw))
+        """Send one call; a 401 ``{"error"}`` means "the user must authenticate".
+
+        What Asana shows on a 401 is UNCONFIRMED (reference §11); the project's choice (the
+        lead's, documented in the README) is that Asana opens the Authentication URL, as the
+        console's "Install your app" text says it does "when the app returns a response
+        indicating the user must authenticate". The host records the flow in
+        :attr:`auth_flows`; with an ``authenticate`` hook it runs the flow and, on success,
+        sends the call again (freshly signed), as the task page does after the popup posts
+        ``"success"``.
+        """
+        result = self.send(self.prepare(kind, **kw))
+        if not result.auth_required:
+            return result
+        auth_url = self.auth_url()
+        self.auth_flows.append({"kind": kind, "auth_url": auth_url, "error": result.body["error"]})
+        result.auth_url = auth_url
+        if self.authenticate is None:
+            result.auth_flow = "required"
+            return result
+        if not self.authenticate(auth_url):
+            result.auth_flow = "failed"
+            return result
+        retried = self.send(self.prepare(kind, **kw))
+        retried.attempts = result.attempts + retried.attempts
+        retried.auth_flow = "completed"
+        retried.auth_url = auth_url
+        return retried
 
     # --- one method per component call -------------------------------------------------
 
@@ -280,8 +338,9 @@ class AppComponentsHost:
                          rule_name=rule_name, url=url, **kw)
 
     def rule_run(self, *, workspace, project, user, action_type, action, target_object,
-                 idempotency_key=None, **kw) -> ComponentResponse:
-        """POST run-action; retried on an error status or timeout with the same key."""
+                 idempotency_key=None, session=None, **kw) -> ComponentResponse:
+        """POST run-action; retried on an error status or timeout with the same key, after
+        ``retry_backoff`` seconds, doubling each time (reference §4.2)."""
         key = idempotency_key or str(uuid.uuid4())
         attempts: list[SignedRequest] = []
         delay = self.retry_backoff
@@ -292,7 +351,7 @@ class AppComponentsHost:
                                   target_object=target_object, idempotency_key=key, **kw)
             attempts.append(signed)
             try:
-                result = self.send(signed)
+                result = self.send(signed, session)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last_exc, result = exc, None
             if result is not None:
@@ -306,16 +365,61 @@ class AppComponentsHost:
             delay *= 2
         raise AssertionError("unreachable")
 
+    def rule_run_deliveries(self, copies: int = 2, *, idempotency_key=None,
+                            **kw) -> list[ComponentResponse]:
+        """``copies`` deliveries of one run at the same instant, with one idempotency key,
+        each retried on its own (Asana's retry of a delivery that timed out can overlap the
+        first one; reference §4.2). Each delivery has its own connection. Answers in
+        delivery order; a delivery that failed for good raises after all have finished."""
+        key = idempotency_key or str(uuid.uuid4())
+        start = threading.Barrier(copies)
+        results: list = [None] * copies
+
+        def deliver(i: int) -> None:
+            with requests.Session() as session:
+                try:
+                    start.wait(timeout=self.timeout)
+                    results[i] = self.rule_run(idempotency_key=key, session=session, **kw)
+                except Exception as exc:  # handed back to the caller below
+                    results[i] = exc
+
+        threads = [threading.Thread(target=deliver, args=(i,), daemon=True)
+                   for i in range(copies)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return results
+
     def auth_url(self) -> str:
         """The Authentication URL opens in a popup, unsigned (reference §5.5)."""
         return self.url_for("auth")
 
 
 def check_response(kind: str, status: int, body, content_type: str = "") -> None:
-    """Validate a response the way Asana would use it; raises ``ResponseInvalid``."""
+    """Validate a response the way Asana would use it; raises ``ResponseInvalid``.
+
+    200 bodies by call (reference §5, §6); a 400 on form change/submit and rule
+    change/submit is a form, or, as on every other call, ``{"error": "..."}``; 401, 403, 404,
+    500 (and the widget's 418) must be ``{"error": "..."}`` in JSON, since Asana shows that
+    sentence. Statuses the spec gives no body (410, 429, and whatever a proxy adds) are
+    not checked.
+    """
     if status == 200 and RESPONSE_KIND.get(kind):
         validator.validate(RESPONSE_KIND[kind], body)
-    elif status == 400 and kind in FORM_ON_400:
+        return
+    documented = status in ERROR_BODY_STATUSES or (status == 418 and kind == "widget")
+    if not documented:
+        if status >= 400 and "json" in content_type and isinstance(body, dict) and body:
+            validator.validate("error", body)
+        return
+    if "json" not in content_type or not isinstance(body, dict):
+        raise validator.ResponseInvalid(
+            "", f"a {status} must be JSON {{\"error\": \"...\"}} (got {content_type or 'no type'})")
+    if status == 400 and kind in FORM_ON_400 and "template" in body:
         validator.validate("form", body)
-    elif status >= 400 and "json" in content_type and isinstance(body, dict):
+    else:
         validator.validate("error", body)

@@ -25,6 +25,7 @@ from bridge.sandbox.asana.host import DEFAULT_PATHS, AppComponentsHost
 ACCESS_TOKEN_TTL = 3600  # reference §7.2: expires_in 3600
 AUTH_CODE_TTL = 600  # not documented; ten minutes is the usual OAuth choice
 DOWNLOAD_URL_TTL = 120  # reference §8: download_url "may only be valid for two minutes"
+DEFAULT_RULE_ACTION_TYPE = "1700000000000001"
 LINK_HOSTS = ("gdrive", "dropbox", "onedrive", "box", "vimeo")  # besides asana, external (§8)
 DEFAULT_MATCH_URL_PATTERN = r"^https?://[^/]+(/[^?#]*)?/browse/[A-Z][A-Z0-9_]+-\d+$"
 
@@ -51,6 +52,12 @@ class OAuthApp:
     paths: dict = field(default_factory=dict)
     match_url_pattern: str = DEFAULT_MATCH_URL_PATTERN
     installed_projects: set = field(default_factory=set)
+    # The rule action configured in the console: its id is the `action_type` of every call
+    # (reference §5.4). Whether Asana attaches `resources_created` to the target task is
+    # UNCONFIRMED (§6.5); the simulator does, unless the task already has that URL.
+    rule_action_type: str = DEFAULT_RULE_ACTION_TYPE
+    rule_action_name: str = "Create a Jira issue"
+    attach_resources_created: bool = True
 
     @property
     def widget_metadata_url(self) -> str | None:
@@ -62,7 +69,10 @@ class OAuthApp:
         return {"client_id": self.client_id, "name": self.name, "redirect_uris": self.redirect_uris,
                 "bridge_url": self.bridge_url, "paths": {**DEFAULT_PATHS, **self.paths},
                 "match_url_pattern": self.match_url_pattern,
-                "installed_projects": sorted(self.installed_projects)}
+                "installed_projects": sorted(self.installed_projects),
+                "rule_action_type": self.rule_action_type,
+                "rule_action_name": self.rule_action_name,
+                "attach_resources_created": self.attach_resources_created}
 
 
 def _is_loopback(uri: str) -> bool:
@@ -103,6 +113,8 @@ class SimState:
                                               "size": None, "content_type": None,
                                               "connected_app": None}
             self.removed_attachments: dict[str, dict] = {}
+            self.rule_actions: dict[str, dict] = {}
+            self.rule_runs: list[dict] = []
             self.uploads: dict[str, bytes] = {}
             self.stories: dict[str, list[dict]] = {}
             self.apps: dict[str, OAuthApp] = {}
@@ -376,3 +388,83 @@ class SimState:
         return [a for a in self.attachments_of(task_gid)
                 if a["resource_subtype"] == "external" and a["url"]
                 and (a["connected_app"] == app.client_id or pattern.search(a["url"]))]
+
+    # --- rule actions (reference §2.1, §5.4) ---------------------------------------------
+
+    def new_rule_action(self, *, project: str, client_id: str | None = None) -> dict:
+        """What the rule builder knows when a user adds the app's action to a rule: a fresh
+        action id (sent as `action` on change and submit; omitted from the metadata GET of
+        a new action) and the app's `action_type`."""
+        app = self.app(client_id)
+        if project not in self.projects:
+            raise SimError(404, f"no project {project}")
+        return {"action": self.new_gid(), "action_type": app.rule_action_type,
+                "project": project, "workspace": self.projects[project]["workspace"],
+                "name": app.rule_action_name, "client_id": app.client_id}
+
+    def save_rule(self, *, action: str, project: str, user: str, values: dict,
+                  rule_name: str | None = None, client_id: str | None = None) -> dict:
+        """Record a rule whose on_submit the app accepted (edits replace it)."""
+        app = self.app(client_id)
+        if project not in self.projects:
+            raise SimError(404, f"no project {project}")
+        if user not in self.users:
+            raise SimError(404, f"no user {user}")
+        rule = {"action": str(action), "action_type": app.rule_action_type, "project": project,
+                "workspace": self.projects[project]["workspace"], "user": user,
+                "values": dict(values or {}), "rule_name": rule_name or app.rule_action_name,
+                "client_id": app.client_id}
+        with self.lock:
+            self.rule_actions[rule["action"]] = rule
+        return rule
+
+    def delete_rule(self, action: str) -> dict:
+        with self.lock:
+            rule = self.rule_actions.pop(action, None)
+        if rule is None:
+            raise SimError(404, f"no rule action {action}")
+        return rule
+
+    def run_rule(self, action: str, task: str, *, deliveries: int = 1,
+                 idempotency_key: str | None = None, **host_kw) -> dict:
+        """The rule fires on ``task``: Asana's servers POST run_action (retried with backoff,
+        one idempotency key; ``deliveries`` > 1 sends that many at once), then attach the
+        created resources to the task. ``user`` is the rule's creator (which user Asana
+        sends is UNCONFIRMED, §5.4)."""
+        rule = self.rule_actions.get(action)
+        if rule is None:
+            raise SimError(404, f"no rule action {action}")
+        if task not in self.tasks:
+            raise SimError(404, f"no task {task}")
+        if not 1 <= int(deliveries) <= 10:
+            raise ValueError("deliveries must be 1 to 10")
+        app = self.app(rule["client_id"])
+        host = self.host_for(rule["client_id"], **host_kw)
+        key = idempotency_key or f"{action}:{task}:{secrets.token_hex(8)}"
+        call = {"workspace": self.tasks[task]["workspace"], "project": rule["project"],
+                "user": rule["user"], "action_type": rule["action_type"], "action": action,
+                "target_object": task}
+        if deliveries > 1:
+            results = host.rule_run_deliveries(int(deliveries), idempotency_key=key, **call)
+        else:
+            results = [host.rule_run(idempotency_key=key, **call)]
+        attached = []
+        for result in results:
+            body = result.body if isinstance(result.body, dict) else {}
+            if not (result.ok and body.get("action_result") == "resources_created"
+                    and app.attach_resources_created):
+                continue
+            for res in body.get("resources_created") or []:
+                present = {a["url"] for a in self.attachments_of(task)}
+                if res["resource_url"] not in present:
+                    made = self.add_external_attachment(parent=task, name=res["resource_name"],
+                                                        url=res["resource_url"],
+                                                        connected_app=app.client_id)
+                    attached.append(made["gid"])
+        record = {"action": action, "task": task, "idempotency_key": key,
+                  "deliveries": [{"status": r.status, "body": r.body, "outcome": r.outcome,
+                                  "attempts": len(r.attempts)} for r in results],
+                  "attached": attached}
+        with self.lock:
+            self.rule_runs.append(record)
+        return record
