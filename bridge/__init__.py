@@ -54,7 +54,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.secret_key = _derive(secret, "flask-session")
     from urllib.parse import urlsplit
 
-    for value in (secret, settings.asana_client_secret, urlsplit(settings.database_url).password):
+    for value in (secret, settings.asana_client_secret, urlsplit(settings.database_url).password,
+                  urlsplit(settings.queue_url).password):
         logs.register_secret(value)
 
     if settings.trust_proxy:
@@ -64,6 +65,9 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
                                 x_prefix=1)
 
     db.init_app(app, settings.database_url)
+    from . import queue
+
+    app.extensions["bridge.queue"] = queue.configure(settings)
     errors.init_app(app)
     bodies.init_app(app)
     cors.init_app(app)

@@ -76,6 +76,77 @@ def init_db():
 
 
 @main.command()
+@click.option("--threads", type=click.IntRange(1, 32), default=None,
+              help="Copy threads (default: BRIDGE_WORKER_THREADS).")
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this process is gone (serve's own worker).")
+def worker(threads, parent_pid):
+    """Run a queue worker: copies attachments to Jira, recovers interrupted copies.
+
+    `serve` starts one itself; run this separately with `serve --no-worker` (another
+    service, another node). Stop with SIGINT to finish running copies first, or SIGTERM
+    to stop at once (interrupted copies are taken up again, never uploaded twice).
+    """
+    from . import logs, migrations
+    from . import worker as worker_mod
+
+    app = _app()
+    settings = app.config["BRIDGE"]
+    logs.configure(settings.log_level, settings.log_format)
+    with app.app_context():
+        db = app.extensions["bridge.db"]
+        if migrations.current_version(db) != migrations.LATEST:
+            db.close()
+            raise click.ClickException("the database schema is not up to date; run: "
+                                       "asana-jira-bridge init-db")
+        db.close()
+    worker_mod.run(threads or settings.worker_threads, parent_pid=parent_pid)
+
+
+def _start_worker_process(settings):
+    """``serve``'s companion worker: a child process, restarted if it dies (see
+    ``bridge.worker`` for why a process and not threads in the web workers)."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    state = {"proc": None, "stopping": False}
+
+    def spawn():
+        import os
+
+        return subprocess.Popen([sys.executable, "-c", "from bridge.cli import main; main()",
+                                 "worker", "--parent-pid", str(os.getpid())])
+
+    def supervise():
+        delay = 1.0
+        while not state["stopping"]:
+            started = time.monotonic()
+            state["proc"] = spawn()
+            state["proc"].wait()
+            if state["stopping"]:
+                return
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
+            click.echo(f"asana-jira-bridge: the queue worker exited "
+                       f"({state['proc'].returncode}); restarting in {delay:.0f} s", err=True)
+            time.sleep(delay)
+
+    def stop():
+        state["stopping"] = True
+        proc = state["proc"]
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    threading.Thread(target=supervise, name="bridge-worker-supervisor", daemon=True).start()
+    return stop
+
+
+@main.command()
 @click.option("--bind", "-b", default="127.0.0.1:8080", show_default=True,
               help="Address and port to listen on (HOST:PORT).")
 @click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64),
@@ -84,7 +155,9 @@ def init_db():
               help="Threads per worker (widget requests wait on Jira).")
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
 @click.option("--no-migrate", is_flag=True, help="Do not bring the schema up to date first.")
-def serve(bind, workers, threads, dev, no_migrate):
+@click.option("--no-worker", is_flag=True,
+              help="Do not start a queue worker (run `asana-jira-bridge worker` elsewhere).")
+def serve(bind, workers, threads, dev, no_migrate, no_worker):
     """Run the bridge (gunicorn with workers; --dev for Flask's server)."""
     from . import logs, migrations
 
@@ -100,9 +173,18 @@ def serve(bind, workers, threads, dev, no_migrate):
     if not host or not port.isdigit():
         raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--bind")
     click.echo(f"asana-jira-bridge {__version__} listening on http://{bind}", err=True)
-    if dev:
-        app.run(host=host.strip("[]"), port=int(port), debug=False, threaded=True)
-        return
+    stop_worker = None if no_worker else _start_worker_process(settings)
+    try:
+        if dev:
+            app.run(host=host.strip("[]"), port=int(port), debug=False, threaded=True)
+            return
+        _serve_gunicorn(bind, workers, threads, settings)
+    finally:
+        if stop_worker is not None:
+            stop_worker()
+
+
+def _serve_gunicorn(bind, workers, threads, settings):
     _gunicorn_app({
         "bind": bind,
         "workers": workers,

@@ -111,6 +111,14 @@ def _database_url(raw: str) -> str:
     return url
 
 
+def _queue_url(raw: str) -> str:
+    url = raw.strip()
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a Redis URL (redis://host:6379/0); leave it empty to keep "
+                         f"the queue in the bridge's database, got {raw!r}")
+    return url
+
+
 def _emails(raw: str) -> tuple[str, ...]:
     emails = tuple(e.strip().lower() for e in raw.split(",") if e.strip())
     for email in emails:
@@ -162,6 +170,11 @@ SETTINGS: tuple[Setting, ...] = (
             default=1_048_576, parse=_int(1024, 100 * 1024 * 1024)),
     Setting("HTTP_TIMEOUT", "Timeout in seconds for every outbound call to Jira or Asana.",
             default=8.0, parse=_float(0.5, 120)),
+    Setting("QUEUE_URL", "Where background work (attachment copies) is queued. Default: the "
+            "bridge's own database (huey's SQL storage). `redis://host:6379/0` for Redis "
+            "(install the `redis` extra).", default="", parse=_queue_url, secret=True),
+    Setting("WORKER_THREADS", "Threads of each queue worker (attachment copies in parallel).",
+            default=2, parse=_int(1, 32)),
     Setting("TRUST_PROXY", "Trust `X-Forwarded-*` headers from one reverse proxy in front of "
             "the bridge.", default=False, parse=_bool),
     Setting("WIDGET_MAX_AGE", "Longest time in seconds a widget shows a cached Jira issue "

@@ -13,11 +13,28 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .models import ALL_MODELS, SchemaVersion
+from . import models
+from .models import SchemaVersion
+
+# Migration 1 as released: these tables, no others. Models added later are created by the
+# migration that introduced them, so a fresh database goes through the same steps as an old
+# one (``ALL_MODELS`` grows; this list never does).
+_INITIAL_MODELS = ("AsanaWorkspace", "JiraInstance", "AsanaUser", "BridgeAdmin", "SetupToken",
+                   "JiraCredential", "IssueLink", "RuleAction", "ActionRun", "PendingAuth",
+                   "IssueSnapshot", "Job", "AuditEvent")
 
 
 def _initial(db: pw.Database) -> None:
-    db.create_tables(ALL_MODELS)
+    db.create_tables([getattr(models, name) for name in _INITIAL_MODELS])
+
+
+def _queue_and_copies(db: pw.Database) -> None:
+    """huey's tables (the durable queue), attachment copies and worker heartbeats."""
+    from . import queue
+    from .models import AttachmentCopy, WorkerBeat
+
+    queue.create_sql_tables(db)
+    db.create_tables([AttachmentCopy, WorkerBeat])
 
 
 def _issue_snapshots_by_key(db: pw.Database) -> None:
@@ -32,6 +49,7 @@ def _issue_snapshots_by_key(db: pw.Database) -> None:
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
+    (3, "durable queue, attachment copies, worker heartbeats", _queue_and_copies),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -232,6 +232,46 @@ class Job(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
 
+class AttachmentCopy(BaseModel):
+    """One Asana file to copy onto a linked Jira issue: the durable record of that work.
+
+    The row, not the queue message, is the truth (see ``bridge.queue``): ``state`` moves
+    ``pending`` → ``copying`` (intent recorded before any byte is sent, with a lease held
+    by one worker) → ``done`` / ``skipped`` / ``failed``; ``error`` is the sentence the
+    widget shows for the last two.
+    """
+
+    link = pw.ForeignKeyField(IssueLink, backref="copies", on_delete="CASCADE")
+    asana_gid = pw.CharField(max_length=64)
+    name = pw.CharField(max_length=512)
+    size = pw.BigIntegerField(null=True)
+    position = pw.IntegerField(default=0)
+    state = pw.CharField(default="pending", max_length=16, index=True)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=utcnow, index=True)
+    enqueued_at = pw.DateTimeField(null=True)
+    lease_owner = pw.CharField(null=True, max_length=128)
+    lease_until = pw.DateTimeField(null=True)
+    jira_attachment_id = pw.CharField(null=True, max_length=64)
+    error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("link", "asana_gid"), True),)
+
+
+class WorkerBeat(BaseModel):
+    """A queue worker's heartbeat: liveness for ``/healthz`` and for lease recovery."""
+
+    worker_id = pw.CharField(unique=True, max_length=128)
+    host = pw.CharField(default="", max_length=255)
+    pid = pw.IntegerField(default=0)
+    threads = pw.IntegerField(default=0)
+    started_at = pw.DateTimeField(default=utcnow)
+    beat_at = pw.DateTimeField(default=utcnow, index=True)
+
+
 class AuditEvent(BaseModel):
     """Who did what, when, and how it ended. Never issue content, never secrets."""
 
@@ -257,6 +297,8 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     IssueSnapshot,
     Job,
     AuditEvent,
+    AttachmentCopy,
+    WorkerBeat,
 )
 
 

@@ -52,10 +52,13 @@ def database_url(tmp_path):
 def _drop_everything(url):
     from bridge.db import open_database
     from bridge.models import ALL_MODELS, SchemaVersion
+    from bridge.queue import sql_table_names
 
     db = open_database(url)
     with db.bind_ctx([*ALL_MODELS, SchemaVersion]):
         db.drop_tables([*ALL_MODELS, SchemaVersion], safe=True, cascade=True)
+    for table in sql_table_names():
+        db.execute_sql(f'DROP TABLE IF EXISTS "{table}" CASCADE')
     db.close_all() if hasattr(db, "close_all") else db.close()
 
 

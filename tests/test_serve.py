@@ -20,9 +20,18 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _children(pid):
+def _children(pid, queue_worker=False):
+    """gunicorn's workers of ``pid`` (or, with ``queue_worker``, serve's queue worker)."""
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    found = []
+    for child in (int(p) for p in out.split()):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (b"worker" in cmdline) == queue_worker:
+            found.append(child)
+    return found
 
 
 def test_serve_gunicorn_two_workers_healthz(settings, tmp_path):
@@ -54,6 +63,8 @@ def test_serve_gunicorn_two_workers_healthz(settings, tmp_path):
         while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert len(_children(proc.pid)) == 2
+        queue_workers = _children(proc.pid, queue_worker=True)
+        assert len(queue_workers) == 1  # serve's own queue worker, beside gunicorn
         statuses = {requests.get(url, timeout=5).status_code for _ in range(20)}
         assert statuses == {200}
         # A credential sent to the bridge is not written to its log.
@@ -62,6 +73,9 @@ def test_serve_gunicorn_two_workers_healthz(settings, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+    for pid in queue_workers:  # stopped with serve, not left behind
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     text = log.read_text()
     assert "tok-serve-7c1f" not in text
     assert "Booting worker" in text

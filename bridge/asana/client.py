@@ -5,13 +5,17 @@ from __future__ import annotations
 import requests
 
 from .. import logs
-from .errors import AsanaUnavailable, error_from_response
+from .errors import AsanaDownloadExpired, AsanaUnavailable, error_from_response
 
 
 class AsanaClient:
     API = "/api/1.0"
     ME = "/users/me"
     WORKSPACES = "/workspaces"
+    TASK = "/tasks/{task}"
+    ATTACHMENTS = "/attachments"
+    ATTACHMENT = "/attachments/{attachment}"
+    ATTACHMENT_FIELDS = "name,resource_subtype,host,size,download_url,view_url,created_at"
 
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 8.0):
         self.base_url = base_url.rstrip("/")
@@ -34,3 +38,65 @@ class AsanaClient:
     def me(self) -> dict:
         """gid, name, email and the workspaces the user belongs to."""
         return self.get(self.ME, opt_fields="gid,name,email,workspaces,workspaces.name")
+
+    def get_page(self, path: str, **params) -> tuple[list, str | None]:
+        """One page of a list endpoint and the ``offset`` of the next, if any (§8)."""
+        try:
+            response = requests.get(self.base_url + self.API + path, params=params or None,
+                                    headers=self._headers, timeout=self.timeout,
+                                    allow_redirects=False)
+        except requests.RequestException:
+            raise AsanaUnavailable() from None
+        if response.status_code != 200:
+            raise error_from_response(response)
+        body = response.json()
+        next_page = body.get("next_page") or {}
+        return body.get("data") or [], next_page.get("offset")
+
+    def task(self, gid: str, fields: str = "name,notes,html_notes,permalink_url") -> dict:
+        return self.get(self.TASK.format(task=_part(gid)), opt_fields=fields)
+
+    def attachments(self, task_gid: str, *, limit: int = 100) -> list[dict]:
+        """Every attachment of a task (paginated: never trust one page, §8)."""
+        items: list[dict] = []
+        offset = None
+        while True:
+            params = {"parent": task_gid, "limit": limit, "opt_fields": self.ATTACHMENT_FIELDS}
+            if offset:
+                params["offset"] = offset
+            page, offset = self.get_page(self.ATTACHMENTS, **params)
+            items.extend(page)
+            if not offset or len(items) >= 1000:
+                return items
+
+    def attachment(self, gid: str) -> dict:
+        """One attachment with a fresh ``download_url`` (valid about two minutes, §8)."""
+        return self.get(self.ATTACHMENT.format(attachment=_part(gid)),
+                        opt_fields=self.ATTACHMENT_FIELDS)
+
+
+def open_download(url: str, *, timeout: float = 30.0) -> requests.Response:
+    """Start streaming an attachment from its pre-signed ``download_url``.
+
+    No Asana credentials go to that URL: it is a storage URL (S3) signed on its own
+    (asana-app-components.md §8). The caller reads ``iter_content`` and closes it.
+    """
+    try:
+        response = requests.get(url, stream=True, timeout=(min(5.0, timeout), timeout),
+                                headers={"Accept-Encoding": "identity"})
+    except requests.RequestException:
+        raise AsanaUnavailable("The file could not be downloaded from Asana.") from None
+    if response.status_code != 200:
+        response.close()
+        if response.status_code in (401, 403):
+            # an expired pre-signed URL: a fresh one is fetched on the next attempt
+            raise AsanaDownloadExpired()
+        raise AsanaUnavailable("The file could not be downloaded from Asana.",
+                               http_status=response.status_code)
+    return response
+
+
+def _part(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(str(value), safe="")

@@ -53,6 +53,17 @@ class AsanaUnavailable(AsanaError):
     public_message = "Asana cannot be reached right now. Try again later."
 
 
+class AsanaNotFound(AsanaError):
+    status = 404
+    code = "asana_not_found"
+    public_message = "Asana has no such object, or it is not visible to you."
+
+
+class AsanaDownloadExpired(AsanaUnavailable):
+    code = "asana_download_expired"
+    public_message = "Asana's download link expired before the file was read."
+
+
 def error_from_response(response) -> AsanaError:
     status = response.status_code
     try:
@@ -66,6 +77,8 @@ def error_from_response(response) -> AsanaError:
         return AsanaNeedsReconnect(http_status=status)
     if status == 403:
         return AsanaAuthDenied(http_status=status)
+    if status == 404:
+        return AsanaNotFound(http_status=status)
     if status == 429:
         try:
             retry = float(response.headers.get("Retry-After", ""))

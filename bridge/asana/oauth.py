@@ -68,3 +68,17 @@ def _token(base_url: str, timeout: float, form: dict) -> AsanaTokens:
         expires_at=expiry(body.get("expires_in")),
         user=body.get("data") or {},
     )
+
+
+def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: str,
+            redirect_uri: str, *, timeout: float = 8.0) -> AsanaTokens:
+    """A new access token from the long-lived refresh token (§7.2). Asana does not rotate
+    refresh tokens; when the answer carries none, the old one stays valid."""
+    tokens = _token(base_url, timeout, {
+        "grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
+        "redirect_uri": redirect_uri, "refresh_token": refresh_token,
+    })
+    if tokens.refresh_token:
+        return tokens
+    return AsanaTokens(access_token=tokens.access_token, refresh_token=refresh_token,
+                       expires_at=tokens.expires_at, user=tokens.user)

@@ -160,6 +160,38 @@ class JiraClient:
     def create_issue(self, fields: dict) -> dict:
         return self.request("POST", self.CREATE_ISSUE, json={"fields": fields}).json()
 
+    # -- users and attachments (§3.9) ------------------------------------------------------
+
+    USER_PICKER = "/rest/api/2/user/picker"
+    USER_SEARCH = "/rest/api/2/user/search"
+
+    def user_picker(self, query: str, max_results: int = 20) -> list[dict]:
+        """Users matching ``query`` (name, display name, email) for a typeahead:
+        ``{"users": [{"name","key","displayName","html"}], ...}`` on Server/DC."""
+        body = self.get_json(self.USER_PICKER, query=query, maxResults=max_results,
+                             showAvatar="false")
+        return list(body.get("users") or []) if isinstance(body, dict) else []
+
+    def attachment_meta(self) -> dict:
+        """``{"enabled": bool, "uploadLimit": bytes}`` (default limit 10 MB)."""
+        return self.get_json(self.ATTACHMENT_META)
+
+    def issue_attachments(self, issue: str) -> list[dict]:
+        """The attachments on an issue (``id``, ``filename``, ``size``...)."""
+        fields = self.issue(issue, fields=("attachment",)).get("fields") or {}
+        return list(fields.get("attachment") or [])
+
+    def upload_attachment(self, issue: str, body) -> list[dict]:
+        """POST one streamed ``multipart.MultipartFile`` to the issue (§3.9): the header
+        ``X-Atlassian-Token: no-check`` or Jira answers "XSRF check failed"; the answer is
+        a JSON array of the created attachments. The read timeout applies per read, so a
+        long upload is fine as long as bytes keep moving."""
+        headers = {"X-Atlassian-Token": "no-check", "Content-Type": body.content_type}
+        response = self.request("POST", self.ATTACHMENTS.format(issue=_path_part(issue)),
+                                data=body, headers=headers)
+        created = response.json()
+        return created if isinstance(created, list) else [created]
+
     # -- create metadata (§3.7): per project and paginated from 8.4, the old all-projects
     # form before (it was removed in 9.0) --------------------------------------------------
 

@@ -1,0 +1,398 @@
+"""Copying a task's files onto its Jira issue: durable, streamed, once per file.
+
+Facts: Asana's ``download_url`` is pre-signed and valid about two minutes, so it is read
+fresh from ``GET /attachments/{gid}`` at every attempt (asana-app-components.md §8); only
+``host == "asana"`` files have one and a size (others are Drive/Dropbox/Box links, listed
+in the issue's description instead). Jira takes a multipart ``file`` part with
+``X-Atlassian-Token: no-check``; its limit is ``GET /attachment/meta`` ``uploadLimit``,
+and an oversize file gets a 404 (jira-server.md §3.9).
+
+Once per file, however the worker dies. Each file has an ``AttachmentCopy`` row:
+
+1. ``plan`` inserts the rows (unique per link and Asana attachment) and enqueues them.
+2. A worker *claims* a row with one conditional UPDATE (``pending`` → ``copying``, attempt
+   count + 1, a lease under its worker id). That is the intent, committed before a byte
+   is sent. Only one worker can win it.
+3. If this is not the row's first attempt, an earlier one may have reached Jira before
+   its worker died: the issue's attachments are read and a file of the same name and size
+   not already claimed by another row of the link is taken as this one. No second upload.
+4. Otherwise the file streams from Asana to Jira (``jira.multipart``), the lease renewed
+   as bytes flow. If the lease was taken away (the sweep judged the worker dead), the
+   upload aborts mid-body, so Jira stores nothing.
+5. ``done`` with Jira's attachment id, or ``skipped`` / ``failed`` with a sentence, or
+   back to ``pending`` with a backoff (Jira's 429 ``Retry-After`` when given).
+
+``sweep`` (run by every worker every few seconds) returns ``copying`` rows whose worker is
+dead or whose lease ran out to ``pending``, and re-sends ``pending`` rows whose message was
+lost (huey drops a message its worker dies with; see ``bridge.queue``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+
+import peewee as pw
+
+from .. import queue
+from ..asana import client as asana_client
+from ..asana.errors import AsanaError, AsanaNeedsReconnect, AsanaNotFound, AsanaRateLimited
+from ..errors import BridgeError
+from ..jira.errors import (
+    JiraError,
+    JiraNeedsReconnect,
+    JiraNotFound,
+    JiraPermissionDenied,
+    JiraRateLimited,
+)
+from ..jira.multipart import MultipartFile
+from ..models import AttachmentCopy, IssueLink
+from ..timeutil import utcnow
+from . import asana_users, credentials, workers
+
+log = logging.getLogger("bridge.attachments")
+
+PENDING, COPYING, DONE, SKIPPED, FAILED = "pending", "copying", "done", "skipped", "failed"
+ACTIVE = (PENDING, COPYING)
+TASK = "attachments.copy"
+
+LEASE = dt.timedelta(seconds=30)
+RENEW_EVERY = 5.0  # seconds between lease renewals while bytes flow
+MAX_ATTEMPTS = 8
+BACKOFF_FIRST = 2.0  # seconds; doubles each attempt, with jitter
+BACKOFF_MAX = 300.0
+REQUEUE_AFTER = dt.timedelta(seconds=60)  # a pending row nobody took: send it again
+CHUNK = 64 * 1024
+
+
+class LeaseLost(Exception):
+    """Another worker took this copy over (this one was judged dead): stop at once."""
+
+
+# -- what to copy ------------------------------------------------------------------------
+
+def is_copyable(attachment: dict) -> bool:
+    """Only files Asana hosts have a download URL and a size (§8)."""
+    return (attachment.get("host") or attachment.get("resource_subtype")) == "asana"
+
+
+def summarize(attachments: list[dict]) -> tuple[int, int]:
+    """How many files would be copied, and their total size in bytes."""
+    files = [a for a in attachments if is_copyable(a)]
+    return len(files), sum(int(a.get("size") or 0) for a in files)
+
+
+def external_links(attachments: list[dict]) -> list[tuple[str, str]]:
+    """(name, url) of the files on other hosts, listed in the issue instead of copied."""
+    links = []
+    for a in attachments:
+        if is_copyable(a):
+            continue
+        url = a.get("view_url") or a.get("download_url") or a.get("permanent_url")
+        if url and str(url).startswith(("https://", "http://")):
+            links.append((a.get("name") or url, url))
+    return links
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "unknown size"
+    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.1f} {unit}".replace(".0 ", " ")
+    return f"{size} bytes"
+
+
+def plan(link: IssueLink, attachments: list[dict]) -> list[AttachmentCopy]:
+    """Record a copy for each Asana-hosted file and send each to the queue.
+
+    Safe to call twice for one link (a retried submit): rows are unique per file, and a
+    row already planned is not sent again here (the sweep re-sends lost ones).
+    """
+    now = utcnow()
+    created: list[int] = []
+    for position, att in enumerate(a for a in attachments if is_copyable(a)):
+        try:
+            with AttachmentCopy._meta.database.atomic():
+                row = AttachmentCopy.create(
+                    link=link, asana_gid=str(att["gid"]), name=(att.get("name") or "file")[:512],
+                    size=att.get("size"), position=position, next_attempt_at=now,
+                    enqueued_at=now)
+            created.append(row.id)
+        except pw.IntegrityError:
+            continue
+    for copy_id in created:
+        queue.enqueue(TASK, copy_id)
+    return list(AttachmentCopy.select().where(AttachmentCopy.link == link)
+                .order_by(AttachmentCopy.position))
+
+
+# -- the copy ----------------------------------------------------------------------------
+
+@queue.register(TASK)
+def copy(copy_id: int) -> str | None:
+    """Queue handler: one attempt at one file. Returns the row's state afterwards."""
+    return attempt(copy_id, workers.process_worker_id())
+
+
+def attempt(copy_id: int, worker_id: str) -> str | None:
+    now = utcnow()
+    claimed = (AttachmentCopy
+               .update(state=COPYING, attempts=AttachmentCopy.attempts + 1,
+                       lease_owner=worker_id, lease_until=now + LEASE, enqueued_at=None,
+                       updated_at=now)
+               .where((AttachmentCopy.id == copy_id) & (AttachmentCopy.state == PENDING)
+                      & (AttachmentCopy.next_attempt_at <= now + dt.timedelta(seconds=1)))
+               .execute())
+    if not claimed:
+        return None  # done already, another worker has it, or not due yet
+    row = AttachmentCopy.get_by_id(copy_id)
+    lease = _Lease(copy_id, worker_id)
+    try:
+        state, fields = _copy(row, lease)
+    except LeaseLost:
+        log.warning("copy.lease_lost copy=%s", copy_id)
+        return None
+    except Exception as exc:  # decide: retry later, or give up with a sentence
+        state, fields = _after_failure(row, exc)
+    _finish(row, worker_id, state, **fields)
+    if state == PENDING:
+        queue.enqueue(TASK, copy_id, delay=fields["_delay"])
+    return state
+
+
+def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
+    link = row.link
+    settings = queue.settings()
+    jira = _jira_for(link, settings)
+    meta = jira.attachment_meta()
+    if not meta.get("enabled", True):
+        return SKIPPED, {"error": f"{row.name} was not copied: Jira has attachments "
+                                  "turned off."}
+    limit = _int(meta.get("uploadLimit"))
+    asana = asana_users.client_for(link.linked_by, settings)
+    try:
+        fresh = asana.attachment(row.asana_gid)
+    except AsanaNotFound:
+        return SKIPPED, {"error": f"{row.name} was not copied: it was removed from the task."}
+    name = fresh.get("name") or row.name
+    size = _int(fresh.get("size"))
+    if size is not None and limit and size > limit:
+        return SKIPPED, _too_large(name, size, limit)
+    if row.attempts > 1:
+        existing = _already_uploaded(jira, row, name, size)
+        if existing:
+            log.info("copy.found_earlier_upload copy=%s jira_attachment=%s", row.id, existing)
+            return DONE, {"jira_attachment_id": existing}
+    if not fresh.get("download_url"):
+        return SKIPPED, {"error": f"{name} was not copied: Asana gives no download link "
+                                  "for it."}
+    lease.renew()
+    with asana_client.open_download(fresh["download_url"],
+                                    timeout=max(30.0, settings.http_timeout)) as response:
+        length = _int(response.headers.get("Content-Length"))
+        size = size if size is not None else length
+        if size is None:
+            raise AsanaError("Asana did not say how large the file is.")
+        if limit and size > limit:
+            return SKIPPED, _too_large(name, size, limit)
+        body = MultipartFile(name, response.headers.get("Content-Type", ""),
+                             response.iter_content(CHUNK), size,
+                             on_progress=lease.renew_maybe)
+        created = jira.upload_attachment(link.issue_id, body)
+    attachment_id = str(created[0]["id"]) if created and created[0].get("id") else None
+    log.info("copy.done copy=%s bytes=%s", row.id, size)
+    return DONE, {"jira_attachment_id": attachment_id, "size": size}
+
+
+def _jira_for(link: IssueLink, settings):
+    cred = credentials.get_active(link.linked_by, link.instance)
+    redirect = (settings.public_url or "") + "/oauth/jira2/callback"
+    try:
+        return credentials.client_for(cred, redirect_uri=redirect,
+                                      timeout=settings.http_timeout)
+    except JiraNeedsReconnect as exc:
+        credentials.mark_needs_reconnect(cred, exc.problem)
+        raise
+
+
+def _already_uploaded(jira, row: AttachmentCopy, name: str, size: int | None) -> str | None:
+    """Jira's id of a file an earlier attempt uploaded (same name and size), if any,
+    that no other copy of this link has claimed."""
+    claimed = {r.jira_attachment_id for r in AttachmentCopy
+               .select(AttachmentCopy.jira_attachment_id)
+               .where((AttachmentCopy.link == row.link_id) & (AttachmentCopy.id != row.id)
+                      & AttachmentCopy.jira_attachment_id.is_null(False))}
+    for att in jira.issue_attachments(row.link.issue_id):
+        if att.get("filename") != name or str(att.get("id")) in claimed:
+            continue
+        if size is None or _int(att.get("size")) == size:
+            return str(att["id"])
+    return None
+
+
+def _too_large(name: str, size: int, limit: int) -> dict:
+    return {"error": f"{name} ({human_size(size)}) was not copied: it is larger than "
+                     f"Jira's upload limit ({human_size(limit)})."}
+
+
+def _after_failure(row: AttachmentCopy, exc: Exception) -> tuple[str, dict]:
+    name = row.name
+    if isinstance(exc, JiraNeedsReconnect):
+        return FAILED, {"error": f"{name} was not copied: the Jira authorization of the "
+                                 "person who linked the issue must be renewed."}
+    if isinstance(exc, AsanaNeedsReconnect):
+        return FAILED, {"error": f"{name} was not copied: the bridge can no longer read "
+                                 "Asana for the person who linked the issue."}
+    if isinstance(exc, JiraPermissionDenied):
+        return FAILED, {"error": f"{name} was not copied: Jira does not allow adding "
+                                 "attachments to this issue."}
+    if isinstance(exc, JiraNotFound):
+        return FAILED, {"error": f"{name} was not copied: Jira refused it (the issue is "
+                                 "gone, or the file is over Jira's size limit)."}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, (JiraRateLimited, AsanaRateLimited)) and retry_after:
+        delay = float(retry_after)
+    else:
+        delay = min(BACKOFF_MAX, BACKOFF_FIRST * (2 ** max(0, row.attempts - 1)))
+        delay *= random.uniform(0.8, 1.2)
+    if row.attempts >= MAX_ATTEMPTS:
+        reason = exc.public_message if isinstance(exc, BridgeError) else "an unexpected error"
+        log.warning("copy.gave_up copy=%s attempts=%s error=%s", row.id, row.attempts,
+                    type(exc).__name__)
+        return FAILED, {"error": f"{name} was not copied after {row.attempts} attempts: "
+                                 f"{_sentence(reason)}"}
+    if not isinstance(exc, (JiraError, AsanaError, OSError)):
+        log.exception("copy.unexpected copy=%s", row.id, exc_info=exc)
+    else:
+        log.info("copy.retry copy=%s attempt=%s in=%.1fs error=%s", row.id, row.attempts,
+                 delay, type(exc).__name__)
+    return PENDING, {"_delay": delay}
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].lower() + text[1:] if text else "unknown error."
+
+
+def _finish(row: AttachmentCopy, worker_id: str, state: str, **fields) -> None:
+    now = utcnow()
+    delay = fields.pop("_delay", None)
+    values = {"state": state, "lease_owner": None, "lease_until": None, "updated_at": now}
+    if state == PENDING:
+        values.update(next_attempt_at=now + dt.timedelta(seconds=delay or 0),
+                      enqueued_at=now + dt.timedelta(seconds=delay or 0))
+    for key in ("error", "jira_attachment_id", "size"):
+        if key in fields:
+            values[key] = fields[key]
+    (AttachmentCopy.update(**values)
+     .where((AttachmentCopy.id == row.id) & (AttachmentCopy.state == COPYING)
+            & (AttachmentCopy.lease_owner == worker_id)).execute())
+
+
+class _Lease:
+    """Renews a claim while bytes flow; raises ``LeaseLost`` if it was taken away."""
+
+    def __init__(self, copy_id: int, worker_id: str):
+        self.copy_id = copy_id
+        self.worker_id = worker_id
+        self.renewed = time.monotonic()
+
+    def renew(self) -> None:
+        kept = (AttachmentCopy.update(lease_until=utcnow() + LEASE)
+                .where((AttachmentCopy.id == self.copy_id)
+                       & (AttachmentCopy.state == COPYING)
+                       & (AttachmentCopy.lease_owner == self.worker_id)).execute())
+        self.renewed = time.monotonic()
+        if not kept:
+            raise LeaseLost()
+
+    def renew_maybe(self, _sent: int) -> None:
+        if time.monotonic() - self.renewed >= RENEW_EVERY:
+            self.renew()
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+# -- recovery ----------------------------------------------------------------------------
+
+def sweep(now: dt.datetime | None = None) -> int:
+    """Take back copies whose worker died; re-send pending copies whose message is lost.
+    Returns how many were sent. Any number of workers may sweep at once."""
+    now = now or utcnow()
+    for row in (AttachmentCopy.select(AttachmentCopy.id, AttachmentCopy.lease_owner,
+                                      AttachmentCopy.lease_until)
+                .where(AttachmentCopy.state == COPYING)):
+        if (row.lease_until is None or row.lease_until < now
+                or workers.is_dead(row.lease_owner, now)):
+            (AttachmentCopy.update(state=PENDING, lease_owner=None, lease_until=None,
+                                   next_attempt_at=now, enqueued_at=None, updated_at=now)
+             .where((AttachmentCopy.id == row.id) & (AttachmentCopy.state == COPYING)
+                    & (AttachmentCopy.lease_owner == row.lease_owner)).execute())
+            log.warning("copy.recovered copy=%s from=%s", row.id, row.lease_owner)
+    sent = 0
+    due = (AttachmentCopy.select(AttachmentCopy.id, AttachmentCopy.enqueued_at)
+           .where((AttachmentCopy.state == PENDING) & (AttachmentCopy.next_attempt_at <= now)
+                  & (AttachmentCopy.enqueued_at.is_null()
+                     | (AttachmentCopy.enqueued_at < now - REQUEUE_AFTER)))
+           .limit(200))
+    for row in due:
+        cond = (AttachmentCopy.enqueued_at.is_null() if row.enqueued_at is None
+                else AttachmentCopy.enqueued_at == row.enqueued_at)
+        won = (AttachmentCopy.update(enqueued_at=now)
+               .where((AttachmentCopy.id == row.id) & (AttachmentCopy.state == PENDING) & cond)
+               .execute())
+        if won:
+            queue.enqueue(TASK, row.id)
+            sent += 1
+    return sent
+
+
+def release_leases(worker_id: str) -> int:
+    """A worker stopping cleanly hands its copies back at once."""
+    now = utcnow()
+    return (AttachmentCopy.update(state=PENDING, lease_owner=None, lease_until=None,
+                                  next_attempt_at=now, enqueued_at=None, updated_at=now)
+            .where((AttachmentCopy.state == COPYING)
+                   & (AttachmentCopy.lease_owner == worker_id)).execute())
+
+
+queue.add_maintenance("attachments.sweep", sweep)
+
+
+# -- progress, for the widget ------------------------------------------------------------
+
+def progress_for(link: IssueLink) -> dict | None:
+    """The copy's progress for the widget's footer, or ``None`` if nothing was copied.
+
+    ``text`` is the sentence to show: "Copying 2 of 5 attachments" while work remains,
+    then "5 attachments copied", or what was not copied and why.
+    """
+    rows = list(AttachmentCopy.select().where(AttachmentCopy.link == link)
+                .order_by(AttachmentCopy.position, AttachmentCopy.id))
+    if not rows:
+        return None
+    total = len(rows)
+    done = sum(1 for r in rows if r.state == DONE)
+    active = sum(1 for r in rows if r.state in ACTIVE)
+    problems = [{"name": r.name, "state": r.state, "error": r.error}
+                for r in rows if r.state in (SKIPPED, FAILED)]
+    finished = active == 0
+    if not finished:
+        current = min(total, total - active + 1)
+        text = f"Copying {current} of {total} attachment{'s' if total != 1 else ''}"
+    elif not problems:
+        text = f"{done} attachment{'s' if done != 1 else ''} copied"
+    else:
+        names = ", ".join(p["name"] for p in problems)
+        text = f"{done} of {total} attachments copied; not copied: {names}"
+    return {"total": total, "done": done, "active": active, "finished": finished,
+            "problems": problems, "text": text[:200]}

@@ -1,0 +1,134 @@
+"""The queue worker process: huey's consumer (threads), a heartbeat, sweeps and purges.
+
+How it runs beside ``serve``: in its own process, never inside the gunicorn workers.
+``serve`` starts one (``asana-jira-bridge worker``) as a child it restarts if it dies, and
+``serve --no-worker`` leaves that to a separate service (another systemd unit, another
+container, any number of nodes). Why a process of its own rather than consumer threads in
+the web workers:
+
+- a 1 GB copy must not share a GIL with the requests Asana times out after 10 s (the
+  submit's p99 stays within budget whatever is being copied);
+- gunicorn recycles and times out its workers; a copy must not die with them, and a
+  killed web worker must not take a copy with it;
+- the number of copy threads is a setting (``BRIDGE_WORKER_THREADS``), independent of the
+  number of web workers, so copies do not multiply with ``--workers``.
+
+Every few seconds the worker beats (``services.workers``) and runs the maintenance sweeps
+registered with ``queue.add_maintenance`` (e.g. re-enqueueing copies whose worker died).
+Periodic purges run from huey's scheduler every 15 minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from huey import crontab
+
+from . import queue
+from .db import database
+
+log = logging.getLogger("bridge.worker")
+
+# Purges run every 15 minutes: expired OAuth flows and whatever other modules add here
+# (name → function returning the number of rows removed).
+PURGES: dict[str, object] = {}
+
+
+def _load_handlers() -> None:
+    """Import the modules that register queue handlers and maintenance sweeps."""
+    from .services import attachments  # noqa: F401
+
+
+def _default_purges() -> None:
+    from .services import pending, workers
+
+    PURGES.setdefault("pending_auth", pending.purge_expired)
+    PURGES.setdefault("worker_beats", workers.prune)
+
+
+@queue.periodic("maintenance.purge", crontab(minute="*/15"))
+def purge() -> dict:
+    removed = {}
+    try:
+        for name, fn in PURGES.items():
+            try:
+                removed[name] = fn()
+            except Exception:  # one failing purge must not stop the others
+                log.exception("purge.failed name=%s", name)
+        log.info("purge.done %s", " ".join(f"{k}={v}" for k, v in removed.items()))
+        return removed
+    finally:
+        _close_db()
+
+
+def _close_db() -> None:
+    if not database.is_closed():
+        database.close()
+
+
+class Heartbeat(threading.Thread):
+    """Beat, then run the maintenance sweeps, every ``BEAT_SECONDS``."""
+
+    def __init__(self, worker_id: str, threads: int, parent_pid: int | None = None):
+        super().__init__(name="bridge-heartbeat", daemon=True)
+        self.worker_id = worker_id
+        self.threads = threads
+        self.parent_pid = parent_pid
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from .services import workers
+
+        while not self.stopping.is_set():
+            if self.parent_pid and os.getppid() != self.parent_pid:
+                log.warning("worker.parent_gone parent=%s", self.parent_pid)
+                os.kill(os.getpid(), signal.SIGTERM)  # huey stops at once; copies resume
+                return
+            try:
+                workers.beat(self.worker_id, self.threads)
+                for name, sweep in queue.maintenance().items():
+                    try:
+                        sweep()
+                    except Exception:
+                        log.exception("maintenance.failed name=%s", name)
+            except Exception:
+                log.exception("heartbeat.failed")
+            finally:
+                _close_db()
+            self.stopping.wait(workers.BEAT_SECONDS)
+
+
+def run(threads: int, parent_pid: int | None = None) -> None:
+    """Run the consumer until SIGINT (graceful) or SIGTERM (immediate)."""
+    from .services import attachments, workers
+
+    _load_handlers()
+    _default_purges()
+    huey = queue.current()
+    worker_id = workers.process_worker_id()
+
+    @huey.post_execute()
+    def _release_connection(task, task_value, exc):
+        _close_db()
+
+    beat = Heartbeat(worker_id, threads, parent_pid)
+    workers.beat(worker_id, threads)
+    _close_db()
+    beat.start()
+    consumer = huey.create_consumer(workers=threads, worker_type="thread", periodic=True,
+                                    initial_delay=0.1, backoff=1.15, max_delay=1.0,
+                                    check_worker_health=True)
+    log.info("worker.started id=%s threads=%d", worker_id, threads)
+    try:
+        consumer.run()
+    finally:
+        beat.stopping.set()
+        try:
+            attachments.release_leases(worker_id)
+            workers.gone(worker_id)
+        finally:
+            _close_db()
+        log.info("worker.stopped id=%s", worker_id)

@@ -1,0 +1,71 @@
+"""Asana html_notes → Jira wiki markup: each construct the issue names, and escaping."""
+
+import pytest
+
+from bridge.services.wikimarkup import html_to_wiki, text_to_wiki
+
+
+@pytest.mark.parametrize("html, wiki", [
+    ("<body>plain</body>", "plain"),
+    ("<body><strong>bold</strong></body>", "*bold*"),
+    ("<body>a <em>it </em>b</body>", "a _it_ b"),
+    ("<body><s>gone</s> <u>under</u></body>", "-gone- +under+"),
+    ("<body><code>a[0]</code></body>", "{{a\\[0\\]}}"),
+    ("<body><a href=\"https://example.com/x?a=1\">site</a></body>",
+     "[site|https://example.com/x?a=1]"),
+    ("<body><a href=\"https://example.com\">https://example.com</a></body>",
+     "[https://example.com]"),
+    ("<body><a href=\"javascript:alert(1)\">bad</a></body>", "bad"),
+    ("<body><a data-asana-gid=\"12\" data-asana-type=\"user\" "
+     "href=\"https://app.asana.com/0/12/list\">@Jane Doe</a> ok</body>", "Jane Doe ok"),
+    ("<body>1 &amp; 2 &lt;3&gt;</body>", "1 & 2 <3>"),
+    ("<body><h1>Title</h1>text</body>", "h1. Title\n\ntext"),
+    ("<body><hr/>x</body>", "----\n\nx"),
+])
+def test_inline_and_simple_blocks(html, wiki):
+    assert html_to_wiki(html) == wiki
+
+
+def test_paragraphs_keep_their_line_breaks():
+    assert html_to_wiki("<body>one\ntwo\n\nthree</body>") == "one\ntwo\n\nthree"
+
+
+def test_lists_nested_and_ordered():
+    html = ("<body>Intro\n<ul><li>one</li><li>two<ul><li>deep <strong>b</strong></li></ul>"
+            "</li></ul><ol><li>first</li><li>second<ol><li>sub</li></ol></li></ol>end</body>")
+    assert html_to_wiki(html) == (
+        "Intro\n\n* one\n* two\n** deep *b*\n\n# first\n# second\n## sub\n\nend")
+
+
+def test_mixed_list_nesting():
+    html = "<body><ol><li>a<ul><li>b</li></ul></li></ol></body>"
+    assert html_to_wiki(html) == "# a\n#* b"
+
+
+def test_code_block_is_literal():
+    html = "<body><pre>if (a[0]) {\n  *x* = -1;\n}</pre></body>"
+    assert html_to_wiki(html) == "{noformat}\nif (a[0]) {\n  *x* = -1;\n}\n{noformat}"
+
+
+def test_markup_characters_in_text_are_escaped_only_where_jira_would_read_them():
+    out = html_to_wiki("<body>well-known snake_case 5 * 3 - 2 [x] {y} a|b !img!</body>")
+    assert out == "well-known snake_case 5 \\* 3 \\- 2 \\[x\\] \\{y\\} a\\|b \\!img\\!"
+
+
+def test_line_start_markers_are_escaped():
+    assert html_to_wiki("<body># not a list\nh1. not a heading\n* no</body>") == (
+        "\\# not a list\n\\h1. not a heading\n\\* no")
+
+
+def test_unknown_tags_keep_their_text_and_unclosed_tags_do_not_break_it():
+    assert html_to_wiki("<body><span>in <strong>bold</span> tail</body>") == "in *bold* tail"
+
+
+def test_empty_notes():
+    assert html_to_wiki("") == ""
+    assert html_to_wiki(None) == ""
+    assert html_to_wiki("<body></body>") == ""
+
+
+def test_plain_notes():
+    assert text_to_wiki("a * b\n# c") == "a \\* b\n\\# c"

@@ -1,0 +1,257 @@
+"""Attachment copies over real HTTP: Asana simulator → bridge → Jira simulator.
+
+Each file streams from a fresh ``download_url`` to Jira's attachment endpoint; once per
+file whatever dies when; over-limit files skipped and reported; failures retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge import queue
+from bridge.models import AsanaUser, AttachmentCopy, IssueLink, JiraCredential, WorkerBeat
+from bridge.sandbox.asana.seed import ATTACHMENTS, BIG_ATTACHMENT, TASK_RICH, content_digest
+from bridge.services import asana_users, attachments, credentials
+
+from .conftest import jira_state
+from .helpers import authorize_user, oauth2_instance
+
+pytestmark = pytest.mark.e2e
+
+RICH_FILES = [a for a in ATTACHMENTS if a["parent"] == TASK_RICH]
+MB = 1024 * 1024
+
+
+def _linked_issue(bridge, jira):
+    """Alice connected on a Jira 10.3 and an issue linked to the rich task."""
+    instance = oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        cred = JiraCredential.get()
+        created = credentials.call(
+            cred, lambda c: c.create_issue({"project": {"key": "EX"}, "summary": "Copy test",
+                                            "issuetype": {"id": "1"}}),
+            redirect_uri=f"{bridge.url}/oauth/jira2/callback")
+        link = IssueLink.create(task_gid=TASK_RICH, instance=instance, issue_id=created["id"],
+                                issue_key=created["key"], linked_by=AsanaUser.get())
+        settings = bridge.app.config["BRIDGE"]
+        files = asana_users.client_for(link.linked_by, settings).attachments(TASK_RICH)
+    return link, files
+
+
+def _jira_files(jira, issue_key):
+    st = jira_state(jira)
+    return [a for a in st.attachments.values() if a["issue"] == issue_key]
+
+
+def _run_all(worker_id="test-worker"):
+    for row in AttachmentCopy.select().where(AttachmentCopy.state == "pending"):
+        attachments.attempt(row.id, worker_id)
+
+
+def _project_key(jira):
+    return next(iter(jira_state(jira).projects))
+
+
+@pytest.fixture
+def jira10(jira_factory):
+    return jira_factory("10.3.0")
+
+
+def test_five_files_are_streamed_to_jira_once_each(bridge, jira10):
+    jira_state(jira10).configure(upload_limit=64 * MB)
+    link, files = _linked_issue(bridge, jira10)
+    with bridge.app.app_context():
+        assert attachments.summarize(files) == (5, sum(a["size"] for a in RICH_FILES))
+        rows = attachments.plan(link, files)
+        assert [r.state for r in rows] == ["pending"] * 5
+        assert attachments.progress_for(link)["text"] == "Copying 1 of 5 attachments"
+        attachments.attempt(rows[0].id, "w1")
+        assert attachments.progress_for(link)["text"] == "Copying 2 of 5 attachments"
+        _run_all()
+        progress = attachments.progress_for(link)
+        assert progress == {"total": 5, "done": 5, "active": 0, "finished": True,
+                            "problems": [], "text": "5 attachments copied"}
+        # planning again (a retried submit) sends nothing twice
+        attachments.plan(link, files)
+        _run_all()
+    stored = _jira_files(jira10, link.issue_key)
+    assert sorted(a["filename"] for a in stored) == sorted(a["name"] for a in RICH_FILES)
+    for att in RICH_FILES:
+        got = next(a for a in stored if a["filename"] == att["name"])
+        assert hashlib.sha256(got["data"]).hexdigest() == content_digest(att["gid"], att["size"])
+
+
+def test_a_file_over_jiras_upload_limit_is_skipped_and_reported(bridge, jira10):
+    link, files = _linked_issue(bridge, jira10)  # the simulator's default limit: 10 MB
+    with bridge.app.app_context():
+        attachments.plan(link, files)
+        _run_all()
+        progress = attachments.progress_for(link)
+        big = AttachmentCopy.get(AttachmentCopy.asana_gid == BIG_ATTACHMENT)
+    assert big.state == "skipped"
+    assert big.error == ("safari-trace.zip (12 MB) was not copied: it is larger than Jira's "
+                         "upload limit (10 MB).")
+    assert progress["done"] == 4 and progress["finished"]
+    assert progress["text"] == "4 of 5 attachments copied; not copied: safari-trace.zip"
+    assert len(_jira_files(jira10, link.issue_key)) == 4
+
+
+def test_a_worker_that_died_after_uploading_does_not_upload_again(bridge, jira10, monkeypatch):
+    jira_state(jira10).configure(upload_limit=64 * MB)
+    link, files = _linked_issue(bridge, jira10)
+    with bridge.app.app_context():
+        rows = attachments.plan(link, files)
+        first = rows[0]
+
+        def die(*args, **kwargs):
+            raise SystemExit("killed after Jira stored the file, before the row said so")
+
+        monkeypatch.setattr(attachments, "_finish", die)
+        with pytest.raises(SystemExit):
+            attachments.attempt(first.id, "gone-host:1:dead")
+        monkeypatch.undo()
+        assert AttachmentCopy.get_by_id(first.id).state == "copying"
+        assert len(_jira_files(jira10, link.issue_key)) == 1
+        # Its worker is not alive (no heartbeat): the sweep takes the copy back and
+        # re-sends it; the next attempt finds the file in Jira instead of uploading it.
+        attachments.sweep()
+        assert AttachmentCopy.get_by_id(first.id).state == "pending"
+        _run_all()
+        again = AttachmentCopy.get_by_id(first.id)
+        assert again.state == "done" and again.attempts == 2
+        assert again.jira_attachment_id == _jira_files(jira10, link.issue_key)[0]["id"]
+    assert len(_jira_files(jira10, link.issue_key)) == 5
+
+
+def test_two_files_with_the_same_name_and_size_are_both_copied(bridge, jira10, asana):
+    jira_state(jira10).configure(upload_limit=64 * MB)
+    sim = asana.app.sim
+    for _ in range(2):
+        sim.add_upload(parent=TASK_RICH, name="same.txt", content=b"x" * 10,
+                       content_type="text/plain")
+    link, files = _linked_issue(bridge, jira10)
+    with bridge.app.app_context():
+        rows = [r for r in attachments.plan(link, files) if r.name == "same.txt"]
+        attachments.attempt(rows[0].id, "w1")
+        # the second one's earlier attempt "may have uploaded": it must not take the first's
+        AttachmentCopy.update(attempts=1).where(AttachmentCopy.id == rows[1].id).execute()
+        attachments.attempt(rows[1].id, "w1")
+        ids = {AttachmentCopy.get_by_id(r.id).jira_attachment_id for r in rows}
+    assert len(ids) == 2
+    assert sum(1 for a in _jira_files(jira10, link.issue_key) if a["filename"] == "same.txt") == 2
+
+
+def test_jira_failures_are_retried_with_backoff_and_429_retry_after(bridge, jira10):
+    jira_state(jira10).configure(upload_limit=64 * MB)
+    link, files = _linked_issue(bridge, jira10)
+    one = [a for a in files if a["name"] == "console.log"]
+    with bridge.app.app_context():
+        row = attachments.plan(link, one)[0]
+        jira_state(jira10).add_fault("error", count=1, status=503,
+                                     path_prefix=f"/rest/api/2/issue/{link.issue_id}/attach")
+        assert attachments.attempt(row.id, "w1") == "pending"
+        failed_once = AttachmentCopy.get_by_id(row.id)
+        wait = (failed_once.next_attempt_at - failed_once.updated_at).total_seconds()
+        assert 1.5 <= wait <= 2.5  # first backoff: 2 s with jitter
+        assert attachments.attempt(row.id, "w1") is None  # not due yet: nothing happens
+        AttachmentCopy.update(next_attempt_at=failed_once.updated_at).execute()
+        # now Jira limits the rate: its Retry-After decides the next attempt
+        jira_state(jira10).configure(rate_limit={"limit": 1, "interval_seconds": 60,
+                                                 "fill_rate": 1})
+        credentials.call(JiraCredential.get(), lambda c: c.myself(),
+                         redirect_uri=f"{bridge.url}/oauth/jira2/callback")
+        assert attachments.attempt(row.id, "w1") == "pending"
+        limited = AttachmentCopy.get_by_id(row.id)
+        wait = (limited.next_attempt_at - limited.updated_at).total_seconds()
+        assert wait >= 30  # the bucket refills one token a minute
+        jira_state(jira10).configure(rate_limit=None)
+        AttachmentCopy.update(next_attempt_at=limited.updated_at).execute()
+        assert attachments.attempt(row.id, "w1") == "done"
+        assert AttachmentCopy.get_by_id(row.id).attempts == 3
+    assert len(_jira_files(jira10, link.issue_key)) == 1
+
+
+def test_download_links_are_fetched_fresh_for_each_attempt(bridge, jira10, asana):
+    """A download URL read at planning time has expired by the (late) attempt."""
+    jira_state(jira10).configure(upload_limit=64 * MB)
+    link, files = _linked_issue(bridge, jira10)
+    one = [a for a in files if a["name"] == "spec.pdf"]
+    asana.app.sim.clock.advance(600)  # the URLs read when planning are long expired
+    with bridge.app.app_context():
+        row = attachments.plan(link, one)[0]
+        assert attachments.attempt(row.id, "w1") == "done"
+
+
+def _worker(settings, bridge, asana, log):
+    env = {**os.environ, **{"BRIDGE_" + k: v for k, v in settings.items()},
+           "BRIDGE_PUBLIC_URL": bridge.url, "BRIDGE_ASANA_BASE_URL": asana.url,
+           "BRIDGE_ASANA_CLIENT_ID": bridge.app.config["BRIDGE"].asana_client_id,
+           "BRIDGE_ASANA_CLIENT_SECRET": bridge.app.config["BRIDGE"].asana_client_secret}
+    exe = Path(sys.executable).with_name("asana-jira-bridge")
+    return subprocess.Popen([str(exe), "worker", "--threads", "2"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def _wait(predicate, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_a_killed_worker_process_restarts_and_finishes_with_no_file_twice(
+        bridge, jira10, asana, settings, tmp_path):
+    st = jira_state(jira10)
+    st.configure(upload_limit=64 * MB)
+    link, files = _linked_issue(bridge, jira10)
+    log = open(tmp_path / "worker.log", "w")
+    with bridge.app.app_context():
+        first = _worker(settings, bridge, asana, log)
+        try:
+            # Jira now answers slowly: the worker is mid-upload when it is killed
+            st.configure(latency=4.0)
+            attachments.plan(link, [a for a in files if a["gid"] == BIG_ATTACHMENT])
+            _wait(lambda: AttachmentCopy.get().state == "copying", what="the copy to start")
+            time.sleep(1.0)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        assert AttachmentCopy.get().state == "copying"  # its lease is still held
+        time.sleep(4.5)  # the cut request reaches the simulator, which stores nothing
+        assert _jira_files(jira10, link.issue_key) == []
+        st.configure(latency=0.0)
+        attachments.plan(link, files)  # the other four, queued while no worker runs
+        second = _worker(settings, bridge, asana, log)
+        try:
+            _wait(lambda: attachments.progress_for(link)["finished"], timeout=60,
+                  what="the copies to finish after the restart")
+            # the killed worker never said goodbye; its copy was taken back without
+            # waiting for its heartbeat to go stale (its process is gone from this host)
+            assert WorkerBeat.select().count() == 2
+        finally:
+            second.send_signal(signal.SIGINT)
+            second.wait(timeout=30)
+        progress = attachments.progress_for(link)
+        assert progress["text"] == "5 attachments copied", progress
+        big = AttachmentCopy.get(AttachmentCopy.asana_gid == BIG_ATTACHMENT)
+        assert big.attempts == 2
+        assert WorkerBeat.select().count() == 1  # the second one said goodbye
+    stored = _jira_files(jira10, link.issue_key)
+    assert sorted(a["filename"] for a in stored) == sorted(a["name"] for a in RICH_FILES)
+    big_file = next(a for a in stored if a["filename"] == "safari-trace.zip")
+    assert hashlib.sha256(big_file["data"]).hexdigest() == content_digest(
+        BIG_ATTACHMENT, 12 * MB + 345)
+    assert queue.describe(bridge.app.config["BRIDGE"]) in ("sqlite", "postgresql")
