@@ -138,3 +138,29 @@ def popup_message(page) -> str:
                       page.text)
     assert found, f"not the final popup page ({page.status_code} {page.url}):\n{page.text[:800]}"
     return found.group(1)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium under Playwright, once per session (see chromium.py)."""
+    from .chromium import launch
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A fresh browser context and page; JavaScript errors on any page fail the test."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    context.on("page", lambda p: p.on("pageerror", lambda exc: errors.append(str(exc))))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors

@@ -10,20 +10,12 @@ import pytest
 from bridge.models import JiraCredential
 from bridge.sandbox.asana.seed import PROJECT, TASK_PLAIN
 
-from .chromium import launch, needs_chromium
+from .chromium import needs_chromium
 from .conftest import ASANA_CLIENT_ID
 from .helpers import oauth1_instance, oauth2_instance
+from .pagecheck import check_page, screenshot
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -66,6 +58,7 @@ def test_popup_connects_and_posts_success_to_asana(task_page, bridge, jira_facto
     _through_popup(task_page, "alice", "approve")
     task_page.wait_for_selector("body[data-auth=success]", state="attached")
     assert "is connected" in task_page.inner_text("#status")
+    screenshot(task_page, f"popup-{version}-task-page-connected")
     with bridge.app.app_context():
         cred = JiraCredential.get()
         assert (cred.jira_username, cred.auth_mode) == ("alice", instance.auth_mode)
@@ -77,3 +70,5 @@ def test_popup_deny_in_jira_posts_error(task_page, bridge, jira_factory):
     popup = _through_popup(task_page, "alice", "deny")
     task_page.wait_for_selector("body[data-auth=error]", state="attached")
     assert "did not allow access to Jira" in popup.inner_text("#auth-done")
+    check_page(popup, "popup-deny-message")  # the sentence stays readable for 6 s
+    screenshot(task_page, "popup-deny-task-page")
