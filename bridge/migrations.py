@@ -46,10 +46,18 @@ def _issue_snapshots_by_key(db: pw.Database) -> None:
     db.create_tables([IssueSnapshot])
 
 
+def _rate_counts(db: pw.Database) -> None:
+    """Rate limits shared by every worker and node (web.security, services.limits)."""
+    from .models import RateCount
+
+    db.create_tables([RateCount])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
     (3, "durable queue, attachment copies, worker heartbeats", _queue_and_copies),
+    (4, "rate counts shared across workers and nodes", _rate_counts),
 )
 
 LATEST = MIGRATIONS[-1][0]

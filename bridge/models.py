@@ -200,6 +200,19 @@ class PendingAuth(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
 
+class RateCount(BaseModel):
+    """Requests counted per key and fixed window, in the database so that every worker
+    and every node shares one count (a per-process count multiplies the limit by the
+    number of processes). Old windows are purged by ``services.maintenance``."""
+
+    key = pw.CharField(max_length=255)
+    window = pw.BigIntegerField()  # start of the window, in seconds since the epoch
+    hits = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("key", "window"), True),)
+
+
 class IssueSnapshot(BaseModel):
     """Cached widget data of a linked issue (``services.widget``), one row per issue key a
     widget asks for. ``generation`` grows with every write and every invalidation, so a
@@ -294,6 +307,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     RuleAction,
     ActionRun,
     PendingAuth,
+    RateCount,
     IssueSnapshot,
     Job,
     AuditEvent,

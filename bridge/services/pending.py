@@ -8,6 +8,10 @@ signed session cookie, which every node can read): a callback URL handed to some
 else's browser does not complete there, so nobody can make a victim finish the
 attacker's flow and link the victim's Jira account to the attacker's Asana user (login
 CSRF, RFC 6749 §10.12).
+
+Anyone can start a flow (``/asana/auth`` is anonymous), so the table is bounded: a browser
+or a user keeps at most ``MAX_PER_OWNER`` flows (starting another drops its oldest), and
+while ``MAX_PENDING`` flows are alive in all new ones are refused until some expire.
 """
 
 from __future__ import annotations
@@ -19,6 +23,16 @@ import secrets
 
 from ..errors import BridgeError
 from ..models import PendingAuth, utcnow
+
+MAX_PER_OWNER = 10
+MAX_PENDING = 5000
+
+
+class TooManyPending(BridgeError):
+    status = 503
+    code = "too_many_sign_ins"
+    public_message = ("Too many sign-ins are in progress on this bridge right now. Try again "
+                      "in a few minutes.")
 
 
 class StateMismatch(BridgeError):
@@ -36,10 +50,25 @@ def start(kind: str, *, browser: str, ttl: dt.timedelta = dt.timedelta(minutes=1
           **fields) -> tuple[str, PendingAuth]:
     """Record a new flow for ``browser``; return its ``state`` and the row."""
     purge_expired()
+    now = utcnow()
+    alive = PendingAuth.expires_at >= now
+    if PendingAuth.select().where(alive).count() >= MAX_PENDING:
+        raise TooManyPending()
+    owner = PendingAuth.browser_hash == _hash(browser)
+    if fields.get("asana_user") is not None:
+        owner |= PendingAuth.asana_user == fields["asana_user"]
+    _drop_oldest(owner, keep=MAX_PER_OWNER - 1)
     state = secrets.token_urlsafe(32)
     row = PendingAuth.create(state_hash=_hash(state), kind=kind, browser_hash=_hash(browser),
-                             expires_at=utcnow() + ttl, **fields)
+                             expires_at=now + ttl, **fields)
     return state, row
+
+
+def _drop_oldest(owner, keep: int) -> None:
+    ids = [r.id for r in PendingAuth.select(PendingAuth.id).where(owner)
+           .order_by(PendingAuth.id.desc()).offset(keep)]
+    if ids:
+        PendingAuth.delete().where(PendingAuth.id.in_(ids)).execute()
 
 
 def consume(state: str | None, kind: str | tuple[str, ...], *, browser: str) -> PendingAuth:

@@ -3,7 +3,7 @@
 - CSRF: a per-session token in every state-changing form, checked on POST.
 - Admin sessions: who signed in with Asana and was found to be an admin.
 - Return URLs: only paths on the bridge itself (no open redirects).
-- Rate limits: per client address on the auth endpoints, in this process.
+- Rate limits: per client address on the auth endpoints, shared by every worker and node.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, request, session
 
 from ..errors import BridgeError
+from ..services import limits
 
 
 class CSRFError(BridgeError):
@@ -102,52 +100,15 @@ def admin_required(view):
     return wrapper
 
 
-class _Limiter:
-    """Sliding-window counts per key, in this process. Idle keys are swept every
-    ``SWEEP_EVERY`` hits, so memory stays bounded by the clients of the last window."""
-
-    SWEEP_EVERY = 1000
-
-    def __init__(self):
-        self._hits: dict[str, deque] = {}
-        self._lock = threading.Lock()
-        self._since_sweep = 0
-
-    def hit(self, key: str, limit: int, window: float) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            self._since_sweep += 1
-            if self._since_sweep >= self.SWEEP_EVERY:
-                self._sweep(now - window)
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - window:
-                hits.popleft()
-            if len(hits) >= limit:
-                return False
-            hits.append(now)
-            return True
-
-    def _sweep(self, oldest: float) -> None:
-        self._since_sweep = 0
-        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= oldest]:
-            del self._hits[key]
-
-    def __len__(self) -> int:
-        return len(self._hits)
-
-
-def _limiter() -> _Limiter:
-    return current_app.extensions.setdefault("bridge.limiter", _Limiter())
-
-
-def rate_limit(limit: int = 30, window: float = 60.0):
-    """Allow ``limit`` requests per ``window`` seconds per client address for a view."""
+def rate_limit(limit: int = 30, window: int = 60):
+    """Allow ``limit`` requests per ``window`` seconds per client address for a view,
+    counted in the database across every worker and node (``services.limits``)."""
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             key = f"{view.__name__}:{request.remote_addr}"
-            if not _limiter().hit(key, limit, window):
+            if not limits.hit(key, limit, window):
                 raise RateLimited()
             return view(*args, **kwargs)
 
