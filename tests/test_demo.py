@@ -71,6 +71,7 @@ def _check_running(text: str) -> list[int]:
     urls = re.findall(r"^\s+(http://\S+)\s*$", text, re.M)
     assert len(urls) == 1, f"the demo prints one URL to open:\n{text}"
     assert "Seeded Jira" in text and "Connecting Jira" in text  # says what it does
+    assert "queue worker" in text
     page = requests.get(urls[0], timeout=10)
     assert page.status_code == 200 and 'id="connect"' in page.text
     bridge_url = re.search(r"Starting the bridge on (\S+)", text).group(1)
@@ -99,6 +100,9 @@ def _stop_and_check(proc: subprocess.Popen, sig: int, ports: list[int]) -> str:
     assert elapsed < 5
     busy = [p for p in ports if not _port_free(p)]
     assert not busy, f"ports still bound after the demo stopped: {busy}"
+    left = subprocess.run(["pgrep", "-f", f"--parent-pid {proc.pid}"], capture_output=True,
+                          text=True).stdout.split()
+    assert not left, f"the demo's queue worker outlived it: {left}"
     return out
 
 

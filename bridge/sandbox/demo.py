@@ -15,8 +15,11 @@ starts.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,15 +48,42 @@ class Demo:
     jira: LiveServer
     task_url: str
     instance_path: Path
+    worker: subprocess.Popen | None = None
 
     @property
     def servers(self) -> tuple[LiveServer, LiveServer, LiveServer]:
         return (self.bridge, self.asana, self.jira)
 
     def stop(self) -> None:
-        """Stop all three servers; their listening ports are free when this returns."""
+        """Stop all three servers and the queue worker; their listening ports are free
+        when this returns."""
+        stop_worker(self.worker)
         for server in self.servers:
             server.stop()
+
+
+def start_worker(config: dict[str, str]) -> subprocess.Popen:
+    """The queue worker (attachment copies), as ``serve`` runs it: its own process, on
+    the demo's database, gone when the demo is. In a session of its own, so Ctrl-C in
+    the terminal reaches the demo only, which then stops the worker at once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env.update({"BRIDGE_" + k: v for k, v in config.items()})
+    env["BRIDGE_LOG_LEVEL"] = "warning"
+    return subprocess.Popen([sys.executable, "-c", "from bridge.cli import main; main()",
+                             "worker", "--parent-pid", str(os.getpid())], env=env,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_worker(proc: subprocess.Popen | None) -> None:
+    """SIGTERM stops a worker at once (an interrupted copy resumes next time)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _quiet(_: str) -> None:
@@ -102,14 +132,15 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
         instance_path.mkdir(parents=True, exist_ok=True)
         for leftover in instance_path.glob("bridge.sqlite3*"):
             leftover.unlink()
-        app = create_app({
+        config = {
             "INSTANCE_PATH": str(instance_path),
             "PUBLIC_URL": bridge.url,
             "ASANA_BASE_URL": asana.url,
             "ASANA_CLIENT_ID": ASANA_CLIENT_ID,
             "ASANA_CLIENT_SECRET": client_secret,
             "ADMINS": ADMIN_EMAIL,
-        })
+        }
+        app = create_app(config)
         with app.app_context():
             db = app.extensions["bridge.db"]
             migrations.migrate(db)
@@ -134,12 +165,14 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
         bridge.app = app
         say(f"Starting the bridge on {bridge.url} (admin: {ADMIN_EMAIL})")
         bridge.start()
+        say("Starting the queue worker (copies attachments to Jira)")
+        worker = start_worker(config)
     except BaseException:
         for server in (bridge, asana, jira):
             server.stop()
         raise
     return Demo(bridge=bridge, asana=asana, jira=jira, instance_path=instance_path,
-                task_url=f"{asana.url}/demo/task/{seed.TASK_RICH}")
+                task_url=f"{asana.url}/demo/task/{seed.TASK_RICH}", worker=worker)
 
 
 def seed_jira(state) -> list[str]:
