@@ -302,7 +302,7 @@ def rotate_key(new_key_file, yes):
 
 
 @main.command()
-@click.option("--instance", "instance_ids", type=int, multiple=True,
+@click.option("--instance", "instance_ids", type=click.IntRange(1, 2**31 - 1), multiple=True,
               help="Check only this Jira instance id (repeatable). Default: all.")
 def doctor(instance_ids):
     """Diagnose the set-up: Jira reachability, TLS, version and auth path, clock skew, a
@@ -568,7 +568,7 @@ def jira_list():
 
 
 @jira.command("remove")
-@click.argument("instance_id", type=int)
+@click.argument("instance_id", type=click.IntRange(1, 2**31 - 1))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def jira_remove(instance_id, yes):
     """Remove Jira instance INSTANCE_ID with its users' authorizations and issue links."""

@@ -13,13 +13,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import BadRequest
 
 CLOUD_SUFFIXES = (".atlassian.net", ".jira.com", ".jira-dev.com", ".atlassian.com")
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_LENGTH = 512  # JiraInstance.base_url's column
 # Paths users paste that are pages of Jira rather than its base.
 _PAGE_MARKERS = ("/browse/", "/secure/", "/plugins/servlet/", "/rest/", "/projects/")
 
@@ -39,7 +40,13 @@ def normalize_base_url(raw: str) -> str:
         raise InvalidJiraURL("Enter the base URL of your Jira, e.g. https://jira.example.com.")
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    if len(text) > MAX_LENGTH * 2:
+        raise InvalidJiraURL(f"A Jira base URL has at most {MAX_LENGTH} characters.")
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "http://[::1", "http://[zz]"
+        raise InvalidJiraURL("The Jira URL is not valid: check the brackets around an IPv6 "
+                             "address.") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidJiraURL("A Jira base URL must start with https:// or http://.")
@@ -48,6 +55,7 @@ def normalize_base_url(raw: str) -> str:
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         raise InvalidJiraURL("The Jira URL has no host name.")
+    host = _checked_host(host)
     if host.endswith(CLOUD_SUFFIXES) or host in {s[1:] for s in CLOUD_SUFFIXES}:
         raise JiraCloudURL(
             f"{host} is a Jira Cloud site. This bridge connects Jira Server and Data Center; "
@@ -57,7 +65,10 @@ def normalize_base_url(raw: str) -> str:
     try:
         port = parts.port
     except ValueError:
-        raise InvalidJiraURL("The port in the Jira URL is not a number.") from None
+        raise InvalidJiraURL("The port in the Jira URL must be a number from 1 to 65535.") \
+            from None
+    if port == 0:
+        raise InvalidJiraURL("The port in the Jira URL must be a number from 1 to 65535.")
     netloc = f"[{host}]" if ":" in host else host
     if port and port != _DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
@@ -66,7 +77,36 @@ def normalize_base_url(raw: str) -> str:
         if marker in path + "/":
             path = path[: (path + "/").index(marker)]
     path = path.rstrip("/")
-    return urlunsplit((scheme, netloc, path, "", ""))
+    if any(ord(c) < 33 or ord(c) == 127 for c in path):
+        raise InvalidJiraURL("The Jira URL's path contains spaces or control characters.")
+    path = quote(path, safe="/%:@!$&'()*+,;=-._~")  # non-ASCII as Jira's servlet reads it
+    url = urlunsplit((scheme, netloc, path, "", ""))
+    if len(url) > MAX_LENGTH:
+        raise InvalidJiraURL(f"A Jira base URL has at most {MAX_LENGTH} characters.")
+    return url
+
+
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def _checked_host(host: str) -> str:
+    """An IP address as is; a name as its ASCII (IDNA) form, each label 1 to 63 letters,
+    digits, hyphens (RFC 1123) and the underscore some intranets use, 253 at most."""
+    if ":" in host:  # urlsplit only lets IPv6 literals in brackets through
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise InvalidJiraURL(f"{host[:80]} is not a valid IPv6 address.") from None
+        return host
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_host = ""
+    labels = ascii_host.split(".")
+    if not ascii_host or len(ascii_host) > 253 or not all(_LABEL.match(x) for x in labels):
+        raise InvalidJiraURL("The Jira URL's host name is not valid: each part between dots "
+                             "has 1 to 63 letters, digits or hyphens.")
+    return ascii_host
 
 
 _METADATA_IPS = {"169.254.169.254", "fd00:ec2::254", "100.100.100.200"}
@@ -141,7 +181,7 @@ def check_resolved(base_url: str) -> None:
     host = urlsplit(base_url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None)
-    except OSError:
+    except (OSError, UnicodeError):
         return
     for info in infos:
         refuse_address(ipaddress.ip_address(info[4][0].split("%")[0]))
