@@ -43,10 +43,11 @@ def _load_handlers() -> None:
 
 
 def _default_purges() -> None:
-    from .services import pending, workers
+    from .services import idempotency, pending, workers
 
     PURGES.setdefault("pending_auth", pending.purge_expired)
     PURGES.setdefault("worker_beats", workers.prune)
+    PURGES.setdefault("finished_runs", idempotency.purge)
 
 
 @queue.periodic("maintenance.purge", crontab(minute="*/15"))

@@ -1,0 +1,515 @@
+"""Creating a Jira issue from an Asana task: the modal form and its submit (Flask-free).
+
+The form (asana-app-components.md §5.2, §6.2): the Jira instance (only when the workspace
+has several the user can use), the project (those where the user may create issues), the
+issue type (watched: a change loads that type's fields from the create metadata form of
+the instance's version, jira-server.md §3.7), summary and description prefilled from the
+task, a checkbox to copy the task's files saying how many and how large, then the type's
+required fields of supported kinds (``jira_fields``); required fields of other kinds are
+named so the user knows to fill them in Jira.
+
+Submit (§5.2: Asana waits 10 s) creates the issue under the user's own token, so Jira's
+permissions apply, records the ``IssueLink``, queues the file copies (``attachments``) and
+answers the issue as the attached resource. Jira's field errors come back on their fields.
+A double submit (second click, retried request) gives the first issue: the submit claims
+a row keyed by a hash of who submitted what (``ActionRun``, unique key) before calling
+Jira, and records Jira's answer the moment it has it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..asana import forms
+from ..errors import BridgeError
+from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect, JiraNotFound
+from ..models import AsanaUser, AsanaWorkspace, IssueLink, JiraInstance
+from . import asana_users, attachments, credentials, idempotency, jira_fields, wikimarkup
+from .jira_fields import JiraField
+
+log = logging.getLogger("bridge.create")
+
+F_INSTANCE, F_PROJECT, F_ISSUETYPE = "instance", "project", "issuetype"
+F_SUMMARY, F_DESCRIPTION, F_COPY = "summary", "description", "copy_attachments"
+COPY_OPTION = "copy"
+SUMMARY_MAX = 255
+LONG_NOTES_MARKER = "[… the rest of the task's notes is copied when the issue is created]"
+META_TTL = 300.0
+
+
+class FormRejected(BridgeError):
+    """Answer Asana with this form (status 400) so the user sees errors on their fields."""
+
+    status = 400
+    code = "form_rejected"
+
+    def __init__(self, form: dict, message: str = "The form has errors."):
+        super().__init__(message)
+        self.form = form
+
+
+class NotConnected(JiraNeedsReconnect):
+    """The user has no usable Jira authorization in this workspace: Asana must open the
+    Authentication URL (401, see the README)."""
+
+    public_message = ("Connect your Jira account to create issues: open the app's "
+                      "authorization from this task.")
+
+
+@dataclass
+class Urls:
+    """Where Asana sends the form's callbacks (absolute, on ``BRIDGE_PUBLIC_URL``)."""
+
+    on_change: str
+    on_submit: str
+    typeahead: str  # with "{field}" to fill in
+
+
+@dataclass
+class Caller:
+    workspace: str
+    user: str
+    task: str | None = None
+    settings: object = None
+    asana_user: AsanaUser | None = field(default=None, repr=False)
+
+
+# -- small process-wide caches (create metadata changes rarely; forms call it often) -------
+
+class _TTLCache:
+    def __init__(self):
+        self._data: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, ttl: float, load):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._data.get(key)
+            if hit and now - hit[0] < ttl:
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._data[key] = (now, value)
+            if len(self._data) > 2000:
+                self._data.clear()
+        return value
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+
+_cache = _TTLCache()
+
+
+def reset_caches() -> None:
+    _cache.clear()
+
+
+# -- who, where ---------------------------------------------------------------------------
+
+def _asana_user(caller: Caller) -> AsanaUser:
+    if caller.asana_user is None:
+        caller.asana_user = AsanaUser.get_or_none(AsanaUser.gid == str(caller.user))
+    if caller.asana_user is None:
+        raise NotConnected(problem="not_connected")
+    return caller.asana_user
+
+
+def usable_instances(caller: Caller) -> list[JiraInstance]:
+    """The workspace's instances on which the user holds an active credential."""
+    user = _asana_user(caller)
+    found = []
+    for instance in (JiraInstance.select().join(AsanaWorkspace)
+                     .where(AsanaWorkspace.gid == str(caller.workspace))
+                     .order_by(JiraInstance.id)):
+        try:
+            credentials.get_active(user, instance)
+        except JiraNeedsReconnect:
+            continue
+        found.append(instance)
+    if not found:
+        raise NotConnected(problem="not_connected")
+    return found
+
+
+def jira_for(user: AsanaUser, instance: JiraInstance, settings):
+    """Jira as ``user`` on ``instance`` (a lost token marks the credential)."""
+    cred = credentials.get_active(user, instance)
+    try:
+        return credentials.client_for(
+            cred, redirect_uri=(settings.public_url or "") + "/oauth/jira2/callback",
+            timeout=settings.http_timeout)
+    except JiraNeedsReconnect as exc:
+        credentials.mark_needs_reconnect(cred, exc.problem)
+        raise
+
+
+def _guard(cred_user: AsanaUser, instance: JiraInstance, fn):
+    """Run ``fn`` and mark the credential when Jira says the token is gone."""
+    try:
+        return fn()
+    except JiraNeedsReconnect as exc:
+        try:
+            credentials.mark_needs_reconnect(credentials.get_active(cred_user, instance),
+                                             exc.problem)
+        except JiraNeedsReconnect:
+            pass
+        raise
+
+
+# -- create metadata, cached per user and instance --------------------------------------------
+
+def creatable_projects(jira, cache_key) -> list[dict]:
+    """Projects where the user may create issues (``{"key","name","id"}``).
+
+    Before 8.4 the old create metadata lists exactly those in one call. From 8.4 there is
+    no such list (§3.6: ``/project`` shows what one may browse), so each visible project's
+    issue types are asked for (in parallel, first 50), and those with none are left out.
+    """
+
+    def load():
+        if jira._version()[:2] < jira.PAGED_CREATEMETA_SINCE:
+            body = jira.get_json(jira.CREATEMETA_ALL)
+            return [{"key": p["key"], "name": p.get("name", p["key"]), "id": str(p.get("id"))}
+                    for p in body.get("projects") or []]
+        visible = [p for p in jira.projects() if not p.get("archived")][:forms.DROPDOWN_MAX]
+
+        def can_create(project):
+            try:
+                return bool(jira.get_json(jira.CREATEMETA_ISSUETYPES.format(
+                    project=project["key"]), maxResults=1).get("values"))
+            except (JiraNotFound, JiraInvalidInput):
+                return False
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            allowed = list(pool.map(can_create, visible))
+        return [{"key": p["key"], "name": p.get("name", p["key"]), "id": str(p.get("id"))}
+                for p, ok in zip(visible, allowed, strict=True) if ok]
+
+    return _cache.get(("projects", cache_key), META_TTL, load)
+
+
+def issue_types(jira, cache_key, project: str) -> list[dict]:
+    def load():
+        return [t for t in jira.issue_types(project) if not t.get("subtask")]
+
+    return _cache.get(("types", cache_key, project), META_TTL, load)
+
+
+def field_metas(jira, cache_key, project: str, issuetype: str) -> list[dict]:
+    return _cache.get(("fields", cache_key, project, issuetype), META_TTL,
+                      lambda: jira.create_fields(project, issuetype))
+
+
+# -- the task's side --------------------------------------------------------------------------
+
+def task_content(caller: Caller) -> dict:
+    """Name, notes as wiki markup, and the files of the task (one Asana read each)."""
+    asana = asana_users.client_for(_asana_user(caller), caller.settings)
+    task = asana.task(caller.task, "name,notes,html_notes,permalink_url")
+    files = asana.attachments(caller.task)
+    html = task.get("html_notes")
+    wiki = wikimarkup.html_to_wiki(html) if html else wikimarkup.text_to_wiki(task.get("notes"))
+    return {"name": task.get("name") or "", "wiki": wiki, "files": files,
+            "permalink_url": task.get("permalink_url")}
+
+
+def description_prefill(wiki: str) -> str:
+    """The notes as they fit the form (3000 characters); longer ones end with a marker that
+    submit replaces with the rest, read again from Asana, so no text is lost."""
+    if len(wiki) <= forms.MULTI_LINE_MAX:
+        return wiki
+    room = forms.MULTI_LINE_MAX - len(LONG_NOTES_MARKER) - 2
+    return wiki[:room] + "\n\n" + LONG_NOTES_MARKER
+
+
+def full_description(submitted: str, wiki: str) -> str:
+    if LONG_NOTES_MARKER not in submitted:
+        return submitted
+    head = submitted.split(LONG_NOTES_MARKER, 1)[0].rstrip("\n")
+    room = forms.MULTI_LINE_MAX - len(LONG_NOTES_MARKER) - 2
+    return (head + wiki[room:]) if wiki[room:] else head
+
+
+def copy_label(files: list[dict]) -> str:
+    count, size = attachments.summarize(files)
+    links = len(attachments.external_links(files))
+    text = (f"Copy the task's {count} file{'s' if count != 1 else ''} "
+            f"({attachments.human_size(size)}) to Jira")
+    if links:
+        text += f"; {links} linked file{'s' if links != 1 else ''} listed in the description"
+    return text
+
+
+def with_links(description: str, files: list[dict]) -> str:
+    links = attachments.external_links(files)
+    if not links:
+        return description
+    lines = [f"* [{name.replace('|', '¦').replace('[', '(').replace(']', ')')}|{url}]"
+             for name, url in links]
+    return (description.rstrip() + "\n\n" if description.strip() else "") + \
+        "Files linked in Asana:\n" + "\n".join(lines)
+
+
+# -- the form ---------------------------------------------------------------------------------
+
+@dataclass
+class Choice:
+    instance: JiraInstance | None
+    project: str | None
+    issuetype: str | None
+
+
+def _choose(caller: Caller, values: dict, instances: list[JiraInstance]) -> Choice:
+    instance = instances[0] if len(instances) == 1 else None
+    wanted = values.get(F_INSTANCE)
+    if wanted is not None:
+        instance = next((i for i in instances if str(i.id) == str(wanted)), instance)
+    project = values.get(F_PROJECT) or None
+    if isinstance(project, dict):
+        project = project.get("value")
+    return Choice(instance, project, values.get(F_ISSUETYPE) or None)
+
+
+def build_form(caller: Caller, urls: Urls, values: dict | None = None,
+               errors: dict | None = None, *, title: str = "Create a Jira issue",
+               content: dict | None = None) -> dict:
+    """The whole form for the current ``values`` (``None``: first display, prefilled)."""
+    errors = dict(errors or {})
+    first = values is None
+    values = dict(values or {})
+    user = _asana_user(caller)
+    instances = usable_instances(caller)
+    choice = _choose(caller, values, instances)
+    fields: list[dict] = []
+    if len(instances) > 1:
+        fields.append(forms.dropdown(
+            F_INSTANCE, "Jira", [forms.option(i.id, i.name or i.base_url) for i in instances],
+            choice.instance.id if choice.instance else None, required=True, watched=True,
+            error=errors.pop(F_INSTANCE, None)))
+    jira = types = None
+    if choice.instance is not None:
+        jira = jira_for(user, choice.instance, caller.settings)
+        key = (user.id, choice.instance.id)
+        projects = _guard(user, choice.instance, lambda: creatable_projects(jira, key))
+        if choice.project and all(p["key"] != choice.project for p in projects):
+            choice.project = None
+        if choice.project is None and len(projects) == 1:
+            choice.project = projects[0]["key"]
+        fields.append(forms.dropdown(
+            F_PROJECT, "Project", [forms.option(p["key"], f"{p['name']} ({p['key']})")
+                                   for p in projects],
+            choice.project, required=True, watched=True,
+            error=errors.pop(F_PROJECT, None) or (None if projects else
+                                                  "Your Jira account may not create issues "
+                                                  "in any project.")))
+        if choice.project:
+            types = _guard(user, choice.instance,
+                           lambda: issue_types(jira, key, choice.project))
+            if choice.issuetype and all(str(t["id"]) != str(choice.issuetype) for t in types):
+                choice.issuetype = None
+            fields.append(forms.dropdown(
+                F_ISSUETYPE, "Issue type", [forms.option(t["id"], t["name"]) for t in types],
+                choice.issuetype, required=True, watched=True,
+                error=errors.pop(F_ISSUETYPE, None)))
+    if first and caller.task:
+        content = content or task_content(caller)
+        values[F_SUMMARY] = content["name"][:forms.SINGLE_LINE_MAX]
+        values[F_DESCRIPTION] = description_prefill(content["wiki"])
+        if attachments.summarize(content["files"])[0]:
+            values[F_COPY] = [COPY_OPTION]
+    fields.append(forms.single_line(F_SUMMARY, "Summary", values.get(F_SUMMARY) or "",
+                                    required=True, error=errors.pop(F_SUMMARY, None)))
+    fields.append(forms.multi_line(F_DESCRIPTION, "Description",
+                                   values.get(F_DESCRIPTION) or "",
+                                   placeholder="Jira wiki markup",
+                                   error=errors.pop(F_DESCRIPTION, None)))
+    if caller.task:
+        if content is None:
+            content = _cache.get(("task", caller.task, user.id), 30.0,
+                                 lambda: task_content(caller))
+        if attachments.summarize(content["files"])[0] or attachments.external_links(
+                content["files"]):
+            fields.append(forms.checkbox(F_COPY, "Attachments",
+                                         [forms.option(COPY_OPTION, copy_label(content["files"]))],
+                                         values.get(F_COPY)))
+    ready = bool(choice.instance and choice.project and choice.issuetype)
+    if ready:
+        metas = _guard(user, choice.instance, lambda: field_metas(
+            jira, (user.id, choice.instance.id), choice.project, choice.issuetype))
+        shown, unsupported = jira_fields.form_fields(metas)
+        room = forms.MAX_FIELDS - len(fields) - (2 if unsupported else 0)
+        for f in shown[:max(0, room)]:
+            url = urls.typeahead.format(field=typeahead_field(choice, f))
+            fields.append(jira_fields.to_form(f, values.get(f.form_id), typeahead_url=url,
+                                              error=errors.pop(f.id, None)))
+        if unsupported:
+            names = ", ".join(f.name for f in unsupported)
+            fields.append(forms.static_text("unsupported_title", "Also required; set in Jira:",
+                                            style="header"))
+            fields.append(forms.static_text("unsupported", names))
+    if errors:  # Jira's messages about fields the form does not show
+        target = next((f for f in fields if f["id"] == F_SUMMARY), fields[0])
+        extra = "; ".join(str(v) for v in errors.values())
+        target["error"] = (target.get("error", "") + " " + extra).strip()
+    return forms.form(title, fields, on_change=urls.on_change,
+                      on_submit=urls.on_submit if ready else None)
+
+
+def typeahead_field(choice: Choice, f: JiraField) -> str:
+    """The ``<field>`` of ``/asana/typeahead/<field>``: ``instance.project.type.fieldId``
+    (the path carries the context, since Asana signs only the query it appends)."""
+    return f"{choice.instance.id}.{choice.project}.{choice.issuetype}.{f.id}"
+
+
+def typeahead(caller: Caller, field_ref: str, query: str) -> dict:
+    """Items for a user field (Jira's user picker) or a long select (its allowed values)."""
+    try:
+        instance_id, project, issuetype, field_id = field_ref.split(".", 3)
+    except ValueError:
+        raise BridgeError("Unknown field.", status=404, code="not_found") from None
+    user = _asana_user(caller)
+    instance = next((i for i in usable_instances(caller) if str(i.id) == instance_id), None)
+    if instance is None:
+        raise BridgeError("Unknown field.", status=404, code="not_found")
+    jira = jira_for(user, instance, caller.settings)
+    metas = _guard(user, instance, lambda: field_metas(jira, (user.id, instance.id), project,
+                                                        issuetype))
+    meta = next((m for m in metas if str(m.get("fieldId")) == field_id), None)
+    if meta is None:
+        raise BridgeError("Unknown field.", status=404, code="not_found")
+    f = jira_fields.classify(meta)
+    query = (query or "").strip()
+    if f.kind in ("user", "users"):
+        if not query:
+            return {"items": []}
+        users = _guard(user, instance, lambda: jira.user_picker(query, max_results=20))
+        return {"items": [forms.typeahead_item(u.get("displayName") or u.get("name"),
+                                               u.get("name"), u.get("name"))
+                          for u in users if u.get("name")][:50]}
+    q = query.lower()
+    items = [forms.typeahead_item(o["label"], o["id"]) for o in f.allowed
+             if not q or q in o["label"].lower()]
+    return {"items": items[:50]}
+
+
+# -- submit -----------------------------------------------------------------------------------
+
+def jira_fields_from(caller: Caller, values: dict, metas: list[dict]) -> tuple[dict, dict]:
+    """(Jira ``fields`` for the shown Jira fields, errors by Jira field id)."""
+    shown, _ = jira_fields.form_fields(metas, include_optional=True)
+    out, errors = {}, {}
+    for f in shown:
+        value = values.get(f.form_id)
+        if jira_fields.is_empty(value):
+            if f.required and not f.has_default:
+                errors[f.id] = f"{f.name} is required."
+            continue
+        try:
+            out[f.id] = jira_fields.to_jira(f, value)
+        except jira_fields.FieldValueError as exc:
+            errors[f.id] = str(exc)
+    return out, errors
+
+
+def submit_key(caller: Caller, values: dict) -> str:
+    raw = json.dumps([str(caller.workspace), str(caller.user), str(caller.task), values],
+                     sort_keys=True, default=str)
+    return "form:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def submit(caller: Caller, urls: Urls, values: dict, attachment_gid: str | None = None) -> dict:
+    """Create the issue once per submitted form; answer ``AttachedResourceResponse``."""
+    values = dict(values or {})
+    return idempotency.run_once(submit_key(caller, values),
+                                lambda run: _create_from_form(caller, urls, values,
+                                                              attachment_gid, run),
+                                reuse_for=600.0)
+
+
+def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
+                      run: idempotency.Run) -> dict:
+    user = _asana_user(caller)
+    instances = usable_instances(caller)
+    choice = _choose(caller, values, instances)
+
+    def reject(errors: dict) -> FormRejected:
+        return FormRejected(build_form(caller, urls, values, errors))
+
+    if not (choice.instance and choice.project and choice.issuetype):
+        raise reject({F_ISSUETYPE: "Choose a project and an issue type."})
+    summary = " ".join(str(values.get(F_SUMMARY) or "").split())
+    if not summary:
+        raise reject({F_SUMMARY: "Enter a summary."})
+    if len(summary) > SUMMARY_MAX:
+        raise reject({F_SUMMARY: f"Jira takes at most {SUMMARY_MAX} characters."})
+    if not run.has("created") and \
+            _links_of_task(caller.task) >= caller.settings.max_issues_per_task:
+        raise reject({F_SUMMARY: "This task already has its Jira issue "
+                                 f"(at most {caller.settings.max_issues_per_task} per task)."})
+    jira = jira_for(user, choice.instance, caller.settings)
+    cache_key = (user.id, choice.instance.id)
+    metas = _guard(user, choice.instance, lambda: field_metas(jira, cache_key, choice.project,
+                                                               choice.issuetype))
+    fields, errors = jira_fields_from(caller, values, metas)
+    if errors:
+        raise reject(errors)
+    copy = COPY_OPTION in (values.get(F_COPY) or [])
+    description = str(values.get(F_DESCRIPTION) or "")
+    files: list[dict] = []
+    if copy or LONG_NOTES_MARKER in description:
+        content = task_content(caller)
+        files = content["files"]
+        description = full_description(description, content["wiki"])
+    if copy:
+        description = with_links(description, files)
+    fields.update({"project": {"key": choice.project}, "issuetype": {"id": str(choice.issuetype)},
+                   "summary": summary})
+    if description.strip():
+        fields["description"] = description
+    created = run.step("created", lambda: _create(user, choice.instance, jira, fields,
+                                                  on_invalid=reject))
+    return finish(choice.instance, created, summary, task=caller.task, user=user,
+                  attachment_gid=attachment_gid, files=files if copy else [])
+
+
+def _create(user, instance, jira, fields: dict, on_invalid) -> dict:
+    try:
+        created = _guard(user, instance, lambda: jira.create_issue(fields))
+    except JiraInvalidInput as exc:
+        errors = dict(exc.field_errors)
+        if exc.messages and not errors:
+            errors[F_SUMMARY] = " ".join(str(m) for m in exc.messages)
+        raise on_invalid(errors) from None
+    return {"id": str(created["id"]), "key": created["key"]}
+
+
+def finish(instance: JiraInstance, created: dict, summary: str, *, task: str | None,
+           user: AsanaUser, attachment_gid=None, files: list[dict]) -> dict:
+    """Record the link, queue the copies, and answer the attached resource (§6.4)."""
+    link = None
+    if task:
+        link = IssueLink.get_or_none((IssueLink.task_gid == str(task))
+                                     & (IssueLink.instance == instance)
+                                     & (IssueLink.issue_id == created["id"]))
+        if link is None:
+            link = IssueLink.create(task_gid=str(task), instance=instance,
+                                    issue_id=created["id"], issue_key=created["key"],
+                                    attachment_gid=attachment_gid, linked_by=user)
+        if files:
+            attachments.plan(link, files)
+    return {"resource_name": forms.clip(f"{created['key']}: {summary}", 200),
+            "resource_url": f"{instance.base_url}/browse/{created['key']}"}
+
+
+def _links_of_task(task: str | None) -> int:
+    if not task:
+        return 0
+    return IssueLink.select().where(IssueLink.task_gid == str(task)).count()
