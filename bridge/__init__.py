@@ -72,6 +72,9 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     bodies.init_app(app)
     cors.init_app(app)
     app.register_blueprint(health.bp)
+    from .services import workers
+
+    health.add_check(app, "queue", workers.health_check)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)

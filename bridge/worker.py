@@ -32,8 +32,9 @@ from .db import database
 
 log = logging.getLogger("bridge.worker")
 
-# Purges run every 15 minutes: expired OAuth flows and whatever other modules add here
-# (name → function returning the number of rows removed).
+# Purges run every 15 minutes: expired OAuth flows and rate-limit windows
+# (``services.maintenance``), old heartbeats and finished runs, and whatever else is added
+# here (name → function returning what it removed).
 PURGES: dict[str, object] = {}
 
 
@@ -43,9 +44,9 @@ def _load_handlers() -> None:
 
 
 def _default_purges() -> None:
-    from .services import idempotency, pending, workers
+    from .services import idempotency, maintenance, workers
 
-    PURGES.setdefault("pending_auth", pending.purge_expired)
+    PURGES.setdefault("expired", maintenance.purge)  # OAuth flows, rate-limit windows
     PURGES.setdefault("worker_beats", workers.prune)
     PURGES.setdefault("finished_runs", idempotency.purge)
 

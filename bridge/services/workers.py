@@ -100,3 +100,20 @@ def liveness(now: dt.datetime | None = None) -> dict:
         "last_beat_seconds_ago": (round((now - last.beat_at).total_seconds(), 1)
                                   if last else None),
     }
+
+
+def health_check(now: dt.datetime | None = None) -> str | None:
+    """For ``/healthz`` (``web.health.add_check``): unhealthy when copies wait and no
+    worker is alive to do them. A bridge with nothing queued is healthy without one."""
+    from ..models import AttachmentCopy
+
+    now = now or utcnow()
+    if liveness(now)["ok"]:
+        return None
+    waiting = (AttachmentCopy.select()
+               .where(AttachmentCopy.state.in_(("pending", "copying"))
+                      & (AttachmentCopy.next_attempt_at < now - STALE_AFTER)).count())
+    if waiting:
+        return (f"no queue worker is running and {waiting} attachment "
+                f"cop{'ies wait' if waiting != 1 else 'y waits'}; start: asana-jira-bridge worker")
+    return None

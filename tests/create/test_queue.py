@@ -1,0 +1,78 @@
+"""The queue's storage, the worker's heartbeat as /healthz sees it, and the purge job."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bridge import queue, worker
+from bridge.models import (
+    AsanaWorkspace,
+    AttachmentCopy,
+    IssueLink,
+    JiraInstance,
+    WorkerBeat,
+)
+from bridge.services import workers
+from bridge.timeutil import utcnow
+
+
+def _copy(app, **fields):
+    with app.app_context():
+        ws = AsanaWorkspace.create(gid="1")
+        inst = JiraInstance.create(workspace=ws, base_url="https://jira.example.com",
+                                   auth_mode="oauth2")
+        link = IssueLink.create(task_gid="9", instance=inst, issue_id="1", issue_key="EX-1")
+        return AttachmentCopy.create(link=link, asana_gid="5", name="a.txt", size=1, **fields)
+
+
+def test_the_queue_lives_in_the_bridges_database(app):
+    huey = app.extensions["bridge.queue"]
+    assert queue.describe(app.config["BRIDGE"]) in ("sqlite", "postgresql")
+    with app.app_context():
+        seen = []
+        queue.register("test.echo")(seen.append)
+        queue.enqueue("test.echo", 42)
+        assert huey.pending_count() == 1
+        task = huey.dequeue()
+        huey.execute(task)
+        assert seen == [42]
+        assert huey.pending_count() == 0
+
+
+def test_healthz_fails_only_when_copies_wait_without_a_worker(app, client):
+    assert client.get("/healthz").status_code == 200  # nothing queued: no worker needed
+    _copy(app, next_attempt_at=utcnow() - dt.timedelta(minutes=5))
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert "no queue worker is running" in answer.get_json()["failed"]["queue"]
+    with app.app_context():
+        workers.beat("host:1:abc", threads=2)
+        assert workers.liveness()["workers"] == 1
+    assert client.get("/healthz").status_code == 200
+    with app.app_context():
+        WorkerBeat.update(beat_at=utcnow() - dt.timedelta(minutes=1)).execute()
+    assert client.get("/healthz").status_code == 503
+
+
+def test_a_dead_local_process_is_dead_at_once(app):
+    with app.app_context():
+        workers.beat("x", threads=1)
+        import socket
+
+        me = workers.process_worker_id()
+        gone = f"{socket.gethostname()}:999999:abcd"
+        workers.beat(gone, threads=1)  # beating, but no such process on this host
+        assert workers.is_dead(gone)
+        workers.beat(me, threads=1)
+        assert not workers.is_dead(me)
+        assert workers.is_dead(None)
+
+
+def test_purge_job_runs_every_purge(app, monkeypatch):
+    calls = []
+    monkeypatch.setattr(worker, "PURGES", {"a": lambda: calls.append("a") or 1,
+                                           "b": lambda: 1 / 0,
+                                           "c": lambda: calls.append("c") or 2})
+    with app.app_context():
+        assert worker.purge() == {"a": 1, "c": 2}
+    assert calls == ["a", "c"]
