@@ -83,6 +83,9 @@ def _check_running(text: str) -> list[int]:
     statuses = {i["fields"]["status"]["name"] for i in issues}
     assert {"Open", "In Progress", "Done"} <= statuses
     assert any(i["fields"]["assignee"] for i in issues)
+    hooks = requests.get(jira_url + "/rest/webhooks/1.0/webhook", auth=("admin", "admin"),
+                         timeout=10).json()
+    assert [h for h in hooks if h["url"].startswith(bridge_url + "/jira/webhook/")]
     return ports
 
 

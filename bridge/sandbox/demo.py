@@ -101,7 +101,8 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
           asana_port: int = 0, jira_port: int = 0,
           say: Callable[[str], None] = _quiet) -> Demo:
     from .. import create_app, migrations
-    from ..services import instances
+    from ..models import JiraInstance
+    from ..services import instances, webhooks
     from .asana import create_asana_simulator, seed
     from .jira import create_jira_simulator, get_state
 
@@ -161,6 +162,10 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
                 instances.register_applink(instance, bridge.url, "admin", "admin",
                                            actor=ADMIN_EMAIL)
                 instances.prove_oauth1_link(instance, bridge.url)
+            say("Registering the bridge's webhook in Jira (a status change shows on the "
+                "widget within a second)")
+            for instance in JiraInstance.select():
+                webhooks.register(instance, bridge.url, "admin", "admin", actor=ADMIN_EMAIL)
             db.close()
         bridge.app = app
         say(f"Starting the bridge on {bridge.url} (admin: {ADMIN_EMAIL})")
