@@ -7,6 +7,8 @@ bridge, so CORS is exercised exactly as with Asana's web client.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from bridge.sandbox.asana.host import DEFAULT_PATHS
@@ -41,11 +43,38 @@ def task_page(gid):
     project = sim.projects.get(task["projects"][0]) if task["projects"] else None
     return render_template(
         "task.html", task=task, user=user, app=app, assignee=assignee, project=project,
-        attachments=[{**a, "size_label": _size_label(a["size"])} for a in sim.attachments_of(gid)],
+        users=list(sim.users.values()),
+        attachments=[_attachment_view(a) for a in sim.attachments_of(gid)],
         config={"task": gid, "user": user["gid"], "workspace": task["workspace"],
+                "project": project["gid"] if project else None,
                 "bridge_origin": _origin(app.bridge_url) if app and app.bridge_url else None,
-                "auth_url": _auth_url(app), "app_name": app.name if app else None},
+                "auth_url": _auth_url(app), "app_name": app.name if app else None,
+                "rule_action_name": app.rule_action_name if app else None},
     )
+
+
+@bp.get("/demo/task/<gid>/attachments")
+def attachment_list(gid):
+    """The task's attachments as the page lists them (Asana-hosted files with a fresh
+    download link, files elsewhere with their link)."""
+    sim = _sim()
+    if gid not in sim.tasks:
+        abort(404)
+    return jsonify([_attachment_view(a) for a in sim.attachments_of(gid)])
+
+
+def _attachment_view(a: dict) -> dict:
+    sim = _sim()
+    if a["host"] == "asana":
+        base = sim.base_url or request.host_url.rstrip("/")
+        link = f"{base}/_files/{a['gid']}/{quote(a['name'])}?{sim.download_query(a['gid'])}"
+    else:
+        link = a["url"]
+    return {"gid": a["gid"], "name": a["name"], "host": a["host"], "link": link,
+            "resource_subtype": a["resource_subtype"], "url": a["url"],
+            "size_label": _size_label(a["size"]),
+            "kind": (a["name"].rsplit(".", 1)[-1][:4] if "." in a["name"] else "file")
+            if a["host"] == "asana" else ("link" if a["host"] == "external" else a["host"])}
 
 
 @bp.get("/demo/task/<gid>/widgets")

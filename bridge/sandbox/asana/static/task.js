@@ -5,6 +5,11 @@
  * the signature (/_sim/app-components/sign) and checks the response against the spec
  * (/_sim/app-components/validate). A response Asana could not use shows Asana's
  * "Something went wrong. Try again later." (reference §10.1).
+ *
+ * A 401 {"error"} from the app means "the user must authenticate" (the project's choice,
+ * UNCONFIRMED by Asana): the page opens the Authentication URL in a popup and, once the
+ * popup posts "success", sends the call again. Rule runs come from Asana's servers, so the
+ * page asks the simulator to run them (/_sim/rules/<action>/run).
  */
 (function () {
   "use strict";
@@ -13,6 +18,7 @@
   var SOMETHING_WRONG = "Something went wrong. Try again later.";
   var RICH_TAGS = ["B", "STRONG", "I", "EM", "U", "S", "CODE", "A", "UL", "OL", "LI", "P", "BR",
     "BLOCKQUOTE", "PRE", "H1", "H2", "HR"];
+  var APP = CFG.app_name || "the app";
 
   function $(id) { return document.getElementById(id); }
 
@@ -33,16 +39,21 @@
     s.className = bad ? "status bad" : "status";
   }
 
-  function postJSON(url, body) {
+  function postJSON(url, body, method) {
     return fetch(url, {
-      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)
-    }).then(function (r) { return r.json(); });
+      method: method || "POST", headers: {"Content-Type": "application/json"},
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().then(function (data) { data._status = r.status; return data; });
+    });
   }
 
-  /* One App Components call: sign on the simulator, send from the browser, validate. */
-  function callApp(kind, params) {
+  /* ---- one App Components call: sign on the simulator, send from the browser, validate - */
+
+  function callOnce(kind, params) {
     var payload = Object.assign({kind: kind, task: CFG.task, user: CFG.user,
                                  workspace: CFG.workspace}, params || {});
+    delete payload.interactive;
     return postJSON("/_sim/app-components/sign", payload).then(function (req) {
       if (req.error) throw new Error(req.error);
       return fetch(req.url, {method: req.method, headers: req.headers, body: req.body,
@@ -62,13 +73,82 @@
     });
   }
 
+  /* A 401 {"error"} asks for the Authentication URL; after "success" the call goes again.
+     Calls made without a user's action (widgets on page load) pass interactive: false and
+     show a Connect button instead of opening a popup by themselves. */
+  function callApp(kind, params) {
+    return callOnce(kind, params).then(function (res) {
+      var interactive = !params || params.interactive !== false;
+      if (!(res.status === 401 && res.valid && interactive)) return res;
+      return ensureAuth(res.body.error).then(function (ok) {
+        if (!ok) { res.authFailed = true; return res; }
+        return callOnce(kind, params);
+      });
+    });
+  }
+
   function reportInvalid(result) {
     if (result.problem && result.problem.path !== undefined) {
       console.warn("App Components response rejected:", result.problem.path, result.problem.message);
     }
   }
 
-  /* ---- dates ---------------------------------------------------------------------- */
+  function errorText(res) {
+    if (res.valid && res.body && typeof res.body.error === "string") return res.body.error;
+    return SOMETHING_WRONG;
+  }
+
+  /* ---- authentication (reference §7.1) ------------------------------------------------ */
+
+  var pendingAuth = null;
+
+  function openPopup() {
+    if (!CFG.auth_url) return null;
+    var w = window.open(CFG.auth_url, "asana_app_auth", "width=620,height=720");
+    status(w ? "Waiting for " + APP + " to finish authorization…"
+             : "The browser blocked the popup: press Connect " + APP + ".", !w);
+    return w;
+  }
+
+  function showAuthPrompt(message) {
+    $("auth-prompt-text").textContent = (message || "") + " Connect " + APP + " to continue.";
+    $("auth-prompt").hidden = false;
+  }
+
+  function hideAuthPrompt() { $("auth-prompt").hidden = true; }
+
+  function ensureAuth(message) {
+    if (!pendingAuth) {
+      var p = {};
+      p.promise = new Promise(function (resolve) { p.resolve = resolve; });
+      pendingAuth = p;
+      showAuthPrompt(message);
+      openPopup();
+    }
+    return pendingAuth.promise;
+  }
+
+  function settleAuth(ok) {
+    hideAuthPrompt();
+    if (pendingAuth) { var p = pendingAuth; pendingAuth = null; p.resolve(ok); }
+  }
+
+  window.addEventListener("message", function (ev) {
+    // Asana accepts the message only from the origin of the registered Authentication URL.
+    if (ev.origin !== CFG.bridge_origin) return;
+    if (ev.data === "success") {
+      status(APP + " is connected.");
+      document.body.setAttribute("data-auth", "success");
+      settleAuth(true);
+      loadWidgets();
+    } else if (ev.data === "error") {
+      status(APP + " was not connected.", true);
+      document.body.setAttribute("data-auth", "error");
+      settleAuth(false);
+    }
+  });
+
+  /* ---- dates ------------------------------------------------------------------------ */
 
   function relative(iso) {
     var t = Date.parse(iso);
@@ -88,21 +168,21 @@
 
   function icon(url) { return url ? el("img", {src: url, alt: ""}) : null; }
 
-  /* ---- widget (summary_with_details_v0) ----------------------------------------------- */
+  /* ---- widget (summary_with_details_v0) ------------------------------------------------ */
 
   function renderWidget(meta, resourceUrl, attachmentGid) {
     var head = el("div", {className: "widget-head"}, [
-      el("span", {className: "app-icon", text: "J"}),
+      el("span", {className: "app-icon", "aria-hidden": "true", text: "J"}),
       el("div", {}, [
         el("a", {className: "widget-title", href: resourceUrl, target: "_blank", rel: "noopener",
                  text: meta.title}),
         el("div", {className: "widget-subtitle"}, [
           icon(meta.subicon_url),
-          el("span", {text: (meta.subtitle || CFG.app_name || "") + " · Open in " + (CFG.app_name || "app")})
+          el("span", {text: (meta.subtitle || APP) + " · Open in " + APP})
         ])
       ])
     ]);
-    var fields = el("div", {className: "widget-fields"});
+    var fields = el("dl", {className: "widget-fields"});
     meta.fields.forEach(function (f) {
       var value;
       if (f.type === "pill") {
@@ -114,8 +194,8 @@
           el("time", {datetime: f.datetime || "", title: f.datetime || "",
                       text: f.datetime ? relative(f.datetime) : "—"})]);
       }
-      fields.appendChild(el("div", {className: "widget-field-name", text: f.name}));
-      fields.appendChild(el("div", {className: "widget-field-value widget-field type-" + f.type}, [value]));
+      fields.appendChild(el("dt", {className: "widget-field-name", text: f.name}));
+      fields.appendChild(el("dd", {className: "widget-field-value widget-field type-" + f.type}, [value]));
     });
     var ft = meta.footer, footerText;
     if (ft.footer_type === "updated") footerText = "Updated " + relative(ft.last_updated_at);
@@ -127,61 +207,148 @@
         ? el("span", {className: "comments",
                   text: meta.num_comments + (meta.num_comments === 1 ? " comment" : " comments")}) : null
     ]);
-    return el("article", {className: "widget", "data-attachment": attachmentGid},
-              [head, fields, footer]);
+    return el("article", {className: "widget", "data-attachment": attachmentGid,
+                          "aria-label": meta.title}, [head, fields, footer]);
   }
+
+  var widgetLoads = 0;
 
   function loadWidgets() {
     var box = $("widgets");
+    if (!CFG.bridge_origin) { box.setAttribute("data-loaded", "true"); return Promise.resolve(); }
+    var mine = ++widgetLoads;
+    box.setAttribute("data-loaded", "false");
     return fetch("/demo/task/" + CFG.task + "/widgets").then(function (r) { return r.json(); })
       .then(function (list) {
-        box.textContent = "";
         return Promise.all(list.map(function (att) {
-          var slot = el("div", {className: "widget-slot"});
-          box.appendChild(slot);
-          return callApp("widget", {attachment: att.gid}).then(function (res) {
-            if (res.status === 200 && res.valid) {
-              slot.appendChild(renderWidget(res.body.metadata, att.url, att.gid));
-            } else {
-              reportInvalid(res);
-              var msg = (res.status === 401 || res.status === 403 || res.status === 418)
-                ? "Connect " + (CFG.app_name || "the app") + " to see this issue." : SOMETHING_WRONG;
-              slot.appendChild(el("article", {className: "widget error", "data-attachment": att.gid,
-                                              text: msg}));
-            }
+          return callApp("widget", {attachment: att.gid, interactive: false}).then(function (res) {
+            return {att: att, res: res};
           });
         }));
-      }).then(function () { box.setAttribute("data-loaded", "true"); });
+      }).then(function (done) {
+        if (mine !== widgetLoads) return;  // a newer load started meanwhile
+        box.textContent = "";
+        done.forEach(function (d) {
+          var res = d.res, att = d.att, slot = el("div", {className: "widget-slot"});
+          box.appendChild(slot);
+          if (res.status === 200 && res.valid) {
+            slot.appendChild(renderWidget(res.body.metadata, att.url, att.gid));
+            return;
+          }
+          reportInvalid(res);
+          var card = el("article", {className: "widget error", "data-attachment": att.gid});
+          if (res.status === 401 && res.valid) {
+            card.appendChild(el("p", {text: errorText(res)}));
+            var btn = el("button", {type: "button", className: "primary widget-connect",
+                                    text: "Connect " + APP});
+            btn.addEventListener("click", function () {
+              ensureAuth(res.body.error);
+            });
+            card.appendChild(btn);
+          } else {
+            card.appendChild(el("p", {text: SOMETHING_WRONG}));
+          }
+          slot.appendChild(card);
+        });
+        box.setAttribute("data-loaded", "true");
+      });
+  }
+
+  /* ---- attachments ------------------------------------------------------------------- */
+
+  function loadAttachments() {
+    return fetch("/demo/task/" + CFG.task + "/attachments").then(function (r) { return r.json(); })
+      .then(function (list) {
+        var ul = $("attachment-list");
+        ul.textContent = "";
+        list.forEach(function (a) {
+          var remove = el("button", {type: "button", className: "link-button remove-attachment",
+                                     "aria-label": "Remove " + a.name, text: "Remove"});
+          remove.addEventListener("click", function () { removeAttachment(a); });
+          ul.appendChild(el("li", {className: "attachment " + a.resource_subtype, "data-gid": a.gid}, [
+            el("span", {className: "file-icon" + (a.host === "asana" ? "" : " link"), text: a.kind}),
+            el("a", {href: a.link, target: "_blank", rel: "noopener", text: a.name}),
+            el("span", {className: "muted", text: a.size_label}),
+            remove
+          ]));
+        });
+        ul.setAttribute("data-count", String(list.length));
+      });
+  }
+
+  function removeAttachment(a) {
+    return postJSON("/_sim/attachments/" + a.gid, undefined, "DELETE").then(function () {
+      status("Removed " + a.name);
+      return Promise.all([loadAttachments(), loadWidgets()]);
+    });
   }
 
   function attachResource(resource) {
     return postJSON("/_sim/tasks/" + CFG.task + "/attach-resource",
                     {resource_name: resource.resource_name, resource_url: resource.resource_url})
-      .then(function (att) {
-        var li = el("li", {className: "attachment external"}, [
-          el("span", {className: "file-icon link", text: "\u2197"}),
-          el("a", {href: att.url, target: "_blank", rel: "noopener", text: att.name})]);
-        $("attachment-list").appendChild(li);
-        return loadWidgets();
+      .then(function () { return Promise.all([loadAttachments(), loadWidgets()]); });
+  }
+
+  function upload(ev) {
+    ev.preventDefault();
+    var input = $("upload-file");
+    if (!input.files.length) { status("Choose a file first.", true); input.focus(); return; }
+    var data = new FormData();
+    data.append("file", input.files[0]);
+    fetch("/_sim/tasks/" + CFG.task + "/attachments", {method: "POST", body: data})
+      .then(function (r) { return r.json(); })
+      .then(function (made) {
+        if (made.error) { status(made.error, true); return; }
+        input.value = "";
+        status("Attached " + made.name);
+        return loadAttachments();
       });
   }
 
-  /* ---- typeahead list (lookup and form fields) ------------------------------------- */
+  /* ---- typeahead list (lookup and form fields), keyboard included --------------------- */
 
-  function renderTypeahead(container, body, onPick) {
+  function renderTypeahead(container, input, body, onPick) {
     container.textContent = "";
     if (body.header) container.appendChild(el("div", {className: "typeahead-header", text: body.header}));
     if (!body.items.length) container.appendChild(el("div", {className: "typeahead-empty", text: "No results"}));
+    var list = el("ul", {className: "typeahead-list"});
     body.items.forEach(function (item) {
-      var row = el("div", {className: "typeahead-item", role: "option", "data-value": item.value}, [
+      var row = el("button", {type: "button", className: "typeahead-item", "data-value": item.value}, [
         icon(item.icon_url),
-        el("div", {}, [el("div", {className: "typeahead-title", text: item.title}),
-                       item.subtitle ? el("div", {className: "typeahead-sub", text: item.subtitle}) : null])
+        el("span", {className: "typeahead-text"}, [
+          el("span", {className: "typeahead-title", text: item.title}),
+          item.subtitle ? el("span", {className: "typeahead-sub", text: item.subtitle}) : null])
       ]);
-      row.addEventListener("mousedown", function (ev) { ev.preventDefault(); onPick(item); });
-      container.appendChild(row);
+      row.addEventListener("mousedown", function (ev) { ev.preventDefault(); });  // keep focus
+      row.addEventListener("click", function () { onPick(item); });
+      row.addEventListener("keydown", function (ev) {
+        var rows = container.querySelectorAll(".typeahead-item");
+        var i = Array.prototype.indexOf.call(rows, row);
+        if (ev.key === "ArrowDown" && i + 1 < rows.length) { ev.preventDefault(); rows[i + 1].focus(); }
+        if (ev.key === "ArrowUp") { ev.preventDefault(); (i > 0 ? rows[i - 1] : input).focus(); }
+        if (ev.key === "Escape") { container.hidden = true; input.focus(); }
+      });
+      list.appendChild(el("li", {}, [row]));
     });
+    container.appendChild(list);
     container.hidden = false;
+  }
+
+  function typeaheadKeys(input, container) {
+    input.addEventListener("keydown", function (ev) {
+      if (ev.key === "ArrowDown" && !container.hidden) {
+        var first = container.querySelector(".typeahead-item");
+        if (first) { ev.preventDefault(); first.focus(); }
+      }
+    });
+    // Hide the list when focus leaves the box, not when it moves into the list.
+    input.parentNode.addEventListener("focusout", function (ev) {
+      if (!ev.relatedTarget || !input.parentNode.contains(ev.relatedTarget)) {
+        setTimeout(function () {
+          if (!input.parentNode.contains(document.activeElement)) container.hidden = true;
+        }, 150);
+      }
+    });
   }
 
   function debounce(fn, ms) {
@@ -193,7 +360,7 @@
     };
   }
 
-  /* ---- lookup ---------------------------------------------------------------------- */
+  /* ---- lookup ------------------------------------------------------------------------ */
 
   function openLookup() {
     $("lookup").hidden = false;
@@ -212,7 +379,7 @@
         return attachResource(res.body);
       }
       reportInvalid(res);
-      err.textContent = (res.body && res.body.error) || SOMETHING_WRONG;
+      err.textContent = errorText(res);
       err.hidden = false;
     });
   }
@@ -220,19 +387,21 @@
   var lookupSearch = debounce(function (query) {
     callApp("lookup_typeahead", {query: query}).then(function (res) {
       if (res.status === 200 && res.valid) {
-        renderTypeahead($("lookup-results"), res.body, function (item) { lookupAttach(item.value); });
+        $("lookup-error").hidden = true;
+        renderTypeahead($("lookup-results"), $("lookup-input"), res.body,
+                        function (item) { lookupAttach(item.value); });
       } else {
         reportInvalid(res);
         $("lookup-results").hidden = true;
-        $("lookup-error").textContent = SOMETHING_WRONG;
+        $("lookup-error").textContent = errorText(res);
         $("lookup-error").hidden = false;
       }
     });
   }, 200);
 
-  /* ---- modal form (form_metadata_v0) ------------------------------------------------ */
+  /* ---- forms (form_metadata_v0): the modal form and the rule-action form -------------- */
 
-  var form = null;  // {meta, values}
+  var form = null;  // {meta, values, rule: null | {action, action_type, project, editing}}
 
   function sanitize(html) {
     var doc = new DOMParser().parseFromString(html || "", "text/html");
@@ -259,6 +428,13 @@
     return doc.body.innerHTML;
   }
 
+  /* Rule-action calls carry the action's ids and no task (reference §5.4). */
+  function ruleParams(extra) {
+    var r = form.rule;
+    return Object.assign({task: null, project: r.project, action_type: r.action_type,
+                          action: r.editing || r.sent_action ? r.action : undefined}, extra);
+  }
+
   function fieldValue(f) {
     var v = form.values[f.id];
     return v === undefined ? null : v;
@@ -269,6 +445,12 @@
     if (f.is_watched && form.meta.on_change_callback) onWatchedChange(f.id);
   }
 
+  function labelFor(f, inputId) {
+    var label = el("label", {"for": inputId, id: inputId + "-label", text: f.name || f.id});
+    if (f.is_required) label.appendChild(el("span", {className: "required", "aria-hidden": "true", text: " *"}));
+    return label;
+  }
+
   function renderField(f) {
     var wrap = el("div", {className: "form-field " + f.type + (f.width === "half" ? " half" : "") +
                           (f.error ? " has-error" : ""), "data-field": f.id});
@@ -276,34 +458,12 @@
       wrap.appendChild(el("div", {className: "static-text " + (f.style || "default"), text: f.name}));
       return wrap;
     }
-    var inputId = "field-" + f.id;
-    var label = el("label", {"for": inputId, text: f.name || ""});
-    if (f.is_required) label.appendChild(el("span", {className: "required", text: " *"}));
-    wrap.appendChild(label);
+    var inputId = "field-" + f.id, errorId = inputId + "-error";
     var v = fieldValue(f), input;
-    if (f.type === "single_line_text" || f.type === "multi_line_text") {
-      input = el(f.type === "single_line_text" ? "input" : "textarea",
-                 {id: inputId, type: f.type === "single_line_text" ? "text" : null,
-                  placeholder: f.placeholder, maxlength: f.type === "single_line_text" ? 200 : 3000});
-      input.value = v || "";
-      input.addEventListener("change", function () { setValue(f, input.value); });
-      input.addEventListener("input", function () { form.values[f.id] = input.value; });
-    } else if (f.type === "rich_text") {
-      input = el("div", {id: inputId, className: "rich-text", contenteditable: "true",
-                         role: "textbox", "aria-multiline": "true", "data-placeholder": f.placeholder});
-      input.innerHTML = sanitize((v || "").replace(/<\/?body>/gi, ""));
-      input.addEventListener("input", function () {
-        form.values[f.id] = "<body>" + input.innerHTML + "</body>";
-      });
-      input.addEventListener("blur", function () { if (f.is_watched) setValue(f, form.values[f.id]); });
-    } else if (f.type === "dropdown") {
-      input = el("select", {id: inputId}, [el("option", {value: "", text: "Select…"})]);
-      f.options.forEach(function (o) {
-        input.appendChild(el("option", {value: o.id, text: o.label, selected: o.id === v ? "selected" : null}));
-      });
-      input.addEventListener("change", function () { setValue(f, input.value || null); });
-    } else if (f.type === "radio_button" || f.type === "checkbox") {
-      input = el("div", {id: inputId, role: "group"});
+    var described = f.error ? errorId : null;
+    if (f.type === "radio_button" || f.type === "checkbox") {
+      input = el("fieldset", {id: inputId, "aria-describedby": described}, [
+        el("legend", {text: (f.name || f.id) + (f.is_required ? " *" : "")})]);
       f.options.forEach(function (o) {
         var checked = f.type === "checkbox" ? (v || []).indexOf(o.id) >= 0 : v === o.id;
         var box = el("input", {type: f.type === "checkbox" ? "checkbox" : "radio", name: inputId,
@@ -320,68 +480,128 @@
         input.appendChild(el("label", {className: "option"}, [box, el("span", {text: o.label}),
           o.sub_label ? el("span", {className: "sub", text: o.sub_label}) : null]));
       });
-    } else if (f.type === "date") {
-      input = el("input", {id: inputId, type: "date"});
-      input.value = v ? String(v).slice(0, 10) : "";
-      input.addEventListener("change", function () {
-        // Asana sends the local midnight as an ISO 8601 UTC string (reference §3.2 example).
-        var p = input.value.split("-");
-        setValue(f, input.value ? new Date(+p[0], +p[1] - 1, +p[2]).toISOString() : null);
+      wrap.appendChild(input);
+    } else if (f.type === "rich_text") {
+      wrap.appendChild(el("div", {className: "label", id: inputId + "-label", text: f.name || f.id}));
+      input = el("div", {id: inputId, className: "rich-text", contenteditable: "true", tabindex: "0",
+                         role: "textbox", "aria-multiline": "true", "aria-labelledby": inputId + "-label",
+                         "aria-describedby": described, "aria-required": f.is_required ? "true" : null,
+                         "data-placeholder": f.placeholder});
+      input.innerHTML = sanitize((v || "").replace(/<\/?body>/gi, ""));
+      input.addEventListener("input", function () {
+        form.values[f.id] = "<body>" + input.innerHTML + "</body>";
       });
-    } else if (f.type === "datetime") {
-      input = el("input", {id: inputId, type: "datetime-local"});
-      if (v) {
-        var d = new Date(v);
-        input.value = new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-      }
-      input.addEventListener("change", function () {
-        setValue(f, input.value ? new Date(input.value).toISOString() : null);
-      });
-    } else if (f.type === "typeahead") {
-      input = el("div", {className: "lookup-box"});
-      var text = el("input", {id: inputId, type: "text", autocomplete: "off",
-                              placeholder: f.placeholder || "Search"});
-      var results = el("div", {className: "typeahead", hidden: "hidden"});
-      var chosen = el("div", {className: "chosen", hidden: v ? null : "hidden"});
-      if (v) chosen.appendChild(el("span", {text: v.title}));
-      var search = debounce(function (q) {
-        callApp("typeahead", {url: f.typeahead_url, query: q}).then(function (res) {
-          if (res.status === 200 && res.valid) {
-            renderTypeahead(results, res.body, function (item) {
-              results.hidden = true;
-              text.value = "";
-              chosen.textContent = "";
-              chosen.appendChild(el("span", {text: item.title}));
-              chosen.hidden = false;
-              setValue(f, item);
-            });
-          } else { reportInvalid(res); results.hidden = true; }
+      input.addEventListener("blur", function () { if (f.is_watched) setValue(f, form.values[f.id]); });
+      wrap.appendChild(input);
+    } else {
+      wrap.appendChild(labelFor(f, inputId));
+      var common = {id: inputId, "aria-describedby": described,
+                    "aria-required": f.is_required ? "true" : null,
+                    "aria-invalid": f.error ? "true" : null};
+      if (f.type === "single_line_text" || f.type === "multi_line_text") {
+        input = el(f.type === "single_line_text" ? "input" : "textarea", Object.assign(common,
+                   {type: f.type === "single_line_text" ? "text" : null, placeholder: f.placeholder,
+                    maxlength: f.type === "single_line_text" ? 200 : 3000}));
+        input.value = v || "";
+        input.addEventListener("change", function () { setValue(f, input.value); });
+        input.addEventListener("input", function () { form.values[f.id] = input.value; });
+      } else if (f.type === "dropdown") {
+        input = el("select", common, [el("option", {value: "", text: "Select…"})]);
+        f.options.forEach(function (o) {
+          input.appendChild(el("option", {value: o.id, text: o.label, selected: o.id === v ? "selected" : null}));
         });
-      }, 200);
-      text.addEventListener("input", function () { search(text.value); });
-      text.addEventListener("blur", function () { setTimeout(function () { results.hidden = true; }, 150); });
-      input.appendChild(text);
-      input.appendChild(results);
-      input.appendChild(chosen);
+        input.addEventListener("change", function () { setValue(f, input.value || null); });
+      } else if (f.type === "date") {
+        input = el("input", Object.assign(common, {type: "date"}));
+        input.value = v ? String(v).slice(0, 10) : "";
+        input.addEventListener("change", function () {
+          // Asana sends the local midnight as an ISO 8601 UTC string (reference §3.2 example).
+          var p = input.value.split("-");
+          setValue(f, input.value ? new Date(+p[0], +p[1] - 1, +p[2]).toISOString() : null);
+        });
+      } else if (f.type === "datetime") {
+        input = el("input", Object.assign(common, {type: "datetime-local"}));
+        if (v) {
+          var d = new Date(v);
+          input.value = new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+        }
+        input.addEventListener("change", function () {
+          setValue(f, input.value ? new Date(input.value).toISOString() : null);
+        });
+      } else if (f.type === "typeahead") {
+        input = el("div", {className: "lookup-box"});
+        var text = el("input", Object.assign(common, {type: "text", autocomplete: "off",
+                                                      placeholder: f.placeholder || "Search"}));
+        var results = el("div", {className: "typeahead", hidden: "hidden"});
+        var chosen = el("div", {className: "chosen", hidden: v ? null : "hidden",
+                                "aria-live": "polite"});
+        if (v) chosen.appendChild(el("span", {text: "Chosen: " + v.title}));
+        var search = debounce(function (q) {
+          var params = form.rule ? ruleParams({url: f.typeahead_url, query: q})
+                                 : {url: f.typeahead_url, query: q};
+          callApp("typeahead", params).then(function (res) {
+            if (res.status === 200 && res.valid) {
+              renderTypeahead(results, text, res.body, function (item) {
+                results.hidden = true;
+                text.value = "";
+                chosen.textContent = "";
+                chosen.appendChild(el("span", {text: "Chosen: " + item.title}));
+                chosen.hidden = false;
+                text.focus();
+                setValue(f, item);
+              });
+            } else { reportInvalid(res); results.hidden = true; }
+          });
+        }, 200);
+        text.addEventListener("input", function () { search(text.value); });
+        input.appendChild(text);
+        input.appendChild(results);
+        input.appendChild(chosen);
+        typeaheadKeys(text, results);
+      }
+      wrap.appendChild(input);
     }
-    wrap.appendChild(input);
-    if (f.error) wrap.appendChild(el("p", {className: "field-error", text: f.error}));
+    if (f.error) wrap.appendChild(el("p", {className: "field-error", id: errorId, text: f.error}));
     return wrap;
   }
 
-  function renderForm(meta) {
+  var opener = null;  // the element focused before the modal opened
+
+  function renderForm(meta, rule) {
     var values = {};
     meta.fields.forEach(function (f) {
       if (f.type !== "static_text" && f.value !== undefined && f.value !== null) values[f.id] = f.value;
     });
-    form = {meta: meta, values: values};
+    var wasOpen = !$("modal").hidden;
+    form = {meta: meta, values: values, rule: rule === undefined ? (form && form.rule) : rule};
     $("modal-title").textContent = meta.title;
+    $("rule-name-row").hidden = !form.rule;
     var box = $("modal-form");
+    var focusedId = document.activeElement && document.activeElement.id;
     box.textContent = "";
     meta.fields.forEach(function (f) { box.appendChild(renderField(f)); });
     $("modal-submit").disabled = !meta.on_submit_callback;
+    $("modal-submit").textContent = meta.submit_button_text || (form.rule ? "Save rule" : "Submit");
     $("modal-error").hidden = true;
     $("modal").hidden = false;
+    if (!wasOpen) {
+      opener = document.activeElement;
+      var first = box.querySelector("input, select, textarea, [contenteditable]") || $("modal-close");
+      if (form.rule) first = $("rule-name");
+      first.focus();
+    } else if (focusedId && $(focusedId)) {
+      $(focusedId).focus();  // a re-rendered form keeps the user's place
+    } else {
+      var errored = box.querySelector("[aria-invalid=true], .has-error input, .has-error select");
+      if (errored) errored.focus();
+    }
+  }
+
+  function closeModal() {
+    $("modal").hidden = true;
+    form = null;
+    if (opener && opener.focus) opener.focus();
+    opener = null;
   }
 
   function formError(text) {
@@ -391,87 +611,214 @@
 
   function onWatchedChange(fieldId) {
     var values = Object.assign({}, form.values);
-    callApp("form_change", {url: form.meta.on_change_callback, values: values,
-                            changed_field: fieldId}).then(function (res) {
-      if ((res.status === 200 || res.status === 400) && res.valid) renderForm(res.body.metadata);
-      else { reportInvalid(res); formError(SOMETHING_WRONG); }
+    var kind = form.rule ? "rule_change" : "form_change";
+    var params = {url: form.meta.on_change_callback, values: values, changed_field: fieldId};
+    callApp(kind, form.rule ? ruleParams(params) : params).then(function (res) {
+      if ((res.status === 200 || res.status === 400) && res.valid && res.body.metadata) {
+        renderForm(res.body.metadata);
+      } else { reportInvalid(res); formError(errorText(res)); }
     });
   }
 
   function openForm() {
     status("");
     callApp("form_metadata").then(function (res) {
-      if (res.status === 200 && res.valid) renderForm(res.body.metadata);
-      else { reportInvalid(res); status(SOMETHING_WRONG, true); }
+      if (res.status === 200 && res.valid) renderForm(res.body.metadata, null);
+      else { reportInvalid(res); status(errorText(res), true); }
     });
   }
 
-  function submitForm() {
-    var missing = form.meta.fields.filter(function (f) {
+  function missingRequired() {
+    return form.meta.fields.filter(function (f) {
       var v = form.values[f.id];
       return f.is_required && (v === undefined || v === null || v === "" ||
                                (Array.isArray(v) && !v.length));
     });
+  }
+
+  function submitForm() {
+    var missing = missingRequired();
     if (missing.length) {
       formError("Fill in the required fields: " + missing.map(function (f) { return f.name || f.id; }).join(", "));
       return Promise.resolve();
     }
+    if (form.rule) return submitRule();
     $("modal-submit").disabled = true;
     return callApp("form_submit", {url: form.meta.on_submit_callback, values: form.values})
       .then(function (res) {
         $("modal-submit").disabled = false;
         if (res.status === 200 && res.valid) {
-          $("modal").hidden = true;
+          closeModal();
           status("Created " + res.body.resource_name);
           return attachResource(res.body);
         }
-        if (res.status === 400 && res.valid) { renderForm(res.body.metadata); return; }
+        if (res.status === 400 && res.valid && res.body.metadata) { renderForm(res.body.metadata); return; }
         reportInvalid(res);
-        formError((res.body && res.body.error) || SOMETHING_WRONG);
+        formError(errorText(res));
       });
   }
 
-  /* ---- auth popup (reference §7.1) ---------------------------------------------------- */
+  /* ---- rules (reference §5.4) ------------------------------------------------------- */
 
-  function connect() {
-    if (!CFG.auth_url) return;
-    window.open(CFG.auth_url, "asana_app_auth", "width=620,height=720");
-    status("Waiting for " + CFG.app_name + " to finish authorization…");
+  function ruleName() {
+    return $("rule-name").value.trim() || CFG.rule_action_name || "Rule";
   }
 
-  window.addEventListener("message", function (ev) {
-    // Asana accepts the message only from the origin of the registered Authentication URL.
-    if (ev.origin !== CFG.bridge_origin) return;
-    if (ev.data === "success") {
-      status(CFG.app_name + " is connected.");
-      document.body.setAttribute("data-auth", "success");
-      loadWidgets();
-    } else if (ev.data === "error") {
-      status(CFG.app_name + " was not connected.", true);
-      document.body.setAttribute("data-auth", "error");
-    }
-  });
+  function openRule(existing) {
+    status("");
+    var ready = existing ? Promise.resolve({action: existing.action, action_type: existing.action_type,
+                                            project: existing.project, editing: true})
+      : postJSON("/_sim/rules/new", {project: CFG.project}).then(function (draft) {
+          return {action: draft.action, action_type: draft.action_type, project: draft.project,
+                  editing: false};
+        });
+    return ready.then(function (rule) {
+      // A new action's metadata GET omits `action`; on_change and on_submit carry it.
+      var params = {task: null, project: rule.project, action_type: rule.action_type,
+                    action: rule.editing ? rule.action : undefined};
+      return callApp("rule_metadata", params).then(function (res) {
+        if (res.status === 200 && res.valid) {
+          rule.sent_action = true;
+          $("rule-name").value = existing ? existing.rule_name : "";
+          renderForm(res.body.metadata, rule);
+        } else { reportInvalid(res); status(errorText(res), true); }
+      });
+    });
+  }
+
+  function submitRule() {
+    var rule = form.rule, values = Object.assign({}, form.values), name = ruleName();
+    $("modal-submit").disabled = true;
+    return callApp("rule_submit", ruleParams({url: form.meta.on_submit_callback, values: values,
+                                              rule_name: name, action: rule.action}))
+      .then(function (res) {
+        $("modal-submit").disabled = false;
+        if (res.status === 200) {
+          return postJSON("/_sim/rules", {action: rule.action, project: rule.project,
+                                          user: CFG.user, values: values, rule_name: name})
+            .then(function () { closeModal(); status("Saved the rule " + name); return loadRules(); });
+        }
+        if (res.status === 400 && res.valid && res.body.metadata) { renderForm(res.body.metadata); return; }
+        reportInvalid(res);
+        formError(errorText(res));
+      });
+  }
+
+  function runRule(rule) {
+    status("Running " + rule.rule_name + "…");
+    return postJSON("/_sim/rules/" + rule.action + "/run", {task: CFG.task, retry_backoff: 0.5})
+      .then(function (run) {
+        if (run.error) { status(run.error, true); return; }
+        var last = run.deliveries[run.deliveries.length - 1];
+        var body = last.body || {};
+        if (last.status === 200 && body.action_result) {
+          var made = (body.resources_created || []).map(function (r) { return r.resource_name; });
+          status(rule.rule_name + " ran" + (made.length ? ": created " + made.join(", ") : "") +
+                 (body.error ? " (" + body.error + ")" : "") + ".", !!body.error);
+        } else {
+          status(rule.rule_name + " failed after " + last.attempts + " attempts: " +
+                 ((body && body.error) || "status " + last.status) + ".", true);
+        }
+        document.body.setAttribute("data-rule-run", String(last.status));
+        return Promise.all([loadAttachments(), loadWidgets()]);
+      });
+  }
+
+  function deleteRule(rule) {
+    return postJSON("/_sim/rules/" + rule.action, undefined, "DELETE").then(function () {
+      status("Deleted the rule " + rule.rule_name);
+      return loadRules();
+    });
+  }
+
+  function loadRules() {
+    var ul = $("rule-list");
+    if (!ul) return Promise.resolve();
+    return fetch("/_sim/rules?project=" + encodeURIComponent(CFG.project || ""))
+      .then(function (r) { return r.json(); })
+      .then(function (body) {
+        ul.textContent = "";
+        body.rules.forEach(function (rule) {
+          var run = el("button", {type: "button", className: "primary run-rule",
+                                  "data-action": rule.action, text: "Run on this task"});
+          var edit = el("button", {type: "button", className: "secondary edit-rule",
+                                   "aria-label": "Edit " + rule.rule_name, text: "Edit"});
+          var del = el("button", {type: "button", className: "secondary delete-rule",
+                                  "aria-label": "Delete " + rule.rule_name, text: "Delete"});
+          run.addEventListener("click", function () { runRule(rule); });
+          edit.addEventListener("click", function () { openRule(rule); });
+          del.addEventListener("click", function () { deleteRule(rule); });
+          ul.appendChild(el("li", {className: "rule", "data-action": rule.action}, [
+            el("span", {className: "rule-name-text", text: rule.rule_name}),
+            el("span", {className: "muted small", text: "When run: " + (CFG.rule_action_name || "")}),
+            el("span", {className: "rule-buttons"}, [run, edit, del])]));
+        });
+        ul.setAttribute("data-count", String(body.rules.length));
+      });
+  }
 
   /* ---- wiring ------------------------------------------------------------------------ */
 
   function on(id, event, fn) { var n = $(id); if (n) n.addEventListener(event, fn); }
 
-  on("app-menu-button", "click", function () { $("app-menu").hidden = !$("app-menu").hidden; });
-  on("open-lookup", "click", function () { $("app-menu").hidden = true; openLookup(); });
-  on("open-form", "click", function () { $("app-menu").hidden = true; openForm(); });
-  on("connect", "click", connect);
+  function toggleMenu(open) {
+    var menu = $("app-menu"), button = $("app-menu-button");
+    menu.hidden = !open;
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) menu.querySelector("button").focus();
+  }
+
+  on("app-menu-button", "click", function () { toggleMenu($("app-menu").hidden); });
+  on("app-menu", "keydown", function (ev) {
+    var items = Array.prototype.slice.call($("app-menu").querySelectorAll("button"));
+    var i = items.indexOf(document.activeElement);
+    if (ev.key === "ArrowDown") { ev.preventDefault(); items[(i + 1) % items.length].focus(); }
+    if (ev.key === "ArrowUp") { ev.preventDefault(); items[(i + items.length - 1) % items.length].focus(); }
+    if (ev.key === "Escape") { toggleMenu(false); $("app-menu-button").focus(); }
+  });
+  on("open-lookup", "click", function () { toggleMenu(false); openLookup(); });
+  on("open-form", "click", function () { toggleMenu(false); openForm(); });
+  on("connect", "click", openPopup);
+  on("auth-connect", "click", openPopup);
+  on("auth-cancel", "click", function () { settleAuth(false); status(APP + " was not connected.", true); });
+  on("refresh-widgets", "click", function () { loadWidgets(); });
+  on("complete", "click", function () {
+    var done = $("complete").getAttribute("aria-pressed") !== "true";
+    $("complete").setAttribute("aria-pressed", done ? "true" : "false");
+    $("complete").classList.toggle("done", done);
+  });
   on("lookup-input", "input", function () {
     var q = $("lookup-input").value;
     if (q.trim()) lookupSearch(q); else $("lookup-results").hidden = true;
   });
   on("lookup-input", "keydown", function (ev) {
     if (ev.key === "Enter" && $("lookup-input").value.trim()) lookupAttach($("lookup-input").value.trim());
-    if (ev.key === "Escape") $("lookup").hidden = true;
+    if (ev.key === "Escape") { $("lookup").hidden = true; $("app-menu-button").focus(); }
   });
-  on("modal-close", "click", function () { $("modal").hidden = true; });
-  on("modal-cancel", "click", function () { $("modal").hidden = true; });
+  if ($("lookup-input")) typeaheadKeys($("lookup-input"), $("lookup-results"));
+  on("modal-close", "click", closeModal);
+  on("modal-cancel", "click", closeModal);
   on("modal-submit", "click", submitForm);
+  on("modal", "keydown", function (ev) {
+    if (ev.key === "Escape") { ev.preventDefault(); closeModal(); return; }
+    if (ev.key !== "Tab") return;
+    // Keep Tab inside the dialog.
+    var focusable = Array.prototype.slice.call($("modal").querySelectorAll(
+      "button:not([disabled]), input, select, textarea, [contenteditable=true], a[href]"))
+      .filter(function (n) { return n.offsetParent !== null; });
+    if (!focusable.length) return;
+    var first = focusable[0], last = focusable[focusable.length - 1];
+    if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
+    else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
+  });
+  on("upload-form", "submit", upload);
+  on("add-rule", "click", function () { openRule(null); });
+  // Asana asks for widget metadata each time the task is viewed (reference §2.1).
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") loadWidgets();
+  });
 
-  if (CFG.bridge_origin) loadWidgets();
-  else $("widgets").setAttribute("data-loaded", "true");
+  loadAttachments();
+  loadRules();
+  loadWidgets();
 })();
