@@ -398,8 +398,11 @@ def demo(jira_version, port, instance_path):
         "\nReady. Open the demo task page in a browser:\n\n"
         f"    {running.task_url}\n\n"
         "There: Connect (the popup signs you in to Asana, then Jira), link an issue, create "
-        "one, and watch the widget when you change the issue's status in the Jira "
-        "simulator. Ctrl-C stops the demo.", )
+        "one, add a rule and run it. Then change the linked issue's status in Jira and "
+        "reload the task: the widget follows within a second. For EX-2:\n\n"
+        f"    curl -X POST {running.jira.url}/_sim/issues/EX-2 "
+        "-H 'Content-Type: application/json' -d '{\"status\": \"Done\"}'\n\n"
+        "Ctrl-C stops the demo.")
     stop.wait()
     click.echo("Stopping the demo...")
     running.stop()

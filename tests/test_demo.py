@@ -39,7 +39,7 @@ def _env(**extra) -> dict[str, str]:
 
 
 def _read_until_ready(proc: subprocess.Popen, timeout: float) -> str:
-    """Everything the demo prints up to and including its one URL."""
+    """Everything the demo prints until it is ready (its URL, then how to use it)."""
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -47,7 +47,7 @@ def _read_until_ready(proc: subprocess.Popen, timeout: float) -> str:
         if not line:
             break
         lines.append(line)
-        if re.match(r"\s+http://\S+/demo/task/\d+\s*$", line):
+        if line.startswith("Ctrl-C stops the demo"):
             return "".join(lines)
     proc.kill()
     pytest.fail("the demo did not print its URL:\n" + "".join(lines)
@@ -86,6 +86,12 @@ def _check_running(text: str) -> list[int]:
     hooks = requests.get(jira_url + "/rest/webhooks/1.0/webhook", auth=("admin", "admin"),
                          timeout=10).json()
     assert [h for h in hooks if h["url"].startswith(bridge_url + "/jira/webhook/")]
+    # The printed command that changes a status in the Jira simulator works.
+    command = re.search(r"curl -X POST (\S+) .* -d '(\{.*\})'", text)
+    moved = requests.post(command.group(1), data=command.group(2), timeout=10,
+                          headers={"Content-Type": "application/json"})
+    assert moved.status_code == 200 and moved.json()["issue"]["fields"]["status"]["name"] \
+        == "Done"
     return ports
 
 
