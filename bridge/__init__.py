@@ -26,7 +26,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     """
     from . import config as config_mod
     from . import db, logs, sealing
-    from .web import admin, auth, bodies, cors, errors, health, webhooks
+    from .web import admin, auth, bodies, cors, errors, health, webhooks, widget, widget_cache
 
     settings = config_mod.load(config)
     instance = settings.instance_path
@@ -78,6 +78,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(widget.bp)
+    widget_cache.install(app)  # outermost: a cached widget skips the rest
     return app
 
 

@@ -169,6 +169,9 @@ def serve(bind, workers, threads, dev, no_migrate, no_worker):
             migrations.migrate(app.extensions["bridge.db"])
             app.extensions["bridge.db"].close()
     _announce_setup_token(app)
+    pooled = app.extensions["bridge.db"]
+    if hasattr(pooled, "close_all"):  # no pooled connection may cross the fork
+        pooled.close_all()
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--bind")

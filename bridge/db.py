@@ -30,12 +30,16 @@ def open_database(url: str) -> peewee.Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers and one writer work at once across gunicorn workers;
         # busy_timeout makes a second writer wait instead of failing at once.
-        return connect(url, pragmas={
-            "journal_mode": "wal",
-            "busy_timeout": 5000,
-            "foreign_keys": 1,
-            "synchronous": "normal",
-        })
+        # Pooled like PostgreSQL: opening a file connection and setting these pragmas
+        # cost more than a whole cached widget view, so a request reuses a connection.
+        pragmas = {"journal_mode": "wal", "busy_timeout": 5000, "foreign_keys": 1,
+                   "synchronous": "normal"}
+        if not path or path == ":memory:":
+            return connect(url, pragmas=pragmas)  # each connection would be its own db
+        # A pooled connection serves one thread at a time, but not always the same one.
+        return connect(url.replace("sqlite://", "sqlite+pool://", 1), pragmas=pragmas,
+                       max_connections=32, stale_timeout=300, timeout=10,
+                       check_same_thread=False)
     if scheme in ("postgres", "postgresql"):
         try:
             import psycopg2  # noqa: F401

@@ -1,115 +1,414 @@
 #!/usr/bin/env python3
-"""Benchmarks of what exists so far, as figures (never as a pass/fail test).
+"""Benchmarks of the widget path, as figures beside their goals (never a pass/fail test).
 
-    .venv/bin/python scripts/bench.py [--seconds 10] [--clients 8] [--workers 2]
+    .venv/bin/python scripts/bench.py [--seconds 4] [--rounds 3] [--connections 8]
+                                      [--workers 2] [--threads 4] [--latency 0.05]
+                                      [--database-url postgresql://...] [--json]
 
-1. ``GET /healthz`` (one database round trip) through gunicorn with ``--workers`` gthread
-   workers on a throwaway SQLite file: requests/s, p50/p99 latency, peak RSS per worker.
-2. RSA-SHA1 signing of a Jira REST call (oauthlib base string + pycryptodome): calls/s.
-3. Sealing and opening a token (AES-256-GCM): operations/s.
+Load comes from ``wrk`` (Debian's package; installed with apt-get when missing) with
+requests signed beforehand as Asana signs them, against gunicorn servers started with
+one and the same command line (``gunicorn -k gthread -w W --threads T ...``), differing
+only in the WSGI app. Every figure is compared with a baseline measured in the same run
+(issue 8 §6; ARCHITECTURE §7 "Speed"):
 
-The load generator runs on the same 2-core machine as the server, with keep-alive
-connections on loopback, so the HTTP figures are a floor, not a ceiling. Every loop is
-bounded in time and stops by itself.
+1. cached widget vs a bare Flask JSON endpoint: requests/s ratio (goal ≥ 0.7) and p99
+   ratio (goal ≤ 2). Rounds alternate bare and widget, so a neighbour's load on this
+   shared machine hits both alike; the median ratio of the rounds is reported.
+2. uncached widget (``BRIDGE_WIDGET_MAX_AGE=0``: every view reads Jira) p50 against the
+   Jira simulator's configured latency L (goal ≤ L + 2 ms on OAuth 2.0, L + 3 ms on
+   OAuth 1.0a, signing included), one connection at a time; also beside a direct call to
+   the simulator measured the same way, to show the simulator's own share.
+3. seconds from a status change in the Jira simulator to the next widget showing it
+   (webhook registered as an admin would; goal ≤ 1 s).
+4. lookup typeahead p50 over L, when the bridge serves ``/asana/lookup/typeahead``.
+
+Also: ``/healthz`` beside the bare endpoint, RSA-SHA1 signing and sealing rates.
+The Jira simulators run in this process on loopback; the bridge's database is a
+throwaway SQLite file unless ``--database-url`` names a PostgreSQL database (emptied).
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CLIENT_ID = "1209999999999999"
+CLIENT_SECRET = "bench-asana-client-secret-0123456789"
+SECRET_KEY = "bench-secret-key-" + "0123456789" * 4
+WORKSPACE = "1100000000000001"
+ALICE = "1300000000000001"
+TASK = "1400000000000001"
+BARE_APP = '''from flask import Flask, jsonify
+app = Flask(__name__)
 
 
-def _free_port() -> int:
+@app.get("/bare")
+def bare():
+    return jsonify(status="ok")
+'''
+
+
+# -- tools --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("bench: installing wrk from Debian's packages", file=sys.stderr)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+    return shutil.which("wrk") or "/usr/bin/wrk"
 
 
-def _peak_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
-def bench_healthz(seconds: float, clients: int, workers: int) -> dict:
-    port = _free_port()
-    tmp = tempfile.mkdtemp(prefix="bridge-bench-")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-           "BRIDGE_INSTANCE_PATH": tmp, "BRIDGE_LOG_LEVEL": "warning"}
-    exe = Path(sys.executable).with_name("asana-jira-bridge")
-    server = subprocess.Popen([str(exe), "serve", "--workers", str(workers), "--bind",
-                               f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip()).groups()
+    return float(number) * _UNITS[unit]
+
+
+def wrk(url: str, headers: dict, seconds: float, connections: int, threads: int = 1) -> dict:
+    cmd = [ensure_wrk(), "-t", str(threads), "-c", str(connections),
+           "-d", f"{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    run = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 30)
+    out = run.stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not found:
+        raise RuntimeError(f"wrk gave no figures: {out[-800:]} {run.stderr[-800:]}")
+    rps = float(found.group(1))
+    pct = {int(p): _ms(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.M)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50_ms": pct.get(50), "p99_ms": pct.get(99),
+            "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else ""}
+
+
+class Gunicorn:
+    """``gunicorn <app>`` with the flags ``asana-jira-bridge serve`` uses."""
+
+    def __init__(self, app: str, env: dict, workers: int, threads: int, cwd: str,
+                 port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        exe = Path(sys.executable).with_name("gunicorn")
+        self.proc = subprocess.Popen(
+            [str(exe), "-k", "gthread", "-w", str(workers), "--threads", str(threads),
+             "--timeout", "30", "--graceful-timeout", "20", "-b", f"127.0.0.1:{self.port}",
+             "--control-socket", str(Path(cwd) / f"gunicorn-{self.port}.ctl"), app],
+            env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+            stderr=open(Path(cwd) / f"gunicorn-{self.port}.log", "w"))
+        self.log = Path(cwd) / f"gunicorn-{self.port}.log"
+
+    def wait(self, path: str = "/") -> None:
+        import requests
+
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("gunicorn exited: " + self.log.read_text()[-2000:])
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
+                requests.get(self.url + path, timeout=2)
+                return
+            except requests.RequestException:
                 time.sleep(0.2)
-        latencies: list[list[float]] = [[] for _ in range(clients)]
-        errors = [0] * clients
-        stop_at = time.monotonic() + seconds
+        raise RuntimeError(f"{self.url} did not start")
 
-        def client(i: int) -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            while time.monotonic() < stop_at:
-                start = time.perf_counter()
-                try:
-                    conn.request("GET", "/healthz")
-                    response = conn.getresponse()
-                    response.read()
-                    if response.status != 200:
-                        errors[i] += 1
-                except OSError:
-                    errors[i] += 1
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                latencies[i].append(time.perf_counter() - start)
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        began = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(seconds + 10)
-        elapsed = time.monotonic() - began
-        flat = sorted(x for per in latencies for x in per)
-        rss = [_peak_rss_kib(pid) for pid in _children(server.pid)]
-        return {
-            "requests": len(flat), "errors": sum(errors), "rps": len(flat) / elapsed,
-            "p50_ms": statistics.median(flat) * 1000,
-            "p99_ms": flat[int(len(flat) * 0.99) - 1] * 1000,
-            "worker_peak_rss_mib": [round(r / 1024, 1) for r in rss],
-        }
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+
+# -- the world: Jira simulators, the bridge's database -------------------------------------
+
+
+class World:
+    def __init__(self, args, tmp: str):
+        from bridge.sandbox.jira import create_jira_simulator, get_state
+        from bridge.sandbox.liveserver import LiveServer
+
+        self.args = args
+        self.tmp = tmp
+        self.jiras = {}
+        for mode, version in (("oauth1", "8.20.0"), ("oauth2", "10.3.0")):
+            server = LiveServer()
+            server.app = create_jira_simulator(version=version, base_url=server.url)
+            server.start()
+            self.jiras[mode] = (server, get_state(server.app))
+        self.public_port = free_port()
+        self.public_url = f"http://127.0.0.1:{self.public_port}"
+        self.database_url = args.database_url or f"sqlite:///{tmp}/bridge.sqlite3"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+        self.env.update({
+            "BRIDGE_INSTANCE_PATH": f"{tmp}/instance", "BRIDGE_DATABASE_URL": self.database_url,
+            "BRIDGE_SECRET_KEY": SECRET_KEY, "BRIDGE_PUBLIC_URL": self.public_url,
+            "BRIDGE_ASANA_CLIENT_ID": CLIENT_ID, "BRIDGE_ASANA_CLIENT_SECRET": CLIENT_SECRET,
+            "BRIDGE_ASANA_BASE_URL": "https://app.asana.com", "BRIDGE_LOG_LEVEL": "warning",
+            "PYTHONPATH": str(ROOT),
+        })
+        self.resource_urls = {}
+        self.tokens = {}
+
+    def setup(self) -> None:
+        """Instances, Alice's credentials and links, written as the flows would."""
+        import jwt
+
+        from bridge import create_app, migrations
+        from bridge.jira import oauth2
+        from bridge.models import AsanaUser, IssueLink, JiraInstance
+        from bridge.sandbox.jira.state import AccessToken, OAuth2Token
+        from bridge.services import credentials, instances, webhooks
+
+        if self.args.database_url:
+            _empty_postgres(self.database_url)
+        app = create_app({k[len("BRIDGE_"):]: v for k, v in self.env.items()
+                          if k.startswith("BRIDGE_")})
+        db = app.extensions["bridge.db"]
+        with app.app_context():
+            migrations.migrate(db)
+            alice = AsanaUser.create(gid=ALICE, email="alice@example.com", name="Alice")
+            for mode, (server, st) in self.jiras.items():
+                found = instances.probe(server.url)
+                now = st.clock()
+                if mode == "oauth1":
+                    inst = instances.create_oauth1_instance(WORKSPACE, found)
+                    st.add_consumer(inst.consumer_key, "Asana", inst.public_key)
+                    token = AccessToken(token=uuid.uuid4().hex, secret="", user="alice",
+                                        consumer_key=inst.consumer_key, created=now,
+                                        session_handle=uuid.uuid4().hex, session_created=now)
+                    st.access_tokens[token.token] = token
+                    credentials.save_oauth1(alice, inst, token.token, "", "alice")
+                else:
+                    client = st.add_oauth2_client("Asana", self.public_url
+                                                  + "/oauth/jira2/callback")
+                    inst = instances.save_oauth2_instance(WORKSPACE, found, client.client_id,
+                                                          client.client_secret)
+
+                    def mint(secret=st.oauth2_jwt_secret):
+                        return jwt.encode({"id": str(uuid.uuid4())}, secret, algorithm="HS256")
+                    token = OAuth2Token(access_token=mint(), refresh_token=mint(),
+                                        client_id=client.client_id, user="alice",
+                                        scope="WRITE", created=now, refresh_created=now)
+                    st.oauth2_tokens[token.access_token] = token
+                    import datetime as dt
+                    credentials.save_oauth2(alice, inst, oauth2.TokenSet(
+                        token.access_token, token.refresh_token,
+                        dt.datetime.utcnow() + dt.timedelta(hours=1), "WRITE"), "alice")
+                self.tokens[mode] = token
+                for key in ("EX-1", "EX-2"):
+                    IssueLink.create(task_gid=TASK, instance=inst, issue_id=key, issue_key=key,
+                                     linked_by=alice)
+                self.resource_urls[mode] = f"{found.base_url}/browse/EX-1"
+                inst = JiraInstance.get_by_id(inst.id)
+                webhooks.register(inst, self.public_url, "admin", "admin")
+                st.configure(latency=self.args.latency)
+        if hasattr(db, "close_all"):
+            db.close_all()
+        else:
+            db.close()
+
+    def signed(self, path: str, params: list[tuple[str, str]]) -> tuple[str, dict]:
+        from bridge.sandbox.asana.signing import sign
+
+        query = urlencode(params, quote_via=quote, safe="")
+        return f"{path}?{query}", {"X-Asana-Request-Signature": sign(CLIENT_SECRET, query)}
+
+    def widget_request(self, mode: str, key: str = "EX-1") -> tuple[str, dict]:
+        expires = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3600))
+        base = self.resource_urls[mode].rsplit("/browse/", 1)[0]
+        return self.signed("/asana/widget", [
+            ("workspace", WORKSPACE), ("task", TASK), ("user", ALICE), ("locale", "en"),
+            ("attachment", "1500000000000001"), ("expires_at", expires),
+            ("resource_url", f"{base}/browse/{key}")])
+
+
+def _empty_postgres(url: str) -> None:
+    from bridge.db import open_database
+    from bridge.models import ALL_MODELS, SchemaVersion
+
+    db = open_database(url)
+    with db.bind_ctx([*ALL_MODELS, SchemaVersion]):
+        db.drop_tables([*ALL_MODELS, SchemaVersion], safe=True, cascade=True)
+    db.close_all() if hasattr(db, "close_all") else db.close()
+
+
+# -- the measurements -----------------------------------------------------------------------
+
+
+def bench_cached(world: World, bridge: Gunicorn, bare: Gunicorn, args) -> dict:
+    import requests
+
+    path, headers = world.widget_request("oauth2")
+    for _ in range(50):  # every worker process fills its memory once
+        answer = requests.get(bridge.url + path, headers=headers, timeout=10)
+        if not answer.ok:
+            raise RuntimeError(f"widget answered {answer.status_code}: {answer.text[:300]}\n"
+                               + bridge.log.read_text()[-3000:])
+    rounds = []
+    for _ in range(args.rounds):
+        b = wrk(bare.url + "/bare", {}, args.seconds, args.connections)
+        w = wrk(bridge.url + path, headers, args.seconds, args.connections)
+        rounds.append({"bare": b, "widget": w, "rps_ratio": w["rps"] / b["rps"],
+                       "p99_ratio": w["p99_ms"] / b["p99_ms"]})
+    return {
+        "rounds": rounds,
+        "bare_rps": statistics.median(r["bare"]["rps"] for r in rounds),
+        "widget_rps": statistics.median(r["widget"]["rps"] for r in rounds),
+        "bare_p99_ms": statistics.median(r["bare"]["p99_ms"] for r in rounds),
+        "widget_p99_ms": statistics.median(r["widget"]["p99_ms"] for r in rounds),
+        "rps_ratio": statistics.median(r["rps_ratio"] for r in rounds),
+        "p99_ratio": statistics.median(r["p99_ratio"] for r in rounds),
+        "non_2xx": sum(r["widget"]["non_2xx"] for r in rounds),
+    }
+
+
+def bench_healthz(bridge: Gunicorn, bare: Gunicorn, args) -> dict:
+    b = wrk(bare.url + "/bare", {}, args.seconds, args.connections)
+    h = wrk(bridge.url + "/healthz", {}, args.seconds, args.connections)
+    return {"bare_rps": b["rps"], "healthz_rps": h["rps"], "rps_ratio": h["rps"] / b["rps"]}
+
+
+def bench_uncached(world: World, uncached: Gunicorn, args) -> dict:
+    out = {}
+    latency_ms = args.latency * 1000
+    for mode, goal in (("oauth2", 2.0), ("oauth1", 3.0)):
+        path, headers = world.widget_request(mode)
+        direct = _direct_jira_p50(world, mode, args)
+        w = wrk(uncached.url + path, headers, max(args.seconds, 5), 1)
+        out[mode] = {"widget_p50_ms": w["p50_ms"], "jira_latency_ms": latency_ms,
+                     "over_latency_ms": w["p50_ms"] - latency_ms,
+                     "direct_jira_p50_ms": direct,
+                     "over_direct_ms": w["p50_ms"] - direct,
+                     "goal_over_latency_ms": goal, "non_2xx": w["non_2xx"]}
+    return out
+
+
+def _direct_jira_p50(world: World, mode: str, args) -> float:
+    """The simulator's own answer time for the widget's call, from a client here."""
+    from bridge.jira.client import JiraClient
+    try:
+        from bridge.jira.signing import BearerAuth
+    except ImportError:  # before the signing module split
+        from bridge.jira.client import BearerAuth
+
+    server, st = world.jiras[mode]
+    token = world.tokens[mode]
+    samples = []
+    for _ in range(max(20, int(args.seconds * 10))):
+        if mode == "oauth2":
+            auth = BearerAuth(token.access_token)
+        else:
+            consumer = next(iter(st.consumers.values()))
+            auth = _oauth1_for(world, consumer.key, token.token)
+        client = JiraClient(server.url, auth, timeout=10)
+        start = time.perf_counter()
+        client.issue("EX-1", fields=("summary", "status", "priority", "assignee",
+                                     "issuetype", "duedate", "comment", "updated"))
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _oauth1_for(world: World, consumer_key: str, token: str):
+    from bridge import create_app
+    from bridge.models import JiraInstance
+    try:
+        from bridge.jira.signing import oauth1_auth
+    except ImportError:  # before the signing module split
+        from bridge.jira.client import oauth1_auth
+
+    if not hasattr(world, "_pem"):
+        app = create_app({k[len("BRIDGE_"):]: v for k, v in world.env.items()
+                          if k.startswith("BRIDGE_")})
+        with app.app_context():
+            world._pem = JiraInstance.get(JiraInstance.consumer_key == consumer_key).private_key
+        db = app.extensions["bridge.db"]
+        db.close_all() if hasattr(db, "close_all") else db.close()
+    return oauth1_auth(consumer_key, world._pem, token=token)
+
+
+def bench_freshness(world: World, bridge: Gunicorn, args, times: int = 5) -> dict:
+    """Status change in Jira → first widget view that shows it."""
+    import requests
+
+    _, st = world.jiras["oauth2"]
+    path, headers = world.widget_request("oauth2", "EX-2")
+    statuses = ["Done", "In Progress", "Open"]
+    seconds = []
+    for i in range(times):
+        requests.get(bridge.url + path, headers=headers, timeout=10)  # cached before
+        target = statuses[i % len(statuses)]
+        if _status(requests.get(bridge.url + path, headers=headers, timeout=10)) == target:
+            target = statuses[(i + 1) % len(statuses)]
+        start = time.perf_counter()
+        st.update_issue("EX-2", {"status": target})
+        while _status(requests.get(bridge.url + path, headers=headers, timeout=10)) != target:
+            if time.perf_counter() - start > 10:
+                break
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "max_s": max(seconds), "median_s": statistics.median(seconds)}
+
+
+def _status(response) -> str:
+    try:
+        return response.json()["metadata"]["fields"][0]["text"]
+    except (ValueError, KeyError, IndexError):
+        return ""
+
+
+def bench_typeahead(world: World, bridge: Gunicorn, args) -> dict | None:
+    import requests
+
+    expires = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3600))
+    path, headers = world.signed("/asana/lookup/typeahead", [
+        ("workspace", WORKSPACE), ("task", TASK), ("user", ALICE), ("query", "EX-1"),
+        ("expires_at", expires)])
+    probe = requests.get(bridge.url + path, headers=headers, timeout=10)
+    if probe.status_code == 404 and "items" not in probe.text:
+        return None
+    w = wrk(bridge.url + path, headers, max(args.seconds, 5), 1)
+    return {"p50_ms": w["p50_ms"], "over_latency_ms": w["p50_ms"] - args.latency * 1000,
+            "non_2xx": w["non_2xx"]}
 
 
 def bench_signing(seconds: float) -> float:
     import requests
 
-    from bridge.jira.client import oauth1_auth
     from bridge.jira.keys import generate_key_pair
+    try:
+        from bridge.jira.signing import oauth1_auth
+    except ImportError:  # before the signing module split
+        from bridge.jira.client import oauth1_auth
 
     pair = generate_key_pair()
     auth = oauth1_auth("asana-bridge", pair.private_pem, token="access-token")
@@ -132,20 +431,121 @@ def bench_sealing(seconds: float) -> float:
     return count / seconds
 
 
+# -- report ---------------------------------------------------------------------------------
+
+
+def _verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def report(figures: dict) -> None:
+    lines = []
+    c = figures.get("cached")
+    if c:
+        lines.append(
+            f"cached widget      {c['widget_rps']:.0f} req/s vs bare Flask {c['bare_rps']:.0f} "
+            f"req/s: ratio {c['rps_ratio']:.2f} (goal >= 0.70, "
+            f"{_verdict(c['rps_ratio'] >= 0.7)})")
+        lines.append(
+            f"                   p99 {c['widget_p99_ms']:.2f} ms vs bare "
+            f"{c['bare_p99_ms']:.2f} ms: ratio {c['p99_ratio']:.2f} (goal <= 2.00, "
+            f"{_verdict(c['p99_ratio'] <= 2)})")
+    for mode, u in figures.get("uncached", {}).items():
+        goal = u["goal_over_latency_ms"]
+        lines.append(
+            f"uncached {mode}    p50 {u['widget_p50_ms']:.2f} ms = Jira latency "
+            f"{u['jira_latency_ms']:.0f} ms + {u['over_latency_ms']:.2f} ms (goal <= "
+            f"+{goal:.0f} ms, {_verdict(u['over_latency_ms'] <= goal)}); the simulator "
+            f"alone answers in {u['direct_jira_p50_ms']:.2f} ms, the bridge adds "
+            f"{u['over_direct_ms']:.2f} ms to that")
+    f = figures.get("freshness")
+    if f:
+        lines.append(
+            f"status change → widget: median {f['median_s']:.3f} s, max {f['max_s']:.3f} s "
+            f"(goal <= 1 s, {_verdict(f['max_s'] <= 1)})")
+    t = figures.get("typeahead")
+    if t:
+        lines.append(f"lookup typeahead   p50 {t['p50_ms']:.2f} ms = Jira latency + "
+                     f"{t['over_latency_ms']:.2f} ms")
+    elif "typeahead" in figures:
+        lines.append("lookup typeahead   not measured: the bridge does not serve it yet")
+    h = figures.get("healthz")
+    if h:
+        lines.append(f"healthz            {h['healthz_rps']:.0f} req/s vs bare "
+                     f"{h['bare_rps']:.0f}: ratio {h['rps_ratio']:.2f}")
+    if "signing_per_s" in figures:
+        lines.append(f"RSA-SHA1 signed request preparation: {figures['signing_per_s']:.0f} /s;"
+                     f" seal + open a token: {figures['sealing_per_s']:.0f} /s")
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="bare/widget alternations")
+    parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--latency", type=float, default=0.05, help="Jira simulator, s")
+    parser.add_argument("--database-url", default="", help="PostgreSQL URL (emptied)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--only", default="", help="comma-separated: cached, uncached, "
+                        "freshness, typeahead, healthz (default: all)")
     args = parser.parse_args()
-    args.seconds = min(args.seconds, 120.0)  # bounded: this never runs unattended for long
-    h = bench_healthz(args.seconds, args.clients, args.workers)
-    print(f"healthz (gunicorn {args.workers} workers, {args.clients} clients, "
-          f"{args.seconds:.0f} s): {h['rps']:.0f} req/s, p50 {h['p50_ms']:.2f} ms, "
-          f"p99 {h['p99_ms']:.2f} ms, {h['requests']} requests, {h['errors']} errors, "
-          f"worker peak RSS {h['worker_peak_rss_mib']} MiB")
-    print(f"RSA-SHA1 signed request preparation: {bench_signing(3):.0f} /s")
-    print(f"seal + open a token (AES-256-GCM): {bench_sealing(2):.0f} /s")
+    args.seconds = min(args.seconds, 60.0)  # bounded: this never runs unattended for long
+    ensure_wrk()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the simulators' access logs
+    tmp = tempfile.mkdtemp(prefix="bridge-bench-")
+    Path(tmp, "bare_app.py").write_text(BARE_APP)
+    world = World(args, tmp)
+    servers = []
+    try:
+        world.setup()
+        # Webhooks reach the cached bridge: it listens on the public URL.
+        bridge = Gunicorn("bridge.wsgi:app", world.env, args.workers, args.threads, tmp,
+                          port=world.public_port)
+        servers.append(bridge)
+        uncached = Gunicorn("bridge.wsgi:app", {**world.env, "BRIDGE_WIDGET_MAX_AGE": "0"},
+                            args.workers, args.threads, tmp)
+        bare = Gunicorn("bare_app:app", world.env, args.workers, args.threads, tmp)
+        servers += [uncached, bare]
+        for server in servers:
+            server.wait("/healthz")
+        only = set(filter(None, args.only.split(",")))
+
+        def wanted(part: str) -> bool:
+            return not only or part in only
+
+        figures = {
+            "settings": {k: getattr(args, k) for k in ("seconds", "rounds", "connections",
+                                                      "workers", "threads", "latency")},
+            "database": "postgresql" if args.database_url else "sqlite",
+        }
+        if wanted("cached"):
+            figures["cached"] = bench_cached(world, bridge, bare, args)
+        if wanted("uncached"):
+            figures["uncached"] = bench_uncached(world, uncached, args)
+        if wanted("freshness"):
+            figures["freshness"] = bench_freshness(world, bridge, args)
+        if wanted("typeahead"):
+            figures["typeahead"] = bench_typeahead(world, bridge, args)
+        if wanted("healthz"):
+            figures["healthz"] = bench_healthz(bridge, bare, args)
+        if not only:
+            figures["signing_per_s"] = bench_signing(2)
+            figures["sealing_per_s"] = bench_sealing(1)
+    finally:
+        for server in servers:
+            server.stop()
+        for server, _ in world.jiras.values():
+            server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        report(figures)
 
 
 if __name__ == "__main__":

@@ -215,11 +215,15 @@ class _Instances:
         self.ttl = ttl
         self._by_workspace: dict[str, tuple[float, list[tuple[str, int, str]]]] = {}
 
-    def find(self, workspace: str, resource_url: str, reload: bool = False
+    def find(self, workspace: str, resource_url: str, reload: bool | None = False
              ) -> tuple[int, str, str] | None:
-        """``(instance id, instance name, issue key)`` for a resource URL, or ``None``."""
+        """``(instance id, instance name, issue key)`` for a resource URL, or ``None``.
+        ``reload=None``: memory only, never the database."""
         entry = self._by_workspace.get(workspace)
-        if reload or entry is None or time.monotonic() - entry[0] > self.ttl:
+        if reload is None:
+            if entry is None or time.monotonic() - entry[0] > self.ttl:
+                return None
+        elif reload or entry is None or time.monotonic() - entry[0] > self.ttl:
             rows = (JiraInstance.select(JiraInstance.id, JiraInstance.base_url,
                                         JiraInstance.name)
                     .join_from(JiraInstance, JiraInstance.workspace.rel_model)
@@ -232,7 +236,7 @@ class _Instances:
             key = issue_key_from_url(base_url, resource_url)
             if key:
                 return instance_id, name or base_url, key
-        if not reload:
+        if reload is False:
             return self.find(workspace, resource_url, reload=True)
         return None
 
@@ -309,21 +313,39 @@ def widget_json(req: WidgetRequest, options: WidgetOptions) -> bytes:
     the viewer has no usable one (the answer that makes Asana open the Authentication
     URL).
     """
+    cached = cached_json(req.workspace, req.task, req.resource_url, options.max_age)
+    if cached is not None:
+        return cached
     found = _instances.find(req.workspace, req.resource_url)
     if found is None:
         raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
     instance_id, name, key = found
+    return _serve_slowly(req, options, instance_id, name, key)
+
+
+def cached_json(workspace: str, task: str, resource_url: str, max_age: float) -> bytes | None:
+    """The widget this process holds in memory, if it is still current; else ``None``.
+
+    Current means: read from Jira less than ``max_age`` seconds ago, for a task this
+    process has seen linked to the issue, and with the generation the shared database
+    still has (one indexed read: the only database work of a cached view).
+    """
+    found = _instances.find(workspace, resource_url, reload=None)
+    if found is None:
+        return None
+    instance_id, _, key = found
     cached = _memory.entries.get((instance_id, key))
-    if (cached is not None and (req.task, instance_id, key) in _memory.linked
-            and time.time() - cached.fetched_at < options.max_age
+    if (cached is not None and (task, instance_id, key) in _memory.linked
+            and time.time() - cached.fetched_at < max_age
             and _current_generation(instance_id, key) == cached.generation):
         return cached.body
-    return _serve_slowly(req, options, instance_id, name, key)
+    return None
 
 
 def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, name: str,
                   key: str) -> bytes:
-    linked = _task_links(req.task, instance_id, key)
+    links = _linkers(instance_id, key, req.task)
+    linked = bool(links) and links[0][0] == req.task
     if linked:
         _memory.linked.add((req.task, instance_id, key))
     row = IssueSnapshot.get_or_none(instance=instance_id, issue_key=key)
@@ -332,11 +354,11 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
             and now - _epoch(row.fetched_at) < options.max_age):
         return _remember(instance_id, key, row.generation, row.fetched_at,
                          render(row.data, name))
-    instance = JiraInstance.get_by_id(instance_id)
+    instance = _instance(instance_id)
     if _memory.down_until.get(instance_id, 0) > time.monotonic():
         return encode(_while_down(instance, key, row))
-    readers = _readers(instance, key, req.task, req.user, linked)
-    outcome = _read(instance, key, readers, options)
+    readers = [gid for _, gid in links] if linked else []
+    outcome = _read(instance, key, readers + [req.user], options)
     if outcome.snapshot is not None:
         generation, fetched_at = _store(instance, key, outcome.snapshot, row)
         body = render(outcome.snapshot, name)
@@ -393,26 +415,25 @@ def _names(users: list[AsanaUser]) -> str:
 # -- who reads it ---------------------------------------------------------------------------
 
 
-def _task_links(task: str, instance_id: int, key: str) -> bool:
-    return IssueLink.select().where((IssueLink.task_gid == task)
-                                    & (IssueLink.instance == instance_id)
-                                    & (IssueLink.issue_key == key)).exists()
+def _linkers(instance_id: int, key: str, task: str) -> list[tuple[str, str]]:
+    """``(task gid, linker's Asana gid)`` of every link of the issue, this task's first,
+    then the most recent: the order their tokens are tried in (module docstring)."""
+    rows = (IssueLink.select(IssueLink.task_gid, AsanaUser.gid).join(AsanaUser)
+            .where((IssueLink.instance == instance_id) & (IssueLink.issue_key == key))
+            .order_by(IssueLink.created_at.desc()).tuples())
+    return sorted(rows, key=lambda row: row[0] != task)  # stable: recency kept
 
 
-def _readers(instance: JiraInstance, key: str, task: str, viewer: str,
-             linked: bool) -> list[AsanaUser]:
-    """Whose tokens may read the issue, in the order they are tried (module docstring)."""
-    users: list[AsanaUser] = []
-    if linked:
-        links = (IssueLink.select(IssueLink, AsanaUser).join(AsanaUser)
-                 .where((IssueLink.instance == instance) & (IssueLink.issue_key == key))
-                 .order_by((IssueLink.task_gid != task), IssueLink.created_at.desc()))
-        users.extend(link.linked_by for link in links)
-    me = AsanaUser.get_or_none(AsanaUser.gid == viewer)
-    if me is not None:
-        users.append(me)
-    seen: set[int] = set()
-    return [u for u in users if not (u.id in seen or seen.add(u.id))]
+def _instance(instance_id: int) -> JiraInstance:
+    """The instance with the columns a read needs (sealed ones opened only if used)."""
+    fields = [JiraInstance.id, JiraInstance.base_url, JiraInstance.name,
+              JiraInstance.auth_mode, JiraInstance.consumer_key, JiraInstance.client_id,
+              JiraInstance.version]
+    instance = JiraInstance.select(*fields).where(JiraInstance.id == instance_id).get()
+    if instance.auth_mode == "oauth1":  # the signing key; OAuth 2.0 needs none to read
+        instance.private_key = (JiraInstance.select(JiraInstance.private_key)
+                                .where(JiraInstance.id == instance_id).scalar())
+    return instance
 
 
 @dataclass
@@ -427,26 +448,43 @@ class _Outcome:
         return {u.gid for u in self.reconnect}
 
 
-def _read(instance: JiraInstance, key: str, readers: list[AsanaUser],
+def _credentials(instance: JiraInstance, gids: list[str]) -> dict[str, JiraCredential]:
+    """The readers' credentials on the instance, by Asana gid, in one query, with only
+    the token this instance's auth mode uses opened."""
+    token = (JiraCredential.token if instance.auth_mode == "oauth1"
+             else JiraCredential.access_token)
+    rows = (JiraCredential.select(JiraCredential.id, JiraCredential.asana_user,
+                                  JiraCredential.auth_mode, JiraCredential.state,
+                                  JiraCredential.expires_at, token, AsanaUser.id,
+                                  AsanaUser.gid, AsanaUser.name, AsanaUser.email)
+            .join(AsanaUser)
+            .where((JiraCredential.instance == instance.id) & AsanaUser.gid.in_(gids)))
+    found = {}
+    for cred in rows:
+        cred.instance = instance  # already loaded: spare a query
+        found[cred.asana_user.gid] = cred
+    return found
+
+
+def _read(instance: JiraInstance, key: str, readers: list[str],
           options: WidgetOptions) -> _Outcome:
+    """Read the issue with the first reader whose token works (gids, in order)."""
     outcome = _Outcome()
-    creds = {c.asana_user_id: c for c in JiraCredential.select().where(
-        (JiraCredential.instance == instance)
-        & (JiraCredential.asana_user.in_([u.id for u in readers])))} if readers else {}
-    for user in readers:
-        cred = creds.get(user.id)
+    order = list(dict.fromkeys(g for g in readers if g))
+    creds = _credentials(instance, order) if order else {}
+    for gid in order:
+        cred = creds.get(gid)
         if cred is None:
             continue
         if cred.state != credentials.ACTIVE or cred.auth_mode != instance.auth_mode:
-            outcome.reconnect.append(user)
+            outcome.reconnect.append(cred.asana_user)
             continue
-        cred.instance = instance  # already loaded: spare a query
         try:
-            issue = credentials.call(
-                cred, lambda client: client.issue(key, fields=ISSUE_FIELDS),
-                redirect_uri=options.redirect_uri, timeout=options.timeout)
-        except JiraNeedsReconnect:
-            outcome.reconnect.append(user)
+            issue = _client(cred, options).issue(key, fields=ISSUE_FIELDS)
+        except JiraNeedsReconnect as exc:
+            if exc.problem != "not_connected":
+                credentials.mark_needs_reconnect(cred, exc.problem)
+            outcome.reconnect.append(cred.asana_user)
             continue
         except (JiraNotFound, JiraPermissionDenied):
             outcome.missing = True  # hidden from this reader; another may see it
@@ -461,6 +499,11 @@ def _read(instance: JiraInstance, key: str, readers: list[AsanaUser],
         outcome.missing = False
         return outcome
     return outcome
+
+
+def _client(cred: JiraCredential, options: WidgetOptions):
+    return credentials.client_for(cred, redirect_uri=options.redirect_uri,
+                                  timeout=options.timeout)
 
 
 # -- storing and invalidating ---------------------------------------------------------------
@@ -508,8 +551,8 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
     """Re-read a stale snapshot now with its linkers' tokens (after a webhook), so the
     next view is served from the cache. Returns whether fresh data was stored."""
     row = IssueSnapshot.get_or_none(instance=instance, issue_key=key)
-    readers = _readers(instance, key, task="", viewer="", linked=True)
-    outcome = _read(instance, key, readers, options)
+    readers = [gid for _, gid in _linkers(instance.id, key, task="")]
+    outcome = _read(_instance(instance.id), key, readers, options)
     if outcome.snapshot is not None:
         return _store(instance, key, outcome.snapshot, row)[0] is not None
     if outcome.missing and not outcome.reconnect and readers:

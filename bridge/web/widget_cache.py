@@ -1,0 +1,107 @@
+"""The cached widget's short path: ``GET /asana/widget`` answered before Flask's machinery.
+
+A widget is viewed far more often than it changes, and Asana asks for it on every task
+open (asana-app-components.md §10.9), so a cached view should cost little more than a bare
+JSON endpoint (issue 8 §6). Measured, Flask's per-request set-up (request context,
+session, URL routing, the bridge's hooks) costs several times what the cached answer
+itself needs. This WSGI layer does exactly the checks a cached answer needs:
+
+1. the Asana signature over the raw query string and an ``expires_at`` in the future
+   (§4.1, §4.2: the same checks as the signed blueprint);
+2. ``services.widget.cached_json``: in this process's memory, fresh, for a task seen
+   linked, and at the generation the shared database holds (one indexed read, so a
+   webhook received by any node is honoured by the next view on every node).
+
+Anything else (no or bad signature, expired, not cached, stale, any error) goes on to the
+Flask app unchanged, which answers it fully: errors, Jira reads, reconnect notices. So
+this path can only ever serve what the full path served a moment ago, with the same
+headers (content type, request id, CORS for Asana's origin, nosniff, referrer policy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+from urllib.parse import parse_qsl
+
+from ..db import database
+from ..services import widget
+
+PATH = "/asana/widget"
+log = logging.getLogger("bridge.widget")
+
+
+def _expired(value: str, now: dt.datetime) -> bool:
+    """§0.3: ISO 8601 UTC (``2019-04-15T01:01:46.055Z``); legacy epoch milliseconds too."""
+    try:
+        if value.isdigit():
+            return int(value) / 1000 <= now.timestamp()
+        when = dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z")
+                                         else value)
+    except ValueError:
+        return True
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when <= now
+
+
+class CachedWidget:
+    def __init__(self, wsgi_app, *, client_secret: str, asana_origin: str, max_age: float):
+        self.wsgi_app = wsgi_app
+        self.key = client_secret.encode("utf-8")
+        self.origin = asana_origin
+        self.max_age = max_age
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == PATH and environ.get("REQUEST_METHOD") == "GET":
+            body = self._cached(environ)
+            if body is not None:
+                headers = [("Content-Type", "application/json"),
+                           ("Content-Length", str(len(body))),
+                           ("X-Request-Id", secrets.token_hex(8)),
+                           ("X-Content-Type-Options", "nosniff"),
+                           ("Referrer-Policy", "same-origin")]
+                if environ.get("HTTP_ORIGIN") == self.origin:
+                    headers += [("Access-Control-Allow-Origin", self.origin),
+                                ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+                                ("Access-Control-Allow-Headers",
+                                 "Content-Type, X-Asana-Request-Signature"),
+                                ("Access-Control-Max-Age", "600"), ("Vary", "Origin")]
+                start_response("200 OK", headers)
+                return [body]
+        return self.wsgi_app(environ, start_response)
+
+    def _cached(self, environ) -> bytes | None:
+        query = environ.get("QUERY_STRING", "")
+        sent = environ.get("HTTP_X_ASANA_REQUEST_SIGNATURE", "")
+        expected = hmac.new(self.key, query.encode("utf-8"), hashlib.sha256).hexdigest()
+        if not sent or not hmac.compare_digest(sent.lower(), expected):
+            return None
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if _expired(params.get("expires_at", ""), dt.datetime.now(dt.UTC)):
+            return None
+        try:
+            return widget.cached_json(params.get("workspace", ""), params.get("task", ""),
+                                      params.get("resource_url", ""), self.max_age)
+        except Exception:  # the full path will answer (and log) properly
+            log.debug("widget.cache_check_failed", exc_info=True)
+            return None
+        finally:
+            if not database.is_closed():
+                database.close()
+
+
+def install(app) -> None:
+    """Put the short path in front of the app when App Components are configured."""
+    settings = app.config["BRIDGE"]
+    if not settings.app_components_enabled:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.asana_base_url)
+    app.wsgi_app = CachedWidget(app.wsgi_app, client_secret=settings.asana_client_secret,
+                                asana_origin=f"{parts.scheme}://{parts.netloc}",
+                                max_age=settings.widget_max_age)

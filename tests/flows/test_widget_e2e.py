@@ -1,0 +1,185 @@
+"""``GET /asana/widget`` end to end: the Asana simulator's App Components host signs the
+requests and validates every answer against Asana's spec; the Jira simulators answer over
+real HTTP; a status change in Jira reaches the widget through the webhook; two bridge
+nodes on one database see a webhook that only one of them received."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from bridge.models import AsanaUser, IssueLink, JiraInstance
+from bridge.sandbox.asana.host import AppComponentsHost
+from bridge.sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
+from bridge.services import webhooks, widget
+
+from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET
+from .helpers import authorize_user, oauth1_instance, oauth2_instance
+
+pytestmark = pytest.mark.e2e
+ATTACHMENT = "1500000000000042"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_cache():
+    widget.reset_process_cache()
+    yield
+    widget.reset_process_cache()
+
+
+def _connected(bridge, jira, version: str) -> JiraInstance:
+    """Instance, Alice authorized, EX-1 linked to the task by Alice, webhook registered
+    with a Jira administrator's password (used once)."""
+    connect = oauth2_instance if version >= "8.22" else oauth1_instance
+    instance = connect(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        alice = AsanaUser.get(AsanaUser.gid == ALICE)
+        IssueLink.create(task_gid=TASK_PLAIN, attachment_gid=ATTACHMENT, instance=instance,
+                         issue_id="10000", issue_key="EX-1", linked_by=alice)
+        instance = JiraInstance.get_by_id(instance.id)
+        webhooks.register(instance, bridge.url, "admin", "admin")
+    return instance
+
+
+def _widget(host: AppComponentsHost, instance: JiraInstance, key: str = "EX-1",
+            user: str = ALICE):
+    return host.widget(workspace=WORKSPACE, task=TASK_PLAIN, user=user, attachment=ATTACHMENT,
+                       resource_url=f"{instance.base_url}/browse/{key}")
+
+
+def _fields(body: dict) -> dict:
+    return {f["name"]: f for f in body["metadata"]["fields"]}
+
+
+@pytest.mark.parametrize("version", ["7.13.0", "8.20.0", "8.22.0", "10.3.0"])
+def test_widget_shows_the_issue_and_a_status_change_within_a_second(bridge, jira_factory,
+                                                                    version):
+    jira = jira_factory(version)
+    instance = _connected(bridge, jira, version)
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    answer = _widget(host, instance)  # the host validates every answer against the spec
+    assert answer.status == 200, answer.body
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["X-Request-Id"]
+    fields = _fields(answer.body)
+    assert answer.body["metadata"]["title"].startswith("EX-1 ")
+    assert fields["Status"]["text"] == "Open" and fields["Status"]["color"] == "blue"
+    assert fields["Priority"]["type"] == "text_with_icon" and fields["Priority"]["icon_url"]
+    assert fields["Assignee"]["text"] and fields["Assignee"]["type"] == "text_with_icon"
+    assert answer.body["metadata"]["footer"]["footer_type"] == "updated"
+    assert _widget(host, instance).body == answer.body  # the cached answer is the same
+    # Bob has no Jira credential: the widget still shows what Alice's token reads.
+    assert _widget(host, instance, user=BOB).body == answer.body
+
+    changed = time.monotonic()
+    moved = requests.post(f"{jira.url}/_sim/issues/EX-1",
+                          json={"status": "In Progress", "actor": "bob"}, timeout=5)
+    assert moved.status_code == 200
+    while _fields(_widget(host, instance).body)["Status"]["text"] != "In Progress":
+        assert time.monotonic() - changed < 1.0, "the change did not show within 1 s"
+        time.sleep(0.02)
+    assert _fields(_widget(host, instance).body)["Status"]["color"] == "yellow"
+
+
+def test_forged_altered_and_expired_requests_get_a_clear_error(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = _connected(bridge, jira, "8.20.0")
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    assert _widget(host, instance).status == 200  # now cached in this process
+    forger = AppComponentsHost(bridge.url, "not-the-client-secret-0123456789")
+    forged = _widget(forger, instance)
+    assert forged.status == 400 and forged.body["error"]
+    signed = host.prepare("widget", workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                          attachment=ATTACHMENT, resource_url=f"{instance.base_url}/browse/EX-1")
+    altered = requests.get(signed.url.replace(f"user={ALICE}", f"user={BOB}"),
+                           headers=signed.headers, timeout=5)
+    assert altered.status_code == 400 and altered.json()["error"]
+    late = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET, expires_in=-1)
+    expired = _widget(late, instance)
+    assert expired.status == 400 and "expired" in expired.body["error"]
+    unsigned = requests.get(signed.url, timeout=5)
+    assert unsigned.status_code == 400
+    elsewhere = host.widget(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                            attachment=ATTACHMENT,
+                            resource_url="https://jira.elsewhere.example/browse/EX-1")
+    assert elsewhere.status == 404 and elsewhere.body["error"]
+
+
+def test_a_viewer_without_a_credential_on_an_unlinked_task_is_sent_to_authenticate(
+        bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    answer = _widget(host, instance, user=BOB)
+    assert answer.status == 401 and answer.body["error"]
+    assert answer.headers["X-Request-Id"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def second_node(settings, asana, tmp_path):
+    """Another bridge process (gunicorn) on the same database and secret key."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
+           **{"BRIDGE_" + k: v for k, v in settings.items()},
+           "BRIDGE_INSTANCE_PATH": str(tmp_path / "node-b"), "BRIDGE_PUBLIC_URL": url,
+           "BRIDGE_ASANA_BASE_URL": asana.url, "BRIDGE_ASANA_CLIENT_ID": ASANA_CLIENT_ID,
+           "BRIDGE_ASANA_CLIENT_SECRET": ASANA_CLIENT_SECRET, "BRIDGE_LOG_LEVEL": "warning"}
+    log = tmp_path / "node-b.log"
+    exe = Path(sys.executable).with_name("asana-jira-bridge")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(exe), "serve", "--workers", "1", "--no-migrate",
+                                 "--bind", f"127.0.0.1:{port}"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(url + "/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail(f"the second node did not start:\n{log.read_text()}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_two_nodes_on_one_database_both_honour_a_webhook_one_received(
+        bridge, jira_factory, second_node):
+    jira = jira_factory("10.3.0")
+    instance = _connected(bridge, jira, "10.3.0")  # Jira's webhook goes to this node only
+    node_a = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    node_b = AppComponentsHost(second_node, ASANA_CLIENT_SECRET)
+    first = _widget(node_b, instance)
+    assert first.status == 200, first.body
+    assert _fields(first.body)["Status"]["text"] == "Open"
+    assert _widget(node_b, instance).body == first.body  # node B now serves from memory
+    assert _widget(node_a, instance).body == first.body
+
+    changed = time.monotonic()
+    requests.post(f"{jira.url}/_sim/issues/EX-1", json={"status": "Done"}, timeout=5)
+    while _fields(_widget(node_b, instance).body)["Status"]["text"] != "Done":
+        assert time.monotonic() - changed < 1.0, "node B did not see node A's webhook"
+        time.sleep(0.02)
+    deliveries = [d for d in jira.app.extensions["jira_sim"].webhook_deliveries
+                  if d["status"] is not None]
+    assert deliveries and all(d["url"].startswith(bridge.url) for d in deliveries)
+    assert _fields(_widget(node_a, instance).body)["Status"]["text"] == "Done"
