@@ -425,14 +425,15 @@ def _linkers(instance_id: int, key: str, task: str) -> list[tuple[str, str]]:
 
 
 def _instance(instance_id: int) -> JiraInstance:
-    """The instance with the columns a read needs (sealed ones opened only if used)."""
+    """The instance with the columns a read needs: not its client or webhook secrets.
+    (The private key is empty on OAuth 2.0 instances, except those moved from 1.0a.)"""
     fields = [JiraInstance.id, JiraInstance.base_url, JiraInstance.name,
               JiraInstance.auth_mode, JiraInstance.consumer_key, JiraInstance.client_id,
-              JiraInstance.version]
-    instance = JiraInstance.select(*fields).where(JiraInstance.id == instance_id).get()
-    if instance.auth_mode == "oauth1":  # the signing key; OAuth 2.0 needs none to read
-        instance.private_key = (JiraInstance.select(JiraInstance.private_key)
-                                .where(JiraInstance.id == instance_id).scalar())
+              JiraInstance.version, JiraInstance.private_key]
+    instance = JiraInstance.select(*fields).where(JiraInstance.id == instance_id).first()
+    if instance is None:  # removed since this process listed the workspace's instances
+        _instances.clear()
+        raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
     return instance
 
 
