@@ -22,10 +22,10 @@ def read_only(app, database_url):
     if database_url.startswith("sqlite"):
         saved = list(db._pragmas)
         db._pragmas = [*saved, ("query_only", 1)]
-        if not db.is_closed():
-            db.close()
+        db.close_all()  # pooled: only new connections get the pragma
         yield
         db._pragmas = saved
+        db.close_all()
         return
     from bridge.db import open_database
 
