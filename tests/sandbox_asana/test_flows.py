@@ -6,7 +6,6 @@ two deliveries at once, and the simulator's own rule controls."""
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import parse_qsl
 
 import pytest
@@ -138,14 +137,12 @@ def test_rule_builder_flow(host, fake_bridge):
 
 def test_run_action_two_concurrent_deliveries_of_one_key(host, fake_bridge):
     fake_bridge.app.config["RULES"]["7"] = {"values": {"project": "EX"}}
-    fake_bridge.app.config["RUN_SLEEP"] = 0.3
-    started = time.monotonic()
+    fake_bridge.app.config["RUN_SLEEP"] = 0.5
     results = host.rule_run_deliveries(2, project=seed.PROJECT, action_type="1", action="7",
                                        target_object=seed.TASK_RICH, idempotency_key="k-77",
                                        **IDS)
-    assert time.monotonic() - started < 0.55  # sent together, not one after the other
     assert fake_bridge.app.config["RUN_KEYS"] == ["k-77", "k-77"]
-    assert fake_bridge.app.config["RUN_MAX_IN_FLIGHT"][0] == 2
+    assert fake_bridge.app.config["RUN_MAX_IN_FLIGHT"][0] == 2  # both in the server at once
     assert [r.status for r in results] == [200, 200]
     assert results[0].body == results[1].body  # the careful server made one issue
     assert len(fake_bridge.app.config["RUNS"]) == 1

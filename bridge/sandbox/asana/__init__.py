@@ -20,6 +20,21 @@ In-process use (tests)::
     sim.clock.advance(121)                    # download URLs have expired now
     sim.reset()                               # back to the seed
 
+    resp = host.widget(...)                   # ComponentResponse, validated against the spec
+    resp.outcome                              # "ok" | "auth_required" (a 401 {"error"}) | "error"
+    host.auth_flows                           # every 401 that asked for the Authentication URL
+    host.authenticate = lambda url: True      # run the popup; on True the call goes again
+    host.rule_run_deliveries(2, ...)          # two run_action deliveries at once, one key
+
+    sim.add_generated(parent=task, name="big.iso", size=1024**3)   # bytes made on download
+    seed.content_digest(gid, size)            # their sha256, to check what a receiver got
+    sim.add_linked_file(parent=task, name="Slides", url="https://...", host="gdrive")
+    sim.remove_attachment(gid)                # REST answers 404 for it from now on
+    sim.attach_resource(task, {"resource_name", "resource_url"})   # what Asana does after attach
+    draft = sim.new_rule_action(project=seed.PROJECT)              # action id + action_type
+    sim.save_rule(action=draft["action"], project=..., user=..., values={...})
+    sim.run_rule(draft["action"], task, deliveries=2)              # from Asana's servers
+
 Out of process: ``asana-jira-bridge sandbox asana --bridge-url ... --client-secret ...`` and
 the ``/_sim/...`` endpoints (see :mod:`bridge.sandbox.asana.control`). Responses are checked
 with :func:`bridge.sandbox.asana.validator.validate`.

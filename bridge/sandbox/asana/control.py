@@ -120,8 +120,11 @@ def state():
     return jsonify(
         apps=[a.public() for a in sim.apps.values()],
         tasks=[{"gid": t["gid"], "name": t["name"]} for t in sim.tasks.values()],
-        attachments=[{k: a[k] for k in ("gid", "name", "parent", "resource_subtype", "url",
-                                         "connected_app")} for a in sim.attachments.values()],
+        attachments=[{k: a[k] for k in ("gid", "name", "parent", "resource_subtype", "host",
+                                         "size", "url", "connected_app")}
+                     for a in sim.attachments.values()],
+        rules=list(sim.rule_actions.values()),
+        rule_runs=sim.rule_runs,
     )
 
 
@@ -180,9 +183,7 @@ def attach_resource(gid):
         validator.validate("attached", body)
     except validator.ResponseInvalid as exc:  # the caller's input, not an app's answer
         raise SimError(400, str(exc)) from None
-    app = sim.app(body.get("client_id"))
-    record = sim.add_external_attachment(parent=gid, name=body["resource_name"],
-                                         url=body["resource_url"], connected_app=app.client_id)
+    record = sim.attach_resource(gid, body, body.get("client_id"))
     return jsonify(gid=record["gid"], name=record["name"], url=record["url"]), 201
 
 

@@ -360,6 +360,17 @@ class SimState:
             self.removed_attachments[gid] = record
         return record
 
+    def attach_resource(self, task: str, resource: dict, client_id: str | None = None) -> dict:
+        """What Asana does with an AttachedResourceResponse (lookup attach, form submit):
+        attach ``resource_url`` to the task as an external link connected to the app, which
+        then renders its widget (reference §5.2, §5.3)."""
+        if task not in self.tasks:
+            raise SimError(404, "task not found")
+        app = self.app(client_id)
+        return self.add_external_attachment(parent=task, name=resource["resource_name"],
+                                            url=resource["resource_url"],
+                                            connected_app=app.client_id)
+
     def attachment_digest(self, gid: str) -> str:
         """sha256 of an Asana-hosted attachment's bytes, as a download delivers them."""
         with self.lock:

@@ -706,7 +706,9 @@
 
   function runRule(rule) {
     status("Running " + rule.rule_name + "…");
-    return postJSON("/_sim/rules/" + rule.action + "/run", {task: CFG.task, retry_backoff: 0.5})
+    var deliveries = $("deliver-twice") && $("deliver-twice").checked ? 2 : 1;
+    return postJSON("/_sim/rules/" + rule.action + "/run",
+                    {task: CFG.task, retry_backoff: 0.5, deliveries: deliveries})
       .then(function (run) {
         if (run.error) { status(run.error, true); return; }
         var last = run.deliveries[run.deliveries.length - 1];
