@@ -476,7 +476,27 @@ def report(figures: dict) -> None:
     if "signing_per_s" in figures:
         lines.append(f"RSA-SHA1 signed request preparation: {figures['signing_per_s']:.0f} /s;"
                      f" seal + open a token: {figures['sealing_per_s']:.0f} /s")
+    import bench_create
+
+    if "copy" in figures:
+        lines.append(bench_create.report_copy(figures["copy"]))
+    if "submit" in figures:
+        lines.append(bench_create.report_submit(figures["submit"]))
     print("\n".join(lines))
+
+
+def bench_create_figures(args) -> dict:
+    """Issue creation (issue 9): a worker copying ``--copy-mb`` MiB, and form submits at
+    ``--latency``; the code is in scripts/bench_create.py."""
+    import bench_create
+
+    only = set(filter(None, args.only.split(",")))
+    figures = {}
+    if not only or "copy" in only:
+        figures["copy"] = bench_create.bench_copy(args.copy_mb)
+    if not only or "submit" in only:
+        figures["submit"] = bench_create.bench_submit(args.submits, args.latency)
+    return figures
 
 
 def main() -> None:
@@ -490,7 +510,10 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (emptied)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--only", default="", help="comma-separated: cached, uncached, "
-                        "freshness, typeahead, healthz (default: all)")
+                        "freshness, typeahead, healthz, copy, submit (default: all)")
+    parser.add_argument("--copy-mb", type=int, default=1024,
+                        help="size of the attachment a queue worker copies (copy)")
+    parser.add_argument("--submits", type=int, default=200, help="form submits (submit)")
     args = parser.parse_args()
     args.seconds = min(args.seconds, 60.0)  # bounded: this never runs unattended for long
     ensure_wrk()
@@ -542,6 +565,7 @@ def main() -> None:
         for server, _ in world.jiras.values():
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    figures.update(bench_create_figures(args))
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

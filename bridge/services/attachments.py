@@ -65,6 +65,7 @@ BACKOFF_FIRST = 2.0  # seconds; doubles each attempt, with jitter
 BACKOFF_MAX = 300.0
 REQUEUE_AFTER = dt.timedelta(seconds=60)  # a pending row nobody took: send it again
 CHUNK = 64 * 1024
+UPLOAD_TIMEOUT = 120.0  # seconds without a byte from Jira before an attempt gives up
 
 
 class LeaseLost(Exception):
@@ -212,8 +213,10 @@ def _jira_for(link: IssueLink, settings):
     cred = credentials.get_active(link.linked_by, link.instance)
     redirect = (settings.public_url or "") + "/oauth/jira2/callback"
     try:
+        # Jira may take a while to answer after receiving a large file (it writes it to
+        # disk first): background copies wait longer than requests from Asana can.
         return credentials.client_for(cred, redirect_uri=redirect,
-                                      timeout=settings.http_timeout)
+                                      timeout=max(settings.http_timeout, UPLOAD_TIMEOUT))
     except JiraNeedsReconnect as exc:
         credentials.mark_needs_reconnect(cred, exc.problem)
         raise
