@@ -240,7 +240,8 @@ def bench_submit(submits: int, latency: float, workers: int = 2,
         return {"submits": submits, "latency_ms": latency * 1000, "files_per_task": files,
                 "p50_ms": statistics.median(latencies),
                 "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-                "max_ms": latencies[-1], "statuses": statuses}
+                "max_ms": latencies[-1], "statuses": statuses,
+                "ok": set(statuses) == {200}}
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -260,6 +261,8 @@ def report_copy(c: dict) -> str:
 
 
 def report_submit(s: dict) -> str:
+    if not s.get("ok"):
+        return f"form submit: NOT MEASURED, the bridge answered {s['statuses']}"
     return (f"form submit ({s['submits']} submits, Jira latency {s['latency_ms']:.0f} ms, "
             f"{s['files_per_task']} files queued each): p50 {s['p50_ms']:.0f} ms, "
             f"p99 {s['p99_ms']:.0f} ms, max {s['max_ms']:.0f} ms, statuses {s['statuses']}")
