@@ -1,11 +1,55 @@
-"""Asana REST calls the bridge makes (asana-app-components.md §8), with a user's token."""
+"""Asana REST calls the bridge makes (asana-app-components.md §8), with a user's token.
+
+Every call goes through one pooled ``outbound.GuardedSession`` (``http()``): a total
+deadline, a cap on the answer's size, the address connected to checked, and nothing read
+from the environment (no proxy, no ``.netrc`` credentials sent along). ``call`` maps its
+failures to the Asana error hierarchy in one place.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import requests
 
-from .. import logs
-from .errors import AsanaDownloadExpired, AsanaUnavailable, error_from_response
+from .. import logs, outbound
+from .errors import AsanaDownloadExpired, AsanaError, AsanaUnavailable, error_from_response
+
+_session: outbound.GuardedSession | None = None
+_session_lock = threading.Lock()
+# An attachment larger than this is never downloaded, whatever Jira would take.
+MAX_DOWNLOAD_BYTES = 2 * 1024**3
+
+
+def http() -> outbound.GuardedSession:
+    """The bridge's one pooled session to Asana (created on first use, per process)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = outbound.GuardedSession()
+        return _session
+
+
+@contextlib.contextmanager
+def call(unavailable: str | None = None):
+    """Turn transport failures into Asana errors with a sentence for the user."""
+    try:
+        yield
+    except outbound.ResponseTooLarge:
+        raise AsanaError("Asana's answer was larger than the bridge accepts.") from None
+    except requests.Timeout:
+        raise AsanaUnavailable("Asana did not answer in time. Try again later.") from None
+    except requests.RequestException:
+        raise AsanaUnavailable(unavailable) from None
+
+
+def json_body(response: requests.Response):
+    """The parsed body, or an Asana error when it is not JSON (or absurdly nested)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        raise AsanaError("Asana's answer was not understood.") from None
 
 
 class AsanaClient:
@@ -24,16 +68,23 @@ class AsanaClient:
                          "Accept": "application/json"}
         logs.hide(access_token)
 
-    def get(self, path: str, **params):
-        try:
-            response = requests.get(self.base_url + self.API + path, params=params or None,
-                                    headers=self._headers, timeout=self.timeout,
-                                    allow_redirects=False)
-        except requests.RequestException:
-            raise AsanaUnavailable() from None
+    def _get(self, path: str, params: dict) -> dict:
+        with call():
+            response = http().get(self.base_url + self.API + path, params=params or None,
+                                  headers=self._headers, timeout=self.timeout,
+                                  allow_redirects=False)
         if response.status_code != 200:
             raise error_from_response(response)
-        return response.json()["data"]
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise AsanaError("Asana's answer was not understood.")
+        return body
+
+    def get(self, path: str, **params):
+        body = self._get(path, params)
+        if "data" not in body:
+            raise AsanaError("Asana's answer was not understood.")
+        return body["data"]
 
     def me(self) -> dict:
         """gid, name, email and the workspaces the user belongs to."""
@@ -41,15 +92,7 @@ class AsanaClient:
 
     def get_page(self, path: str, **params) -> tuple[list, str | None]:
         """One page of a list endpoint and the ``offset`` of the next, if any (§8)."""
-        try:
-            response = requests.get(self.base_url + self.API + path, params=params or None,
-                                    headers=self._headers, timeout=self.timeout,
-                                    allow_redirects=False)
-        except requests.RequestException:
-            raise AsanaUnavailable() from None
-        if response.status_code != 200:
-            raise error_from_response(response)
-        body = response.json()
+        body = self._get(path, params)
         next_page = body.get("next_page") or {}
         return body.get("data") or [], next_page.get("offset")
 
@@ -75,17 +118,19 @@ class AsanaClient:
                         opt_fields=self.ATTACHMENT_FIELDS)
 
 
-def open_download(url: str, *, timeout: float = 30.0) -> requests.Response:
+def open_download(url: str, *, timeout: float = 30.0, max_bytes: int | None = None,
+                  deadline: float = 3600.0) -> requests.Response:
     """Start streaming an attachment from its pre-signed ``download_url``.
 
     No Asana credentials go to that URL: it is a storage URL (S3) signed on its own
-    (asana-app-components.md §8). The caller reads ``iter_content`` and closes it.
+    (asana-app-components.md §8). The caller reads ``iter_content`` and closes it. The
+    stream ends with ``outbound.ResponseTooLarge`` past ``max_bytes`` (Jira's upload
+    limit, which the caller knows) and ``DeadlineExceeded`` past ``deadline`` seconds.
     """
-    try:
-        response = requests.get(url, stream=True, timeout=(min(5.0, timeout), timeout),
-                                headers={"Accept-Encoding": "identity"})
-    except requests.RequestException:
-        raise AsanaUnavailable("The file could not be downloaded from Asana.") from None
+    with call("The file could not be downloaded from Asana."):
+        response = http().get(url, stream=True, timeout=(min(5.0, timeout), timeout),
+                              headers={"Accept-Encoding": "identity"}, deadline=deadline,
+                              max_bytes=max_bytes or MAX_DOWNLOAD_BYTES)
     if response.status_code != 200:
         response.close()
         if response.status_code in (401, 403):

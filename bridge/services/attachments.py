@@ -193,7 +193,8 @@ def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
                                   "for it."}
     lease.renew()
     with asana_client.open_download(fresh["download_url"],
-                                    timeout=max(30.0, settings.http_timeout)) as response:
+                                    timeout=max(30.0, settings.http_timeout),
+                                    max_bytes=limit or None) as response:
         length = _int(response.headers.get("Content-Length"))
         size = size if size is not None else length
         if size is None:
