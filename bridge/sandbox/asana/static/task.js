@@ -586,6 +586,7 @@
     $("modal").hidden = false;
     if (!wasOpen) {
       opener = document.activeElement;
+      setInert(true);
       var first = box.querySelector("input, select, textarea, [contenteditable]") || $("modal-close");
       if (form.rule) first = $("rule-name");
       first.focus();
@@ -597,7 +598,14 @@
     }
   }
 
+  /* While the dialog is open the page behind it takes no focus and no clicks. */
+  function setInert(on) {
+    Array.prototype.forEach.call(document.querySelectorAll("body > header, body > main"),
+      function (n) { n.inert = on; if (on) n.setAttribute("aria-hidden", "true"); else n.removeAttribute("aria-hidden"); });
+  }
+
   function closeModal() {
+    setInert(false);
     $("modal").hidden = true;
     form = null;
     if (opener && opener.focus) opener.focus();
