@@ -6,7 +6,10 @@ and the tests all go through it, so settings are validated the same way everywhe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -24,9 +27,23 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     (peewee models bind to one database), so a second ``create_app`` in the same process
     takes them over. gunicorn workers each build their own.
     """
+    # Imported here, not at the top: ``import bridge.jira.urls`` (the CLI, the simulators,
+    # scripts) must not pull in Flask, the models and every blueprint.
     from . import config as config_mod
     from . import db, logs, sealing
-    from .web import admin, auth, bodies, cors, errors, health, webhooks, widget, widget_cache
+    from .services import jira_as_user
+    from .web import (
+        admin,
+        bodies,
+        callbacks,
+        cors,
+        errors,
+        health,
+        popup,
+        webhooks,
+        widget,
+        widget_cache,
+    )
 
     settings = config_mod.load(config)
     instance = settings.instance_path
@@ -52,8 +69,6 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["bridge.sealer"] = sealer
     # Flask's session signing key is derived from, not equal to, the sealing secret.
     app.secret_key = _derive(secret, "flask-session")
-    from urllib.parse import urlsplit
-
     for value in (secret, settings.asana_client_secret, urlsplit(settings.database_url).password,
                   urlsplit(settings.queue_url).password):
         logs.register_secret(value)
@@ -64,6 +79,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1,
                                 x_prefix=1)
 
+    jira_as_user.configure(public_url=settings.public_url, timeout=settings.http_timeout)
     db.init_app(app, settings.database_url)
     from . import queue
 
@@ -75,16 +91,14 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     from .services import workers
 
     health.add_check(app, "queue", workers.health_check)
-    app.register_blueprint(auth.bp)
+    app.register_blueprint(popup.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(callbacks.bp)
     app.register_blueprint(widget.bp)
     widget_cache.install(app)  # outermost: a cached widget skips the rest
     return app
 
 
 def _derive(secret: str, purpose: str) -> str:
-    import hashlib
-    import hmac
-
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()

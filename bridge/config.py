@@ -199,6 +199,13 @@ class Config:
         except KeyError:
             raise AttributeError(name) from None
 
+    def __repr__(self) -> str:
+        # Secret settings show as *** (as oauthlib's clients mask theirs): settings printed
+        # in a traceback, a debugger or a test failure give no secret away.
+        shown = {name: "***" if value and name in _BY_NAME and _BY_NAME[name].secret
+                 else value for name, value in self.values.items()}
+        return f"Config(values={shown!r}, sources={dict(self.sources)!r})"
+
     @property
     def instance_path(self) -> Path:
         return Path(self.values["INSTANCE_PATH"]).resolve()

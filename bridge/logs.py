@@ -15,6 +15,7 @@ but loses their parameters (every sealed value and email would be in them).
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import json
 import logging
 import re
@@ -107,6 +108,24 @@ def _redact_value(text: str, secret: str) -> str:
                        rf"(?![{_WORD}])")
             text = re.sub(pattern, REDACTED, text)
     return text
+
+
+MASK = "***"
+SECRET = {"secret": True}  # dataclass field metadata: masked by ``masked_repr``
+
+
+def masked_repr(obj) -> str:
+    """``repr`` of a dataclass whose ``SECRET`` fields show as ``***`` (as oauthlib's
+    clients mask their secrets): a token set or key pair printed in a traceback, a debugger
+    or a test failure gives nothing away, with or without the log filter."""
+    parts = []
+    for f in dataclasses.fields(obj):
+        if not f.repr:
+            continue
+        value = getattr(obj, f.name)
+        shown = MASK if f.metadata.get("secret") and value else repr(value)
+        parts.append(f"{f.name}={shown}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
 
 
 def redact(text: str) -> str:

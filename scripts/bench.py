@@ -405,10 +405,7 @@ def bench_signing(seconds: float) -> float:
     import requests
 
     from bridge.jira.keys import generate_key_pair
-    try:
-        from bridge.jira.signing import oauth1_auth
-    except ImportError:  # before the signing module split
-        from bridge.jira.client import oauth1_auth
+    from bridge.jira.signing import oauth1_auth
 
     pair = generate_key_pair()
     auth = oauth1_auth("asana-bridge", pair.private_pem, token="access-token")

@@ -19,7 +19,7 @@ from oauthlib.common import Request
 from oauthlib.oauth1.rfc5849 import signature as oauth_sig
 
 from bridge.jira.keys import generate_key_pair, public_pem_from_private
-from bridge.jira.oauth1 import JiraOAuth1Client, sign_rsa_sha1
+from bridge.jira.signing import JiraOAuth1Client, sign_rsa_sha1
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 VECTORS = json.loads((SHARED / "vectors" / "oauth1-rsa-sha1.json").read_text())

@@ -8,7 +8,7 @@ carries ``data`` {id, name, email}, and the user's gid comes from ``GET /users/m
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import requests
@@ -21,12 +21,14 @@ AUTHORIZE_PATH = "/-/oauth_authorize"
 TOKEN_PATH = "/-/oauth_token"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AsanaTokens:
-    access_token: str
-    refresh_token: str | None
+    access_token: str = field(metadata=logs.SECRET)
+    refresh_token: str | None = field(metadata=logs.SECRET)
     expires_at: dt.datetime  # naive UTC
     user: dict  # the token response's "data": id, name, email
+
+    __repr__ = logs.masked_repr
 
 
 def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str,

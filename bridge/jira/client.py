@@ -19,37 +19,23 @@ Rules this client keeps, each from a pitfall in jira-server.md §6:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
 from .. import logs
-from .errors import JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable, error_from_response
-from .oauth1 import SIGNATURE_METHOD, JiraOAuth1Client
-
-
-class BearerAuth(requests.auth.AuthBase):
-    """``Authorization: Bearer`` for OAuth 2.0 access tokens (§2.6)."""
-
-    def __init__(self, token: str):
-        self.token = token
-
-    def __call__(self, request):
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        return request
-
-
-def oauth1_auth(consumer_key: str, private_key_pem: str, token: str | None = None,
-                verifier: str | None = None, callback_uri: str | None = None) -> OAuth1:
-    """A requests auth object that signs with RSA-SHA1 through our pycryptodome signer."""
-    return OAuth1(consumer_key, rsa_key=private_key_pem, resource_owner_key=token,
-                  resource_owner_secret="" if token else None, verifier=verifier,
-                  callback_uri=callback_uri, signature_method=SIGNATURE_METHOD,
-                  signature_type="AUTH_HEADER", client_class=JiraOAuth1Client)
-
+from .errors import (
+    JiraMisconfigured,
+    JiraNeedsReconnect,
+    JiraNotFound,
+    JiraUnavailable,
+    error_from_response,
+)
+from .signing import BearerAuth
 
 _sessions: dict[str, requests.Session] = {}
 _sessions_lock = threading.Lock()
@@ -89,12 +75,17 @@ class JiraClient:
 
     def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None, *,
                  timeout: float = 8.0, version: tuple[int, ...] | None = None,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None,
+                 on_reconnect: Callable[[JiraNeedsReconnect], None] | None = None):
+        """``on_reconnect`` is told when Jira says the user's token is gone, before the
+        ``JiraNeedsReconnect`` propagates (``services.jira_as_user`` marks the credential
+        there, so no caller can forget to)."""
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.timeout = timeout
         self.version = version
         self.session = session or session_for(self.base_url)
+        self.on_reconnect = on_reconnect
         # Requests made with a user's token (not the consumer-only OAuth 1.0a token calls).
         self._as_user = False
         if isinstance(auth, BearerAuth):
@@ -108,6 +99,16 @@ class JiraClient:
 
     def request(self, method: str, path: str, *, params=None, json=None, data=None,
                 files=None, headers=None, stream: bool = False) -> requests.Response:
+        try:
+            return self._send(method, path, params=params, json=json, data=data,
+                              files=files, headers=headers, stream=stream)
+        except JiraNeedsReconnect as exc:
+            if self.on_reconnect is not None:
+                self.on_reconnect(exc)
+            raise
+
+    def _send(self, method: str, path: str, *, params, json, data, files, headers,
+              stream: bool) -> requests.Response:
         url = self.base_url + path
         try:
             response = self.session.request(
@@ -219,8 +220,6 @@ class JiraClient:
             params["issuetypeIds"] = issuetype
         projects = self.get_json(self.CREATEMETA_ALL, **params).get("projects") or []
         if not projects:
-            from .errors import JiraNotFound
-
             raise JiraNotFound("Jira has no such project, or you cannot create issues in it.")
         return projects[0].get("issuetypes") or []
 
@@ -241,12 +240,8 @@ class JiraClient:
             if str(found.get("id")) == str(issuetype):
                 return [{**meta, "fieldId": meta.get("fieldId", field_id)}
                         for field_id, meta in (found.get("fields") or {}).items()]
-        from .errors import JiraNotFound
-
         raise JiraNotFound("Jira has no such issue type in this project.")
 
 
 def _path_part(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(str(value), safe="")

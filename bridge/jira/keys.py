@@ -8,17 +8,21 @@ pycryptodome and oauthlib's PyJWT backend read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from Crypto.PublicKey import RSA
+
+from .. import logs
 
 KEY_BITS = 2048
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class KeyPair:
-    private_pem: str  # PKCS#8, unencrypted
+    private_pem: str = field(metadata=logs.SECRET)  # PKCS#8, unencrypted
     public_pem: str  # X.509 SubjectPublicKeyInfo
+
+    __repr__ = logs.masked_repr
 
 
 def generate_key_pair(bits: int = KEY_BITS) -> KeyPair:

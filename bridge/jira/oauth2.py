@@ -13,12 +13,14 @@ import base64
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import requests
 
+from .. import logs
 from ..timeutil import expiry
+from .client import session_for
 from .errors import JiraError, JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable
 
 AUTHORIZE_PATH = "/rest/oauth2/latest/authorize"
@@ -27,12 +29,14 @@ SCOPE = "WRITE"
 FIRST_VERSION = (8, 22)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TokenSet:
-    access_token: str
-    refresh_token: str
+    access_token: str = field(metadata=logs.SECRET)
+    refresh_token: str = field(metadata=logs.SECRET)
     expires_at: dt.datetime  # naive UTC
     scope: str
+
+    __repr__ = logs.masked_repr
 
 
 def make_pkce() -> tuple[str, str]:
@@ -70,9 +74,6 @@ def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: st
 
 
 def _token_request(base_url: str, timeout: float, form: dict) -> TokenSet:
-    from .. import logs
-    from .client import session_for
-
     logs.hide(form.get("client_secret"), form.get("refresh_token"), form.get("code"))
     try:
         response = session_for(base_url).post(base_url + TOKEN_PATH, data=form,

@@ -50,7 +50,7 @@ from ..jira.errors import (
 from ..jira.multipart import MultipartFile
 from ..models import AttachmentCopy, IssueLink
 from ..timeutil import utcnow
-from . import asana_users, credentials, workers
+from . import asana_users, jira_as_user, workers
 
 log = logging.getLogger("bridge.attachments")
 
@@ -211,16 +211,10 @@ def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
 
 
 def _jira_for(link: IssueLink, settings):
-    cred = credentials.get_active(link.linked_by, link.instance)
-    redirect = (settings.public_url or "") + "/oauth/jira2/callback"
-    try:
-        # Jira may take a while to answer after receiving a large file (it writes it to
-        # disk first): background copies wait longer than requests from Asana can.
-        return credentials.client_for(cred, redirect_uri=redirect,
-                                      timeout=max(settings.http_timeout, UPLOAD_TIMEOUT))
-    except JiraNeedsReconnect as exc:
-        credentials.mark_needs_reconnect(cred, exc.problem)
-        raise
+    # Jira may take a while to answer after receiving a large file (it writes it to disk
+    # first): background copies wait longer than requests from Asana can.
+    return jira_as_user.jira_for(link.linked_by, link.instance,
+                                 timeout=max(jira_as_user.timeout(), UPLOAD_TIMEOUT))
 
 
 def _already_uploaded(jira, row: AttachmentCopy, name: str, size: int | None) -> str | None:

@@ -30,7 +30,15 @@ from ..asana import forms
 from ..errors import BridgeError
 from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect, JiraNotFound
 from ..models import AsanaUser, AsanaWorkspace, IssueLink, JiraInstance
-from . import asana_users, attachments, credentials, idempotency, jira_fields, wikimarkup
+from . import (
+    asana_users,
+    attachments,
+    credentials,
+    idempotency,
+    jira_as_user,
+    jira_fields,
+    wikimarkup,
+)
 from .jira_fields import JiraField
 
 log = logging.getLogger("bridge.create")
@@ -141,14 +149,7 @@ def usable_instances(caller: Caller) -> list[JiraInstance]:
 
 def jira_for(user: AsanaUser, instance: JiraInstance, settings):
     """Jira as ``user`` on ``instance`` (a lost token marks the credential)."""
-    cred = credentials.get_active(user, instance)
-    try:
-        return credentials.client_for(
-            cred, redirect_uri=(settings.public_url or "") + "/oauth/jira2/callback",
-            timeout=settings.http_timeout)
-    except JiraNeedsReconnect as exc:
-        credentials.mark_needs_reconnect(cred, exc.problem)
-        raise
+    return jira_as_user.jira_for(user, instance)
 
 
 def _guard(cred_user: AsanaUser, instance: JiraInstance, fn):

@@ -13,6 +13,9 @@
   ``consumer_key_unknown``, ``invalid_grant``, 401 on ``/myself``, anonymous fallback)
   marks the credential ``needs_reconnect``; callers then ask Asana to re-run the
   Authentication URL.
+
+Handlers do not use this module directly: ``services.jira_as_user`` is the entry point
+that looks a credential up, refreshes it and marks it.
 """
 
 from __future__ import annotations
@@ -20,20 +23,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 import peewee as pw
 
 from ..db import database
 from ..jira import oauth2
-from ..jira.client import BearerAuth, JiraClient, oauth1_auth
 from ..jira.errors import JiraNeedsReconnect, JiraUnavailable
 from ..models import AsanaUser, JiraCredential, JiraInstance, audit, utcnow
 
 REFRESH_AHEAD = dt.timedelta(minutes=2)
 ACTIVE = "active"
 NEEDS_RECONNECT = "needs_reconnect"
-T = TypeVar("T")
 
 
 def save_oauth1(user: AsanaUser, instance: JiraInstance, token: str, token_secret: str,
@@ -68,25 +68,24 @@ def _upsert(user, instance, **fields) -> JiraCredential:
     return cred
 
 
+class JiraNotConnected(JiraNeedsReconnect):
+    """The user has no usable credential on the instance (none yet, needs reconnect, or
+    one from the instance's former auth mode): they must run the Authentication URL."""
+
+    code = "jira_not_connected"
+    public_message = ("Connect your Jira account first: open the app's authorization and "
+                      "sign in to Jira.")
+
+    def __init__(self, public_message=None, **kwargs):
+        kwargs.setdefault("problem", "not_connected")
+        super().__init__(public_message, **kwargs)
+
+
 def get_active(user: AsanaUser, instance: JiraInstance) -> JiraCredential:
     cred = JiraCredential.get_or_none(asana_user=user, instance=instance)
     if cred is None or cred.state != ACTIVE or cred.auth_mode != instance.auth_mode:
-        raise JiraNeedsReconnect(problem="not_connected")
+        raise JiraNotConnected()
     return cred
-
-
-def client_for(cred: JiraCredential, *, redirect_uri: str, timeout: float = 8.0,
-               now: Callable[[], dt.datetime] = utcnow) -> JiraClient:
-    """A Jira client carrying this credential, refreshed first if it is about to expire."""
-    instance = cred.instance
-    if cred.auth_mode == "oauth1":
-        auth = oauth1_auth(instance.consumer_key, instance.private_key, token=cred.token)
-    else:
-        if cred.expires_at is None or cred.expires_at - REFRESH_AHEAD <= now():
-            cred = refresh(cred, redirect_uri=redirect_uri, timeout=timeout, now=now)
-        auth = BearerAuth(cred.access_token)
-    return JiraClient(instance.base_url, auth, timeout=timeout,
-                      version=instance.version_tuple)
 
 
 def refresh(cred: JiraCredential, *, redirect_uri: str, timeout: float = 8.0,
@@ -97,7 +96,7 @@ def refresh(cred: JiraCredential, *, redirect_uri: str, timeout: float = 8.0,
     while True:
         fresh = JiraCredential.get_or_none(JiraCredential.id == cred.id)
         if fresh is None or fresh.state != ACTIVE:
-            raise JiraNeedsReconnect(problem="not_connected")
+            raise JiraNotConnected()
         if _still_fresh(fresh, now):
             return fresh
         taken = (JiraCredential.update(refresh_lease_until=utcnow() + lease_for)
@@ -146,14 +145,3 @@ def mark_needs_reconnect(cred: JiraCredential, problem: str) -> None:
     if changed:
         audit("jira.token_lost", actor=str(cred.asana_user_id),
               target=cred.instance.base_url, outcome=problem)
-
-
-def call(cred: JiraCredential, fn: Callable[[JiraClient], T], *, redirect_uri: str,
-         timeout: float = 8.0) -> T:
-    """Run ``fn`` with a client for ``cred``; a lost token marks the credential."""
-    try:
-        return fn(client_for(cred, redirect_uri=redirect_uri, timeout=timeout))
-    except JiraNeedsReconnect as exc:
-        if exc.problem != "not_connected":
-            mark_needs_reconnect(cred, exc.problem)  # no-op if refresh() already did
-        raise

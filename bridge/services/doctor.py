@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
-from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 
 from ..errors import BridgeError
 from ..jira import oauth1 as jira_oauth1
-from ..jira.client import JiraClient, oauth1_auth, session_for
+from ..jira import probes
 from ..jira.errors import JiraError, JiraMisconfigured
-from ..jira.oauth2 import AUTHORIZE_PATH as OAUTH2_AUTHORIZE_PATH
 from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
+from ..jira.signing import base_string, oauth1_auth
 from ..jira.urls import normalize_base_url
 from ..models import JiraInstance
+from .jira_as_user import JIRA1_CALLBACK_PATH
 
 MAX_SKEW = dt.timedelta(minutes=5)  # Jira's timestamp window, jira-server.md §1.3
 ASANA_ORIGIN = "https://app.asana.com"
@@ -52,25 +52,24 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
 
     # Reachability, TLS, serverInfo, Date header.
     try:
-        response = session_for(base).get(base + JiraClient.SERVER_INFO, timeout=timeout,
-                                         allow_redirects=False)
-    except requests.exceptions.SSLError as exc:
-        return [Finding("reachable", "fail", f"TLS to {base} failed: the certificate is not "
-                        "trusted by the bridge (or the name does not match).",
-                        [type(exc).__name__])]
-    except requests.RequestException as exc:
+        answer = probes.server_info(base, timeout=timeout)
+    except probes.JiraUnreachable as exc:
+        if exc.tls:
+            return [Finding("reachable", "fail", f"TLS to {base} failed: the certificate is "
+                            "not trusted by the bridge (or the name does not match).",
+                            [exc.cause])]
         return [Finding("reachable", "fail", f"{base} cannot be reached from the bridge.",
-                        [type(exc).__name__])]
-    if response.status_code in (301, 302, 303, 307, 308):
+                        [exc.cause])]
+    if answer.redirected:
         return [Finding("reachable", "fail", f"{base} redirects to "
-                        f"{response.headers.get('Location', '?')}: register Jira's own Base "
+                        f"{answer.location or '?'}: register Jira's own Base "
                         "URL (scheme, host, port and context path).")]
+    info = answer.json
     try:
-        info = response.json()
         numbers = tuple(int(n) for n in info["versionNumbers"])
     except (ValueError, KeyError, TypeError):
         return [Finding("reachable", "fail", f"{base} answers, but not like a Jira Server "
-                        f"(serverInfo gave HTTP {response.status_code}).")]
+                        f"(serverInfo gave HTTP {answer.status}).")]
     findings.append(Finding("reachable", "ok", f"{base} answers: Jira {info.get('version')} "
                             f"({info.get('deploymentType', '?')})."))
     if str(info.get("deploymentType", "")).lower() == "cloud":
@@ -97,7 +96,7 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
                                 "links (recommended); the instance uses OAuth 1.0a. Move it "
                                 "with the bridge's /setup page; issue links stay."))
 
-    findings.append(_clock(response))
+    findings.append(_clock(answer.date))
     if instance.auth_mode == "oauth1":
         findings.append(_signed_call(instance, public_url, timeout))
     else:
@@ -105,8 +104,7 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
     return findings
 
 
-def _clock(response) -> Finding:
-    raw = response.headers.get("Date")
+def _clock(raw: str | None) -> Finding:
     if not raw:
         return Finding("clock", "warn", "Jira sent no Date header; clock skew not checked.")
     try:
@@ -128,11 +126,10 @@ def _clock(response) -> Finding:
 
 def _signed_call(instance: JiraInstance, public_url: str | None, timeout: float) -> Finding:
     """POST request-token signed with our key: proves consumer key, key pair and URL."""
-    callback = f"{public_url or 'http://localhost'}/oauth/jira1/callback"
+    callback = (public_url or "http://localhost") + JIRA1_CALLBACK_PATH
     url = instance.base_url + jira_oauth1.REQUEST_TOKEN_PATH
     auth = oauth1_auth(instance.consumer_key, instance.private_key, callback_uri=callback)
-    prepared = requests.Request("POST", url, auth=auth).prepare()
-    ours = _base_string(prepared)
+    ours = base_string("POST", url, auth)
     try:
         jira_oauth1.fetch_request_token(instance.base_url, instance.consumer_key,
                                         instance.private_key, callback, timeout=timeout)
@@ -151,15 +148,6 @@ def _signed_call(instance: JiraInstance, public_url: str | None, timeout: float)
         return Finding("signed_call", "fail", exc.public_message)
     return Finding("signed_call", "ok", "Jira accepted a request signed with the bridge's "
                    "RSA-SHA1 key (consumer key and public key match).")
-
-
-def _base_string(prepared) -> str:
-    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in prepared.headers.items()}
-    params = oauth_signature.collect_parameters(uri_query=urlsplit(prepared.url).query,
-                                                headers=headers)
-    return oauth_signature.signature_base_string(
-        prepared.method, oauth_signature.base_string_uri(prepared.url),
-        oauth_signature.normalize_parameters(params))
 
 
 def _split_base_string(base: str) -> tuple[str, str, dict[str, str]]:
@@ -197,12 +185,10 @@ def _mismatch_cause(ours: str, theirs: str | None) -> str:
 
 def _oauth2_provider(instance: JiraInstance, timeout: float) -> Finding:
     try:
-        response = session_for(instance.base_url).get(
-            instance.base_url + OAUTH2_AUTHORIZE_PATH, timeout=timeout,
-            allow_redirects=False)
-    except requests.RequestException:
+        status = probes.oauth2_authorize_status(instance.base_url, timeout=timeout)
+    except probes.JiraUnreachable:
         return Finding("oauth2", "fail", "The OAuth 2.0 authorize endpoint cannot be reached.")
-    if response.status_code == 404:
+    if status == 404:
         return Finding("oauth2", "fail", "Jira has no OAuth 2.0 provider (it arrived in 8.22).")
     return Finding("oauth2", "ok", "Jira's OAuth 2.0 provider answers.")
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-import requests
 from peewee import IntegrityError
 
 from ..db import database
-from ..jira import oauth1
+from ..jira import applinks, oauth1
 from ..jira.client import JiraClient
 from ..jira.errors import JiraError, JiraMisconfigured, JiraUnavailable
 from ..jira.keys import generate_key_pair
 from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from ..jira.urls import JiraCloudURL, check_resolved, normalize_base_url
 from ..models import AsanaWorkspace, JiraCredential, JiraInstance, audit, utcnow
+from .jira_as_user import JIRA1_CALLBACK_PATH
 
 CONSUMER_NAME = "Asana"
 
@@ -154,15 +154,8 @@ def applink_values(instance: JiraInstance, public_url: str) -> dict[str, str]:
         "consumer_key": instance.consumer_key,
         "consumer_name": CONSUMER_NAME,
         "public_key": instance.public_key,
-        "callback_url": f"{public_url}/oauth/jira1/callback",
+        "callback_url": public_url + JIRA1_CALLBACK_PATH,
     }
-
-
-class AdminCredentialsRefused(JiraError):
-    status = 403
-    code = "jira_admin_refused"
-    public_message = ("Jira refused those credentials for creating an application link. Use "
-                      "a Jira administrator's username and password.")
 
 
 def register_applink(instance: JiraInstance, public_url: str, username: str, password: str,
@@ -172,46 +165,10 @@ def register_applink(instance: JiraInstance, public_url: str, username: str, pas
     The admin's credentials are used for these two calls only; they are never stored or
     logged. Returns the application link id.
     """
-    from .. import logs
-
-    logs.hide(password)
     values = applink_values(instance, public_url)
-    session = requests.Session()
-    session.trust_env = False
-    session.auth = (username, password)
-    base = instance.base_url
-    try:
-        link = session.put(f"{base}/rest/applinks/3.0/applicationlink", json={
-            "name": f"Asana bridge ({values['consumer_key']})", "rpcUrl": public_url,
-            "displayUrl": public_url, "typeId": "generic",
-        }, timeout=timeout, allow_redirects=False)
-        if link.status_code in (401, 403):
-            raise AdminCredentialsRefused(http_status=link.status_code)
-        if link.status_code not in (200, 201):
-            raise JiraError(f"Jira did not create the application link "
-                            f"(HTTP {link.status_code}).", http_status=link.status_code)
-        href = link.json()["resources-created"][0]["href"]
-        link_id = href.rstrip("/").rsplit("/", 1)[-1]
-        consumer = session.put(
-            f"{base}/rest/applinks-oauth/1.0/applicationlink/{link_id}/authentication/consumer",
-            json={"key": values["consumer_key"], "name": values["consumer_name"],
-                  "description": "Asana ⇄ Jira bridge", "publicKey": values["public_key"],
-                  "callback": values["callback_url"], "outgoing": False,
-                  "twoLOAllowed": False, "executingTwoLOUser": None,
-                  "twoLOImpersonationAllowed": False},
-            timeout=timeout, allow_redirects=False)
-        if consumer.status_code in (401, 403):
-            raise AdminCredentialsRefused(http_status=consumer.status_code)
-        if consumer.status_code not in (200, 201, 204):
-            raise JiraError(f"Jira created the link but refused the OAuth consumer "
-                            f"(HTTP {consumer.status_code}).",
-                            http_status=consumer.status_code)
-    except requests.RequestException:
-        raise JiraUnavailable() from None
-    except (KeyError, IndexError, ValueError):
-        raise JiraError("Jira's answer to the application link request was not understood.") \
-            from None
-    audit("jira.applink_registered", actor=actor, target=base, link_id=link_id,
+    link_id = applinks.create_applink(instance.base_url, applinks.LinkValues(**values),
+                                      username, password, timeout=timeout)
+    audit("jira.applink_registered", actor=actor, target=instance.base_url, link_id=link_id,
           jira_admin=username)
     return link_id
 
@@ -222,7 +179,7 @@ def prove_oauth1_link(instance: JiraInstance, public_url: str, *,
     public key verifies our signature over the URL Jira sees (§1.2-1.3)."""
     try:
         oauth1.fetch_request_token(instance.base_url, instance.consumer_key,
-                                   instance.private_key, f"{public_url}/oauth/jira1/callback",
+                                   instance.private_key, public_url + JIRA1_CALLBACK_PATH,
                                    timeout=timeout)
     except JiraMisconfigured as exc:
         if exc.problem == "consumer_key_unknown":

@@ -50,7 +50,7 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import credentials
+from . import credentials, jira_as_user
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -87,8 +87,6 @@ class WidgetOptions:
     """The settings the widget depends on (from ``bridge.config``)."""
 
     max_age: float = 60.0
-    timeout: float = 8.0
-    redirect_uri: str = ""  # the OAuth 2.0 callback, sent again on refresh (§2.4)
 
 
 # -- what it shows --------------------------------------------------------------------------
@@ -481,10 +479,8 @@ def _read(instance: JiraInstance, key: str, readers: list[str],
             outcome.reconnect.append(cred.asana_user)
             continue
         try:
-            issue = _client(cred, options).issue(key, fields=ISSUE_FIELDS)
-        except JiraNeedsReconnect as exc:
-            if exc.problem != "not_connected":
-                credentials.mark_needs_reconnect(cred, exc.problem)
+            issue = jira_as_user.client_for(cred).issue(key, fields=ISSUE_FIELDS)
+        except JiraNeedsReconnect:  # the client marked the credential already
             outcome.reconnect.append(cred.asana_user)
             continue
         except (JiraNotFound, JiraPermissionDenied):
@@ -500,11 +496,6 @@ def _read(instance: JiraInstance, key: str, readers: list[str],
         outcome.missing = False
         return outcome
     return outcome
-
-
-def _client(cred: JiraCredential, options: WidgetOptions):
-    return credentials.client_for(cred, redirect_uri=options.redirect_uri,
-                                  timeout=options.timeout)
 
 
 # -- storing and invalidating ---------------------------------------------------------------

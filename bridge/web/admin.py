@@ -13,25 +13,15 @@ Every page needs an admin session (ARCHITECTURE §8); every form carries a CSRF 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
-from flask import (
-    Blueprint,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from ..errors import BridgeError
 from ..jira import oauth2 as jira_oauth2
 from ..jira.errors import JiraError
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance
-from ..services import admins, credentials, instances, pending
-from .auth import jira2_redirect_uri, message_page, start_asana_signin
+from ..services import admins, credentials, instances, jira_as_user, pending
+from .pages import answer_failures_with, message_page, start_asana_signin
 from .security import (
     admin_required,
     browser_id,
@@ -45,7 +35,6 @@ from .security import (
 )
 
 bp = Blueprint("admin", __name__)
-log = logging.getLogger("bridge.admin")
 
 
 @bp.app_context_processor
@@ -53,28 +42,24 @@ def _template_helpers():
     return {"csrf_token": csrf_token}
 
 
-@bp.before_request
-def _mark_flow():
-    g.flow = "admin"
+KINDS = ("admin_signin", "setup_check")  # the pending flows this module finishes
 
 
-@bp.errorhandler(BridgeError)
-def _admin_error(exc: BridgeError):
-    return message_page("That did not work", exc.public_message, error=True,
-                        advice=getattr(exc, "advice", ""), status=exc.status)
+def failure_page(message: str, status: int = 200, advice: str = ""):
+    return message_page("That did not work", message, error=True, advice=advice,
+                        status=status)
 
 
-@bp.errorhandler(HTTPException)
-def _admin_http_error(exc: HTTPException):
-    return message_page("That did not work", exc.description or exc.name, error=True,
-                        status=exc.code or 500)
+answer_failures_with(bp, failure_page)
 
 
-@bp.errorhandler(Exception)
-def _admin_crash(exc: Exception):
-    log.exception("admin.crashed path=%s", request.path)
-    return message_page("That did not work", "Something went wrong on the bridge. The "
-                        "details are in the bridge's log.", error=True, status=500)
+def asana_denied():
+    return message_page("Not signed in", "You did not allow access to Asana.", error=True)
+
+
+def jira_denied():
+    return message_page("Not saved", "The Jira authorization was not allowed, so the "
+                        "client id and secret could not be checked.", error=True)
 
 
 def _admin_workspaces() -> list[dict]:
@@ -115,7 +100,7 @@ def signout():
     return message_page("Signed out", "You are signed out of the bridge.")
 
 
-def after_signin(user: AsanaUser, me: dict, return_path: str | None):
+def asana_signed_in(user: AsanaUser, me: dict, return_path: str | None):
     """Called by the Asana OAuth callback for an admin sign-in."""
     cfg = settings()
     who = {"email": user.email, "gid": user.gid, "name": user.name,
@@ -241,7 +226,7 @@ def confirm(instance_id: int):
 def setup():
     form = dict(request.form) if request.method == "POST" else {
         "jira": request.args.get("jira", "")}
-    context = {"workspaces": _admin_workspaces(), "redirect_url": jira2_redirect_uri(),
+    context = {"workspaces": _admin_workspaces(), "redirect_url": jira_as_user.jira2_redirect_uri(),
                "form": form}
     if request.method == "GET":
         return render_template("setup.html", **context)
@@ -264,8 +249,9 @@ def setup():
         pkce_verifier=verifier, ttl=dt.timedelta(minutes=10),
         payload={"workspace": ws["gid"], "workspace_name": ws["name"],
                  "base_url": found.base_url, "client_id": client_id})
-    return redirect(jira_oauth2.authorize_url(found.base_url, client_id, jira2_redirect_uri(),
-                                              state, challenge))
+    return redirect(jira_oauth2.authorize_url(found.base_url, client_id,
+                                              jira_as_user.jira2_redirect_uri(), state,
+                                              challenge))
 
 
 def finish_setup(row, tokens, me: dict):

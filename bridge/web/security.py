@@ -13,7 +13,7 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, session
+from flask import abort, current_app, redirect, request, session, url_for
 
 from ..errors import BridgeError
 from ..services import limits
@@ -92,8 +92,6 @@ def admin_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if current_admin() is None:
-            from flask import redirect, url_for
-
             return redirect(url_for("admin.signin", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 

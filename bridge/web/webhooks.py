@@ -26,9 +26,7 @@ log = logging.getLogger("bridge.webhooks")
 
 def widget_options() -> widget.WidgetOptions:
     settings = current_app.config["BRIDGE"]
-    return widget.WidgetOptions(
-        max_age=settings.widget_max_age, timeout=settings.http_timeout,
-        redirect_uri=f"{settings.public_url or ''}/oauth/jira2/callback")
+    return widget.WidgetOptions(max_age=settings.widget_max_age)
 
 
 @bp.post(webhooks.PATH + "<token>")

@@ -19,7 +19,7 @@ import pytest
 from bridge import queue
 from bridge.models import AsanaUser, AttachmentCopy, IssueLink, JiraCredential, WorkerBeat
 from bridge.sandbox.asana.seed import ATTACHMENTS, BIG_ATTACHMENT, TASK_RICH, content_digest
-from bridge.services import asana_users, attachments, credentials
+from bridge.services import asana_users, attachments, jira_as_user
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth2_instance
@@ -36,10 +36,8 @@ def _linked_issue(bridge, jira):
     authorize_user(bridge, jira)
     with bridge.app.app_context():
         cred = JiraCredential.get()
-        created = credentials.call(
-            cred, lambda c: c.create_issue({"project": {"key": "EX"}, "summary": "Copy test",
-                                            "issuetype": {"id": "1"}}),
-            redirect_uri=f"{bridge.url}/oauth/jira2/callback")
+        created = jira_as_user.client_for(cred).create_issue(
+            {"project": {"key": "EX"}, "summary": "Copy test", "issuetype": {"id": "1"}})
         link = IssueLink.create(task_gid=TASK_RICH, instance=instance, issue_id=created["id"],
                                 issue_key=created["key"], linked_by=AsanaUser.get())
         settings = bridge.app.config["BRIDGE"]
@@ -167,8 +165,7 @@ def test_jira_failures_are_retried_with_backoff_and_429_retry_after(bridge, jira
         # now Jira limits the rate: its Retry-After decides the next attempt
         jira_state(jira10).configure(rate_limit={"limit": 1, "interval_seconds": 60,
                                                  "fill_rate": 1})
-        credentials.call(JiraCredential.get(), lambda c: c.myself(),
-                         redirect_uri=f"{bridge.url}/oauth/jira2/callback")
+        jira_as_user.client_for(JiraCredential.get()).myself()
         assert attachments.attempt(row.id, "w1") == "pending"
         limited = AttachmentCopy.get_by_id(row.id)
         wait = (limited.next_attempt_at - limited.updated_at).total_seconds()

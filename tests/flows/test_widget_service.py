@@ -26,8 +26,7 @@ def _fresh_process_cache():
 
 
 def _options(bridge, max_age: float = 60.0) -> widget.WidgetOptions:
-    return widget.WidgetOptions(max_age=max_age, timeout=5.0,
-                                redirect_uri=f"{bridge.url}/oauth/jira2/callback")
+    return widget.WidgetOptions(max_age=max_age)
 
 
 def _link(instance: JiraInstance, key: str, user_gid: str, task: str = TASK_PLAIN):
