@@ -105,16 +105,26 @@ def create_fake_bridge(client_secret: str, allowed_origin: str | None = None, cl
         fields = [
             {"type": "pill", "name": "Status", "text": "In Progress", "color": "blue"},
             {"type": "pill", "name": "Priority", "text": "High", "color": "red"},
-            {"type": "text_with_icon", "name": "Assignee", "text": "Bob Builder"},
-            {"type": "datetime_with_icon", "name": "Due", "datetime": "2026-12-04T12:00:00.000Z"},
+            {"type": "text_with_icon", "name": "Assignee", "text": "Bob Builder",
+             "icon_url": base() + "/icons/avatar.svg"},
+            {"type": "datetime_with_icon", "name": "Due", "datetime": "2026-12-04T12:00:00.000Z",
+             "icon_url": base() + "/icons/calendar.svg"},
         ]
         if app.config["BROKEN_WIDGET"]:
             fields[0]["color"] = "brown"
         return jsonify(template="summary_with_details_v0", metadata={
             "title": f"{key} {title}", "subtitle": "Jira Server · Bug", "fields": fields,
+            "subicon_url": base() + "/icons/bug.svg",
             "footer": {"footer_type": "updated", "last_updated_at": "2026-11-26T09:30:00.000Z"},
             "num_comments": 2,
         })
+
+    @app.route("/icons/<name>.svg")
+    def icon(name):
+        colour = {"avatar": "#7a6ff0", "calendar": "#37c5ab", "bug": "#e8384f"}.get(name, "#888")
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16">'
+               f'<rect width="16" height="16" rx="3" fill="{colour}"/></svg>')
+        return Response(svg, mimetype="image/svg+xml")
 
     def form(values=None, errors=None):
         values = values or {}

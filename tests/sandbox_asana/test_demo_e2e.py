@@ -81,6 +81,11 @@ def test_lookup_typeahead_then_widget(page, sim, fake_bridge):
     assert page.locator(".widget .pill-red").inner_text() == "High"
     assert page.locator(".widget .footer-text").inner_text().startswith("Updated ")
     assert page.locator(".widget .comments").inner_text() == "2 comments"
+    icons = page.eval_on_selector_all(
+        ".widget img", "imgs => imgs.map(i => [i.src.split('/').pop(), i.naturalWidth])")
+    assert sorted(icons) == [["avatar.svg", 16], ["bug.svg", 16], ["calendar.svg", 16]]
+    assert page.locator(".widget .type-datetime_with_icon time").get_attribute(
+        "datetime") == "2026-12-04T12:00:00.000Z"
     calls = fake_bridge.app.config["CALLS"]
     assert {c["path"] for c in calls} >= {"/asana/lookup/typeahead", "/asana/lookup/attach",
                                            "/asana/widget"}

@@ -221,3 +221,18 @@ def test_run_control_reports_a_broken_answer(sim, fake_bridge):
     resp = requests.post(sim.base + "/_sim/rules/55/run", json={
         "task": seed.TASK_RICH, "retry_attempts": 1})
     assert resp.status_code == 502 and "could not be reached" in resp.json()["error"]
+
+
+def test_viewing_a_task_asks_for_each_widget(sim, fake_bridge):
+    sim.sim.configure_components(bridge_url=fake_bridge.url)
+    for key in ("EX-1", "EX-2"):
+        sim.sim.attach_resource(seed.TASK_PLAIN, {"resource_name": key,
+                                                  "resource_url": f"https://jira.example.com/browse/{key}"})
+    sim.sim.add_external_attachment(parent=seed.TASK_PLAIN, name="docs",
+                                    url="https://docs.example.com/page")  # no widget
+    seen = sim.sim.view_task(seed.TASK_PLAIN, "bob@example.com")
+    assert [r.body["metadata"]["title"].split()[0] for r in seen] == ["EX-1", "EX-2"]
+    calls = [c["payload"] for c in fake_bridge.app.config["CALLS"] if c["path"] == "/asana/widget"]
+    assert {c["user"] for c in calls} == {seed.BOB}
+    assert [c["attachment"] for c in calls] == [a["gid"] for a in
+                                                sim.sim.widget_attachments(seed.TASK_PLAIN)]

@@ -31,6 +31,7 @@ In-process use (tests)::
     sim.add_linked_file(parent=task, name="Slides", url="https://...", host="gdrive")
     sim.remove_attachment(gid)                # REST answers 404 for it from now on
     sim.attach_resource(task, {"resource_name", "resource_url"})   # what Asana does after attach
+    sim.view_task(task, "bob@example.com")    # a widget call per matching attachment
     draft = sim.new_rule_action(project=seed.PROJECT)              # action id + action_type
     sim.save_rule(action=draft["action"], project=..., user=..., values={...})
     sim.run_rule(draft["action"], task, deliveries=2)              # from Asana's servers

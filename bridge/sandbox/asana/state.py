@@ -400,6 +400,21 @@ class SimState:
                 if a["resource_subtype"] == "external" and a["url"]
                 and (a["connected_app"] == app.client_id or pattern.search(a["url"]))]
 
+    def view_task(self, task: str, user: str, client_id: str | None = None,
+                  **host_kw) -> list:
+        """A user opens a task: Asana asks the app for a widget for every attachment that
+        matches the app's URL pattern (reference §2.1), each time. Answers the
+        :class:`ComponentResponse` of each, in attachment order."""
+        if task not in self.tasks:
+            raise SimError(404, f"no task {task}")
+        if "@" in str(user):
+            found = self.user_by_email(user)
+            user = found["gid"] if found else user
+        host = self.host_for(client_id, **host_kw)
+        return [host.widget(workspace=self.tasks[task]["workspace"], task=task, user=user,
+                            attachment=a["gid"], resource_url=a["url"])
+                for a in self.widget_attachments(task, client_id)]
+
     # --- rule actions (reference §2.1, §5.4) ---------------------------------------------
 
     def new_rule_action(self, *, project: str, client_id: str | None = None) -> dict:
