@@ -303,17 +303,19 @@ def _current_generation(instance_id: int, key: str) -> int | None:
 # -- serving ---------------------------------------------------------------------------------
 
 
-def widget_json(req: WidgetRequest, options: WidgetOptions) -> bytes:
+def widget_json(req: WidgetRequest, options: WidgetOptions, *,
+                memory_checked: bool = False) -> bytes:
     """The widget for one signed request, as JSON bytes.
 
     Raises ``JiraNotFound`` when the URL is not an issue of a Jira connected to the
     workspace, and ``NeedsJiraConnection`` when nobody's token can read the issue and
     the viewer has no usable one (the answer that makes Asana open the Authentication
-    URL).
+    URL). ``memory_checked``: the caller already tried ``cached_json`` for this request.
     """
-    cached = cached_json(req.workspace, req.task, req.resource_url, options.max_age)
-    if cached is not None:
-        return cached
+    if not memory_checked:
+        cached = cached_json(req.workspace, req.task, req.resource_url, options.max_age)
+        if cached is not None:
+            return cached
     found = _instances.find(req.workspace, req.resource_url)
     if found is None:
         raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ..errors import BridgeError
 from ..services import widget
+from . import widget_cache
 from .webhooks import widget_options
 
 bp = Blueprint("asana_widget", __name__)
@@ -63,7 +64,8 @@ def show():
                                user=request.args["user"],
                                resource_url=request.args["resource_url"])
     try:
-        body = widget.widget_json(req, widget_options())
+        body = widget.widget_json(req, widget_options(), memory_checked=bool(
+            request.environ.get(widget_cache.CHECKED)))
     except BridgeError as exc:
         g.setdefault("request_id", "")
         return asana_error(exc.public_message, exc.status)

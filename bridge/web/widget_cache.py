@@ -31,6 +31,7 @@ from ..db import database
 from ..services import widget
 
 PATH = "/asana/widget"
+CHECKED = "bridge.widget_memory_checked"
 log = logging.getLogger("bridge.widget")
 
 
@@ -58,6 +59,7 @@ class CachedWidget:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == PATH and environ.get("REQUEST_METHOD") == "GET":
             body = self._cached(environ)
+            environ[CHECKED] = True  # the full view need not look in memory again
             if body is not None:
                 headers = [("Content-Type", "application/json"),
                            ("Content-Length", str(len(body))),
