@@ -226,3 +226,35 @@ def test_one_gigabyte_attachment_is_never_held_in_memory(sim, alice):
     assert total == size
     assert digest.hexdigest() == seed.content_digest(made["gid"], size)
     assert grew < 64 * 1024, f"peak memory grew by {grew} KiB while streaming 1 GiB"
+
+
+def test_new_tasks(sim, alice):
+    made = requests.post(sim.base + "/_sim/tasks", json={
+        "name": "Bench 1", "notes": "a < b", "assignee": "bob@example.com",
+        "due_on": "2027-01-05"})
+    assert made.status_code == 201, made.text
+    gid = made.json()["gid"]
+    data = alice.get(alice.base + f"/tasks/{gid}", params={
+        "opt_fields": "name,notes,html_notes,assignee,memberships.project.name,due_on"}).json()
+    validate_rest("TaskResponse", data["data"])
+    assert data["data"]["html_notes"] == "<body>a &lt; b</body>"
+    assert data["data"]["assignee"]["gid"] == seed.BOB and data["data"]["due_on"] == "2027-01-05"
+    assert data["data"]["memberships"][0]["project"]["gid"] == seed.PROJECT
+    full = alice.get(alice.base + f"/tasks/{gid}").json()["data"]
+    validate_rest("TaskResponse", full)
+    assert sim.sim.add_task(name="In Alice's side workspace",
+                            workspace=seed.SIDE_WORKSPACE) in sim.sim.tasks
+    for bad in ({"name": ""}, {"name": "x", "due_on": "soon"}, {"name": "x", "workspace": "9"},
+                {"name": "x", "projects": ["9"]}):
+        before = len(sim.sim.tasks)
+        resp = requests.post(sim.base + "/_sim/tasks", json=bad)
+        assert resp.status_code in (400, 404) and resp.json()["error"], bad
+        assert len(sim.sim.tasks) == before
+
+
+def test_host_for_another_bridge_address(sim):
+    sim.sim.configure_components(bridge_url="http://127.0.0.1:9")
+    host = sim.sim.host_for(CLIENT_ID, bridge_url="http://127.0.0.1:10", validate=False)
+    assert host.bridge_url == "http://127.0.0.1:10" and host.validate is False
+    assert host.prepare("form_metadata", workspace="1", task="2", user="3").url.startswith(
+        "http://127.0.0.1:10/asana/form?")

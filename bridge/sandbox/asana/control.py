@@ -14,6 +14,9 @@ Not part of Asana. The simulator binds loopback only, so these endpoints carry n
 * ``POST /_sim/app-components/validate``: check a response the browser received.
 * ``POST /_sim/tasks/<gid>/attach-resource``: what Asana does with an
   AttachedResourceResponse: attach ``resource_url`` to the task, connected to the app.
+* ``POST /_sim/tasks``: a new task ``{"name", "notes"?, "html_notes"?, "assignee"?,
+  "due_on"?, "workspace"?, "projects"?}`` (default: the seeded workspace and project);
+  answers 201 ``{"gid", "name"}``.
 * ``POST /_sim/tasks/<gid>/attachments``: add an attachment to a task, one of
   ``{"name", "size", "content_type"?, "digest"?}`` (Asana-hosted, its bytes generated when
   downloaded: any size, 1 GB included, never held in memory; ``digest: true`` adds the
@@ -190,6 +193,23 @@ def attach_resource(gid):
 def _attachment_summary(record: dict) -> dict:
     return {"gid": record["gid"], "name": record["name"], "parent": record["parent"],
             "host": record["host"], "size": record["size"], "url": record["url"]}
+
+
+@bp.post("/tasks")
+def add_task():
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise SimError(400, "the body must be a JSON object")
+    user = body.get("assignee")
+    if user and "@" in str(user):
+        found = _sim().user_by_email(user)
+        user = found["gid"] if found else user
+    gid = _sim().add_task(name=str(body.get("name") or ""),
+                          workspace=str(body.get("workspace") or seed.WORKSPACE),
+                          projects=body.get("projects"), notes=str(body.get("notes") or ""),
+                          html_notes=body.get("html_notes"), assignee=user,
+                          due_on=body.get("due_on"))
+    return jsonify(gid=gid, name=_sim().tasks[gid]["name"]), 201
 
 
 @bp.post("/tasks/<gid>/attachments")

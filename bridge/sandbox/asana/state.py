@@ -10,6 +10,7 @@ import base64
 import copy
 import hashlib
 import hmac
+import html
 import json
 import math
 import re
@@ -178,12 +179,48 @@ class SimState:
                 raise SimError(409, "no app registered; POST /_sim/apps first")
             return next(reversed(self.apps.values()))
 
-    def host_for(self, client_id: str | None = None, **kw) -> AppComponentsHost:
+    def host_for(self, client_id: str | None = None, *, bridge_url: str | None = None,
+                 **kw) -> AppComponentsHost:
+        """The App Components host for an app, signing with its client secret. ``bridge_url``
+        sends to another address than the registered one (e.g. a second bridge node); other
+        keywords go to :class:`AppComponentsHost` (``validate``, ``authenticate``, ...)."""
         app = self.app(client_id)
-        if not app.bridge_url:
+        url = bridge_url or app.bridge_url
+        if not url:
             raise SimError(409, "the app has no App Components server (bridge_url) configured")
-        return AppComponentsHost(app.bridge_url, app.client_secret, clock=self.clock,
-                                 paths=app.paths, **kw)
+        return AppComponentsHost(url, app.client_secret, clock=self.clock, paths=app.paths, **kw)
+
+    def add_task(self, *, name: str, workspace: str = seed.WORKSPACE,
+                 projects: list[str] | None = None, notes: str = "",
+                 html_notes: str | None = None, assignee: str | None = None,
+                 due_on: str | None = None) -> str:
+        """A new task (in the seeded project when it is in that workspace); returns its gid."""
+        if not str(name or "").strip():
+            raise ValueError("name: Missing input")
+        if workspace not in self.workspaces:
+            raise SimError(404, f"no workspace {workspace}")
+        if projects is None:
+            projects = [p for p, rec in self.projects.items() if rec["workspace"] == workspace][:1]
+        for p in projects:
+            if p not in self.projects or self.projects[p]["workspace"] != workspace:
+                raise SimError(400, f"project {p} is not in workspace {workspace}")
+        if assignee is not None and assignee not in self.users:
+            raise SimError(404, f"no user {assignee}")
+        if due_on is not None and not re.match(r"^\d{4}-\d{2}-\d{2}$", str(due_on)):
+            raise ValueError("due_on must be YYYY-MM-DD")
+        gid = self.new_gid()
+        now = iso_z(self.now())
+        section = next((s for s, rec in self.sections.items()
+                        if projects and rec["project"] == projects[0]), None)
+        task = {"gid": gid, "name": name, "notes": notes,
+                "html_notes": html_notes if html_notes is not None
+                else f"<body>{html.escape(notes)}</body>",
+                "assignee": assignee, "workspace": workspace, "projects": list(projects),
+                "due_on": due_on, "created_at": now, "modified_at": now, "completed": False,
+                "section": section, "created_by": None}
+        with self.lock:
+            self.tasks[gid] = task
+        return gid
 
     # --- users -------------------------------------------------------------------------
 
