@@ -88,3 +88,29 @@ def error_from_response(response) -> AsanaError:
     if status >= 500:
         return AsanaUnavailable(http_status=status)
     return AsanaError(http_status=status)
+
+
+# -- requests from Asana (App Components) that the bridge refuses (reference §4.1-4.2) ----
+
+
+class AsanaRequestRejected(AsanaError):
+    """An App Components request the bridge will not act on: 400, nothing changes."""
+
+    status = 400
+    code = "asana_request_rejected"
+    public_message = "The request from Asana could not be read. Reload the task and try again."
+
+
+class AsanaSignatureInvalid(AsanaRequestRejected):
+    code = "asana_signature_invalid"
+    public_message = ("The request's Asana signature does not match: it was not sent by Asana "
+                      "for this app, or it was changed on the way.")
+
+
+class AsanaRequestExpired(AsanaRequestRejected):
+    code = "asana_request_expired"
+    public_message = "The request from Asana has expired. Reload the task and try again."
+
+
+class AsanaRequestMalformed(AsanaRequestRejected):
+    code = "asana_request_malformed"

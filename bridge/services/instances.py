@@ -191,3 +191,10 @@ def prove_oauth1_link(instance: JiraInstance, public_url: str, *,
     instance.verified_at = utcnow()
     instance.save()
     audit("jira.applink_verified", target=instance.base_url)
+
+
+def for_workspace(workspace_gid: str) -> list[JiraInstance]:
+    """The Jira instances connected to an Asana workspace, oldest first (ARCHITECTURE §2:
+    several side by side)."""
+    return list(JiraInstance.select(JiraInstance, AsanaWorkspace).join(AsanaWorkspace)
+                .where(AsanaWorkspace.gid == str(workspace_gid)).order_by(JiraInstance.id))

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
+from .errors import is_app_components
 from .security import asana_origin
 
-PREFIX = "/asana/"
-EXCLUDED = ("/asana/auth",)
 ALLOWED_HEADERS = "Content-Type, X-Asana-Request-Signature"
 
 
 def _applies() -> bool:
-    return request.path.startswith(PREFIX) and not request.path.startswith(EXCLUDED)
+    return is_app_components(request.path)
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,9 @@
-"""One JSON error shape for every failure, and no secrets in any of them.
+"""JSON errors for every failure, and no secrets in any of them.
+
+Two shapes, by route family: App Components routes (``/asana/*`` but the Authentication
+URL) answer Asana's ``{"error": "<sentence>"}`` (asana-app-components.md §6.6); every other
+JSON route answers ``{"error": {"code", "message", "request_id"}}``. Both carry the request
+id in the ``X-Request-Id`` header.
 
 Unexpected exceptions are logged (through the redacting handler) with a request id, and
 the client gets a sentence plus that id, never the exception text: an exception message
@@ -10,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import logs
@@ -19,7 +24,22 @@ from ..errors import BridgeError
 log = logging.getLogger("bridge.web")
 
 
+# App Components routes (asana-app-components.md §6.6): errors in Asana's shape. The
+# Authentication URL is a page of the popup, not an App Components call.
+APP_COMPONENTS_PREFIX = "/asana/"
+NOT_APP_COMPONENTS = ("/asana/auth",)
+
+
+def is_app_components(path: str) -> bool:
+    return path.startswith(APP_COMPONENTS_PREFIX) and not path.startswith(NOT_APP_COMPONENTS)
+
+
 def error_body(code: str, message: str, status: int):
+    """The error answer: ``{"error": "<sentence>"}`` on App Components routes (Asana shows
+    the sentence; the request id is in the ``X-Request-Id`` header), else the bridge's
+    ``{"error": {"code", "message", "request_id"}}``."""
+    if has_request_context() and is_app_components(request.path):
+        return jsonify({"error": message}), status
     body = {"error": {"code": code, "message": message}}
     if getattr(g, "request_id", None):
         body["error"]["request_id"] = g.request_id
@@ -69,7 +89,11 @@ def init_app(app: Flask) -> None:
     def _bridge_error(exc: BridgeError):
         log.info("request.failed error_code=%s status=%s path=%s", exc.code, exc.status,
                  request.path)
-        return error_body(exc.code, exc.public_message, exc.status)
+        response, status = error_body(exc.code, exc.public_message, exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(int(retry_after + 0.999))
+        return response, status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -1,0 +1,204 @@
+"""Verifying App Components requests: Asana's signature, its expiry, and what it carries.
+
+Reference: asana-app-components.md §3 (request format), §4.1 (message integrity), §4.2
+(timeliness), §5.6 (typeahead text parameter), §10.3-§10.5 (pitfalls).
+
+- ``X-Asana-Request-Signature`` is the lowercase hex HMAC-SHA256, keyed by the app's
+  client secret, of a "message": for GET the raw query string exactly as sent (never
+  rebuilt from parsed arguments: order and escapes matter), for POST the string in the
+  JSON body's ``data`` field exactly as sent (never re-serialised). Compared in constant
+  time.
+- ``expires_at`` (ISO 8601 UTC, in the query for GET and inside ``data`` for POST) in the
+  past means a replayed request: refused. Legacy epoch milliseconds are accepted (§3.3).
+- GIDs may arrive as numbers inside ``data`` (§3.2, UNCONFIRMED); they are normalised to
+  strings.
+
+The signature is checked before anything in the message is trusted or even parsed as JSON.
+Flask-free: ``verify_get`` / ``verify_post`` take the raw bytes and return an ``AsanaCall``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from .errors import AsanaRequestExpired, AsanaRequestMalformed, AsanaSignatureInvalid
+
+HEADER = "X-Asana-Request-Signature"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_GID = re.compile(r"^[0-9]{1,64}$")
+# Typeahead text: ``query`` (OAS), then the older ``value`` and ``fragment`` (§5.6).
+TEXT_PARAMETERS = ("query", "value", "fragment")
+
+
+def sign(client_secret: str, message: str) -> str:
+    """Lowercase hex HMAC-SHA256 of the UTF-8 message (§4.1)."""
+    return hmac.new(client_secret.encode("utf-8"), message.encode("utf-8"),
+                    hashlib.sha256).hexdigest()
+
+
+def check_signature(client_secret: str, message: str, signature: str | None) -> None:
+    """Raise ``AsanaSignatureInvalid`` unless ``signature`` signs ``message``."""
+    if not signature:
+        raise AsanaSignatureInvalid("The request carries no Asana signature "
+                                    "(X-Asana-Request-Signature).")
+    given = signature.strip().lower()
+    if not _HEX64.match(given):
+        raise AsanaSignatureInvalid()
+    if not hmac.compare_digest(sign(client_secret, message), given):
+        raise AsanaSignatureInvalid()
+
+
+def parse_expires_at(value) -> dt.datetime:
+    """``expires_at`` as an aware UTC datetime: ISO 8601 (``Z`` or offset), or legacy
+    epoch milliseconds (§3.3)."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise AsanaRequestMalformed("The request has no expires_at.")
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        try:
+            return dt.datetime.fromtimestamp(int(value) / 1000, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise AsanaRequestMalformed("The request's expires_at is not a time.") from None
+    if not isinstance(value, str):
+        raise AsanaRequestMalformed("The request's expires_at is not a time.")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise AsanaRequestMalformed("The request's expires_at is not a time.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def check_fresh(expires_at: dt.datetime, now: dt.datetime) -> None:
+    if expires_at <= now:
+        raise AsanaRequestExpired()
+
+
+@dataclass(frozen=True)
+class AsanaCall:
+    """A verified App Components request: who, where, and what it carries.
+
+    ``params`` is everything the signed message held (query parameters for GET, the
+    decoded ``data`` object for POST); the attributes are the fields every handler reads,
+    GIDs as strings. ``text`` is the typeahead text (``query``, else ``value``, else
+    ``fragment``, §5.6).
+    """
+
+    method: str
+    user: str
+    workspace: str
+    expires_at: dt.datetime
+    task: str | None = None
+    attachment: str | None = None
+    project: str | None = None
+    resource_url: str | None = None
+    text: str = ""
+    values: Mapping = field(default_factory=dict)
+    changed_field: str | None = None
+    action: str | None = None
+    action_type: str | None = None
+    target_object: str | None = None
+    idempotency_key: str | None = None
+    locale: str | None = None
+    params: Mapping = field(default_factory=dict)
+
+
+def _gid(params: Mapping, name: str, *, required: bool = False) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        if required:
+            raise AsanaRequestMalformed(f"The request has no {name}.")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise AsanaRequestMalformed(f"The request's {name} is not an Asana id.")
+    text = str(value)
+    if not _GID.match(text):
+        raise AsanaRequestMalformed(f"The request's {name} is not an Asana id.")
+    return text
+
+
+def _text(params: Mapping, name: str, limit: int = 4096) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AsanaRequestMalformed(f"The request's {name} is not text.")
+    if len(value) > limit:
+        raise AsanaRequestMalformed(f"The request's {name} is too long.")
+    return value
+
+
+def _call(method: str, params: Mapping, now: dt.datetime) -> AsanaCall:
+    expires_at = parse_expires_at(params.get("expires_at"))
+    check_fresh(expires_at, now)
+    values = params.get("values", {})
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise AsanaRequestMalformed("The request's values are not an object.")
+    text = ""
+    for name in TEXT_PARAMETERS:
+        found = _text(params, name)
+        if found is not None:
+            text = found
+            break
+    return AsanaCall(
+        method=method, user=_gid(params, "user", required=True),
+        workspace=_gid(params, "workspace", required=True), expires_at=expires_at,
+        task=_gid(params, "task"), attachment=_gid(params, "attachment"),
+        project=_gid(params, "project"), resource_url=_text(params, "resource_url"),
+        text=text, values=values, changed_field=_text(params, "changed_field"),
+        action=_gid(params, "action"), action_type=_gid(params, "action_type"),
+        target_object=_gid(params, "target_object"),
+        idempotency_key=_text(params, "idempotency_key", 255), locale=_text(params, "locale"),
+        params=params,
+    )
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def verify_get(client_secret: str, raw_query: bytes | str, signature: str | None, *,
+               now: Callable[[], dt.datetime] = _utcnow) -> AsanaCall:
+    """A GET: the message is the raw query string, without the ``?`` (§4.1)."""
+    try:
+        message = raw_query.decode("utf-8") if isinstance(raw_query, bytes) else raw_query
+    except UnicodeDecodeError:
+        raise AsanaRequestMalformed("The request's query string is not UTF-8.") from None
+    check_signature(client_secret, message, signature)
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(message, keep_blank_values=True):
+        params.setdefault(key, value)  # the first of repeated parameters counts
+    return _call("GET", params, now())
+
+
+def verify_post(client_secret: str, raw_body: bytes | str, signature: str | None, *,
+                now: Callable[[], dt.datetime] = _utcnow) -> AsanaCall:
+    """A POST: the body is ``{"data": "<JSON string>"}`` and the message is that string
+    exactly as sent (§3.2, §10.3)."""
+    try:
+        body = json.loads(raw_body or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise AsanaRequestMalformed("The request body is not JSON.") from None
+    message = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(message, str):
+        raise AsanaRequestMalformed('The request body has no "data" string.')
+    check_signature(client_secret, message, signature)
+    try:
+        params = json.loads(message)
+    except ValueError:
+        raise AsanaRequestMalformed('The request\'s "data" is not JSON.') from None
+    if not isinstance(params, dict):
+        raise AsanaRequestMalformed('The request\'s "data" is not an object.')
+    return _call("POST", params, now())
