@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
         callbacks,
         cors,
         errors,
+        front,
         health,
         popup,
         webhooks,
@@ -87,6 +88,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     errors.init_app(app)
     bodies.init_app(app)
     cors.init_app(app)
+    app.register_blueprint(front.bp)
     app.register_blueprint(health.bp)
     from .services import workers
 
