@@ -52,6 +52,11 @@ def test_connect_to_asana_with_an_application_link(browser_page, bridge, jira_fa
     page.wait_for_selector("text=Create the application link in Jira")
     check_page(page, f"admin-oauth1-{version}-3-values")
     assert "BEGIN PUBLIC KEY" in page.inner_text("#v-public_key")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                   origin=bridge.url)
+    page.click("button[aria-label='Copy Consumer Key']")
+    page.wait_for_selector("button[aria-label='Copy Consumer Key'] >> text=Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == page.inner_text("#v-consumer_key")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", "wrong")
     page.click("text=Create the link in Jira")
