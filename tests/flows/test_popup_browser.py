@@ -72,3 +72,26 @@ def test_popup_deny_in_jira_posts_error(task_page, bridge, jira_factory):
     assert "did not allow access to Jira" in popup.inner_text("#auth-done")
     check_page(popup, "popup-deny-message")  # the sentence stays readable for 6 s
     screenshot(task_page, "popup-deny-task-page")
+
+
+def test_popup_with_two_jira_instances_asks_which(task_page, bridge, jira_factory):
+    oauth1_instance(bridge, jira_factory("8.20.0"))
+    second = oauth2_instance(bridge, jira_factory("10.3.0"))
+    with task_page.context.expect_page() as popup_info:
+        task_page.click("#connect")
+    popup = popup_info.value
+    popup.wait_for_selector("text=wants to access your Asana account")
+    popup.fill("input[name=email]", "alice@example.com")
+    popup.fill("input[name=password]", "alice-password")
+    popup.click("button[value=allow]")
+    popup.wait_for_selector("text=Which Jira?")
+    check_page(popup, "popup-choose-jira")
+    popup.click(f"a[href$='/asana/auth/jira/{second.id}']")
+    popup.wait_for_selector("#login-form")
+    popup.fill("#login-form-username", "alice")
+    popup.fill("#login-form-password", "alice")
+    popup.click("#login-form-submit")
+    popup.click("#approve")
+    task_page.wait_for_selector("body[data-auth=success]", state="attached")
+    with bridge.app.app_context():
+        assert JiraCredential.get().instance_id == second.id
