@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
         errors,
         front,
         health,
+        lookup,
         popup,
         webhooks,
         widget,
@@ -97,6 +98,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(callbacks.bp)
+    app.register_blueprint(lookup.bp)
     app.register_blueprint(widget.bp)
     widget_cache.install(app)  # outermost: a cached widget skips the rest
     return app

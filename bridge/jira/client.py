@@ -155,6 +155,19 @@ class JiraClient:
         return self.get_json(self.SEARCH, jql=jql, fields=",".join(fields),
                              maxResults=max_results, startAt=start_at)
 
+    def issue_picker(self, query: str) -> list[str]:
+        """Keys of the issues Jira's own picker suggests for ``query`` (§3.5), history
+        first, without duplicates. ``query`` is plain text, not JQL: it is sent as a query
+        parameter, so it cannot change any query's meaning."""
+        body = self.get_json(self.PICKER, query=query, showSubTasks="true")
+        keys: list[str] = []
+        for section in (body.get("sections") or []) if isinstance(body, dict) else []:
+            for item in section.get("issues") or []:
+                key = item.get("key") if isinstance(item, dict) else None
+                if isinstance(key, str) and key not in keys:
+                    keys.append(key)
+        return keys
+
     def projects(self) -> list:
         return self.get_json(self.PROJECTS)
 

@@ -1,0 +1,303 @@
+"""Linking an existing Jira issue to an Asana task: the lookup's typeahead and attach.
+
+Reference: asana-app-components.md §5.3 (lookup), §5.6 (typeahead text), §6.3-§6.4
+(responses); issue 8 §4; ARCHITECTURE §2 (several instances per workspace, several issues
+per task) and §8 (a pasted URL of another host is refused and never fetched).
+
+- What the user typed is a key (``ABC-12``), a URL of one of the workspace's Jira
+  instances (``issue_refs``), or free text: Jira's issue picker, then a full-text search
+  built by ``jira.jql`` (no input changes the query's meaning). At most 50 items, each
+  with key, summary and status; its ``value`` is the issue's canonical ``/browse/KEY``
+  URL, so attaching the chosen item names its instance unambiguously.
+- Everything is read with the acting user's own Jira token (``jira_as_user``): they see
+  only what Jira lets them see, and a user with no usable credential gets
+  ``JiraNotConnected`` (401: Asana opens the Authentication URL).
+- Attaching records one ``IssueLink`` per issue and task (who, when) and an audit event;
+  a refused attach records an audit event too and changes nothing else. Beyond
+  ``BRIDGE_MAX_ISSUES_PER_TASK`` links, links whose Asana attachment is gone from the task
+  (asked of Asana with the user's Asana token) stop counting and are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import peewee as pw
+
+from ..asana import components
+from ..asana.errors import AsanaError, AsanaNeedsReconnect
+from ..asana.signing import AsanaCall
+from ..db import database
+from ..errors import BridgeError
+from ..jira import issue_refs, jql
+from ..jira.client import JiraClient
+from ..jira.errors import (
+    JiraError,
+    JiraInvalidInput,
+    JiraNeedsReconnect,
+    JiraNotFound,
+    JiraPermissionDenied,
+)
+from ..models import AsanaUser, IssueLink, JiraInstance, audit, utcnow
+from . import asana_users, instances, jira_as_user
+
+log = logging.getLogger("bridge.lookup")
+
+MAX_ITEMS = 50  # reference §5.4, §6.3: typeahead results are limited to 50 items
+TITLE_MAX = 200
+FIELDS = ("summary", "status", "issuetype")
+
+
+class LookupRefused(BridgeError):
+    status = 400
+    code = "lookup_refused"
+
+
+class NoJiraConnected(LookupRefused):
+    status = 404
+    code = "no_jira_connected"
+    public_message = ("No Jira is connected to this Asana workspace yet. Ask your Jira "
+                      "administrator to connect it.")
+
+
+class NotAnIssue(LookupRefused):
+    code = "not_an_issue"
+    public_message = "Paste the URL of a Jira issue, or its key (like ABC-12)."
+
+
+class OtherHost(LookupRefused):
+    code = "other_host"
+    public_message = ("That address is not a Jira connected to this Asana workspace. Paste "
+                      "an issue URL of your Jira, or the issue key.")
+
+
+class CloudIssue(LookupRefused):
+    code = "jira_cloud_url"
+    public_message = ("That is a Jira Cloud issue. This app links Jira Server and Data "
+                      "Center issues; for Jira Cloud use Asana's own Jira Cloud integration.")
+
+
+class IssueNotVisible(LookupRefused):
+    status = 404
+    code = "issue_not_visible"
+    public_message = "Jira has no such issue, or your Jira account cannot see it."
+
+
+class TooManyIssues(LookupRefused):
+    code = "too_many_issues"
+
+    def __init__(self, limit: int):
+        one = "one Jira issue" if limit == 1 else f"{limit} Jira issues"
+        super().__init__(f"This task already has {one} linked, the most this bridge allows. "
+                         "Remove a linked issue from the task first.")
+
+
+class NoTask(LookupRefused):
+    code = "no_task"
+    public_message = "The request from Asana names no task."
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the user's text names: a key on some instances (a URL names exactly one)."""
+
+    key: str
+    instances: tuple[JiraInstance, ...]
+
+
+def _resolve(text: str, connected: list[JiraInstance]) -> Target | None:
+    """Key or URL → ``Target``; free text → ``None``. Refuses foreign and Cloud URLs."""
+    if issue_refs.is_url(text):
+        by_base = {i.base_url: i for i in connected}
+        try:
+            ref = issue_refs.parse_url(text, list(by_base))
+        except issue_refs.CloudURL:
+            raise CloudIssue() from None
+        except issue_refs.NotJiraOfWorkspace:
+            raise OtherHost() from None
+        if ref.key is None:
+            raise NotAnIssue()
+        return Target(ref.key, (by_base[ref.base_url],))
+    key = issue_refs.as_key(text)
+    return Target(key, tuple(connected)) if key else None
+
+
+def _item(instance: JiraInstance, issue: dict, name_instance: bool) -> dict:
+    fields = issue.get("fields") or {}
+    key = str(issue.get("key", ""))
+    status = (fields.get("status") or {}).get("name") or "Unknown status"
+    subtitle = f"{status} · {instance.name or instance.base_url}" if name_instance else status
+    item = {"title": components.clip(f"{key} {fields.get('summary') or ''}", TITLE_MAX),
+            "subtitle": components.clip(subtitle, 100),
+            "value": issue_refs.browse_url(instance.base_url, key)}
+    icon = components.icon((fields.get("issuetype") or {}).get("iconUrl"))
+    if icon:
+        item["icon_url"] = icon
+    return item
+
+
+def _clients(call: AsanaCall, candidates) -> list[tuple[JiraInstance, JiraClient]]:
+    """Clients for the instances the user can use; ``JiraNotConnected`` if none."""
+    usable, missing = [], None
+    for instance in candidates:
+        try:
+            usable.append((instance, jira_as_user.jira_for(call.user, instance)))
+        except JiraNeedsReconnect as exc:
+            missing = exc
+    if not usable and missing is not None:
+        raise missing
+    return usable
+
+
+def _free_text(client: JiraClient, text: str) -> list[dict]:
+    """Jira's issue picker, then the issues' status in one search; a full-text search when
+    the picker finds nothing or fails."""
+    try:
+        keys = [k for k in client.issue_picker(text) if issue_refs.KEY.match(k)][:MAX_ITEMS]
+        if keys:
+            found = client.search(jql.keys_in(keys), fields=FIELDS, max_results=len(keys))
+            by_key = {i.get("key"): i for i in found.get("issues") or []}
+            return [by_key[k] for k in keys if k in by_key]
+    except JiraNeedsReconnect:
+        raise
+    except JiraError as exc:
+        log.info("lookup.picker_failed error_code=%s", exc.code)
+    query = jql.text_search(text)
+    if query is None:
+        return []
+    return list(client.search(query, fields=FIELDS, max_results=MAX_ITEMS).get("issues") or [])
+
+
+def typeahead(call: AsanaCall) -> dict:
+    """``TypeaheadListResponse`` for the lookup (reference §5.3, §6.3)."""
+    text = call.text.strip()
+    connected = instances.for_workspace(call.workspace)
+    if not connected:
+        return {"header": NoJiraConnected.public_message, "items": []}
+    if not text:
+        return {"items": []}
+    try:
+        target = _resolve(text, connected)
+    except LookupRefused as exc:
+        return {"header": exc.public_message, "items": []}
+    several = len(connected) > 1
+    clients = _clients(call, target.instances if target else connected)
+    items: list[dict] = []
+    failure: JiraError | None = None
+    for instance, client in clients:
+        try:
+            if target is not None:
+                try:
+                    issues = [client.issue(target.key, fields=FIELDS)]
+                except (JiraNotFound, JiraPermissionDenied):
+                    issues = _free_text(client, text) if len(target.instances) > 1 else []
+            else:
+                issues = _free_text(client, text)
+        except JiraNeedsReconnect:
+            if len(clients) == 1:
+                raise
+            continue
+        except JiraError as exc:  # one instance down: the others still answer
+            failure = failure or exc
+            continue
+        items.extend(_item(instance, issue, several) for issue in issues)
+    if not items and failure is not None:
+        raise failure
+    body: dict = {"items": items[:MAX_ITEMS]}
+    if not items:
+        body["header"] = "No Jira issue matches, or your Jira account cannot see it."
+    return body
+
+
+def attach(call: AsanaCall, settings) -> dict:
+    """``AttachedResourceResponse`` for the lookup's attach (reference §5.3, §6.4); every
+    refusal is audited and changes nothing else."""
+    try:
+        return _attach(call, settings)
+    except BridgeError as exc:
+        audit("lookup.attach_refused", actor=call.user, target=call.task or "",
+              outcome=exc.code, workspace=call.workspace)
+        raise
+
+
+def _attach(call: AsanaCall, settings) -> dict:
+    if not call.task:
+        raise NoTask()
+    connected = instances.for_workspace(call.workspace)
+    if not connected:
+        raise NoJiraConnected()
+    target = _resolve(call.text.strip(), connected)
+    if target is None:
+        raise NotAnIssue()
+    instance, issue = _find(call, target)
+    key = str(issue["key"]).upper()
+    url = issue_refs.browse_url(instance.base_url, key)
+    user = AsanaUser.get(AsanaUser.gid == call.user)  # jira_for found its credential
+    link = IssueLink.get_or_none(task_gid=call.task, instance=instance,
+                                 issue_id=str(issue["id"]))
+    if link is None:
+        _make_room(call, user, settings)
+        try:
+            with database.atomic():  # a savepoint: the same attach may be racing this one
+                IssueLink.create(task_gid=call.task, attachment_gid=call.attachment,
+                                 instance=instance, issue_id=str(issue["id"]),
+                                 issue_key=key, linked_by=user, created_at=utcnow())
+        except pw.IntegrityError:
+            pass  # linked by the other request: one record per issue and task
+        else:
+            audit("lookup.linked", actor=call.user, target=url, task=call.task)
+    elif call.attachment and link.attachment_gid != call.attachment:
+        link.attachment_gid = call.attachment  # attached again: Asana made a new one
+        link.save()
+        audit("lookup.relinked", actor=call.user, target=url, task=call.task)
+    summary = (issue.get("fields") or {}).get("summary") or ""
+    return {"resource_name": components.clip(f"{key} {summary}", TITLE_MAX),
+            "resource_url": url}
+
+
+def _find(call: AsanaCall, target: Target) -> tuple[JiraInstance, dict]:
+    """The first instance (oldest first) where the user's own token sees the issue."""
+    for instance, client in _clients(call, target.instances):
+        try:
+            return instance, client.issue(target.key, fields=FIELDS)
+        except (JiraNotFound, JiraPermissionDenied, JiraInvalidInput):
+            continue
+    raise IssueNotVisible()
+
+
+def _still_attached(link: IssueLink, gids: set, urls: set, by_id: dict) -> bool:
+    """Whether the task still shows the link: its Asana attachment (by gid), or an
+    attachment of the issue's canonical URL (Asana attaches ``resource_url``)."""
+    if link.attachment_gid and link.attachment_gid in gids:
+        return True
+    instance = by_id.get(link.instance_id)
+    return instance is not None and \
+        issue_refs.browse_url(instance.base_url, link.issue_key) in urls
+
+
+def _make_room(call: AsanaCall, user: AsanaUser, settings) -> None:
+    """Refuse a new link beyond the limit, after dropping links whose Asana attachment
+    has been removed from the task (those no longer count). Asana is asked only when the
+    task is at the limit."""
+    limit = settings.max_issues_per_task
+    links = list(IssueLink.select().where(IssueLink.task_gid == call.task))
+    if len(links) < limit:
+        return
+    try:
+        attached = asana_users.client_for(user, settings).attachments(call.task)
+    except AsanaNeedsReconnect:
+        raise
+    except AsanaError as exc:  # cannot tell: every link still counts
+        log.info("lookup.attachments_unknown error_code=%s", exc.code)
+        raise TooManyIssues(limit) from None
+    gids = {str(a.get("gid")) for a in attached}
+    urls = {a.get("view_url") for a in attached if a.get("view_url")}
+    by_id = {i.id: i for i in instances.for_workspace(call.workspace)}
+    stale = [link for link in links if not _still_attached(link, gids, urls, by_id)]
+    for link in stale:
+        link.delete_instance(recursive=True)
+        audit("lookup.link_dropped", actor=call.user, target=link.issue_key, task=call.task,
+              outcome="attachment_removed")
+    if len(links) - len(stale) >= limit:
+        raise TooManyIssues(limit)
