@@ -140,9 +140,13 @@ def popup_message(page) -> str:
     return found.group(1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium under Playwright, once per session (see chromium.py)."""
+    """Debian's Chromium under Playwright, once per test module (see chromium.py).
+
+    Not once per session: Playwright's sync API runs an event loop in this thread while
+    it is started, and other modules (the simulators' page tests) start their own; a
+    session-wide one would make theirs fail with "Sync API inside the asyncio loop"."""
     from .chromium import launch
 
     sync_api = pytest.importorskip("playwright.sync_api")
