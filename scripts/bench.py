@@ -328,10 +328,7 @@ def bench_uncached(world: World, uncached: Gunicorn, args) -> dict:
 def _direct_jira_ms(world: World, mode: str) -> float:
     """One call of the widget's kind straight to the simulator, signed here, in ms."""
     from bridge.jira.client import JiraClient
-    try:
-        from bridge.jira.signing import BearerAuth
-    except ImportError:  # before the signing module split
-        from bridge.jira.client import BearerAuth
+    from bridge.jira.signing import BearerAuth
 
     server, st = world.jiras[mode]
     token = world.tokens[mode]
@@ -348,11 +345,8 @@ def _direct_jira_ms(world: World, mode: str) -> float:
 
 def _oauth1_for(world: World, consumer_key: str, token: str):
     from bridge import create_app
+    from bridge.jira.signing import oauth1_auth
     from bridge.models import JiraInstance
-    try:
-        from bridge.jira.signing import oauth1_auth
-    except ImportError:  # before the signing module split
-        from bridge.jira.client import oauth1_auth
 
     if not hasattr(world, "_pem"):
         app = create_app({k[len("BRIDGE_"):]: v for k, v in world.env.items()
