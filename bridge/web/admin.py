@@ -20,7 +20,7 @@ from ..errors import BridgeError
 from ..jira import oauth2 as jira_oauth2
 from ..jira.errors import JiraError
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance
-from ..services import admins, credentials, instances, jira_as_user, pending
+from ..services import admins, credentials, instances, jira_as_user, pending, webhooks
 from .pages import answer_failures_with, message_page, start_asana_signin
 from .security import (
     admin_required,
@@ -214,7 +214,39 @@ def confirm(instance_id: int):
         "Jira is connected",
         f"The application link to {instance.base_url} works: Jira accepted a request "
         "signed by the bridge. Asana users can now authorize their Jira accounts from the "
-        "app's Authentication URL.")
+        "app's Authentication URL.",
+        link=url_for("admin.webhook", instance_id=instance.id),
+        link_text="Next: the Jira webhook that keeps widgets fresh")
+
+
+# -- the Jira webhook (fresh widgets, services.webhooks) ------------------------------------
+
+
+def _webhook_page(instance: JiraInstance, status: int = 200, **extra):
+    return render_template("webhook.html", instance=instance,
+                           values=webhooks.manual_values(instance, public_url()),
+                           max_age=round(settings().widget_max_age), **extra), status
+
+
+@bp.get("/jira/instances/<int:instance_id>/webhook")
+@admin_required
+def webhook(instance_id: int):
+    return _webhook_page(_instance_of_admin(instance_id))
+
+
+@bp.post("/jira/instances/<int:instance_id>/webhook")
+@admin_required
+@rate_limit(limit=10)
+def register_webhook(instance_id: int):
+    check_csrf()
+    instance = _instance_of_admin(instance_id)
+    try:
+        webhooks.register(instance, public_url(), request.form.get("username", ""),
+                          request.form.get("password", ""), timeout=settings().http_timeout,
+                          actor=current_admin()["email"])
+    except JiraError as exc:
+        return _webhook_page(instance, exc.status, error=exc.public_message)
+    return _webhook_page(instance, registered=True)
 
 
 # -- OAuth 2.0 incoming link -----------------------------------------------------------------
@@ -269,4 +301,6 @@ def finish_setup(row, tokens, me: dict):
         f"{instance.base_url} (Jira {instance.version}) is connected to the Asana workspace "
         f"{workspace.name or workspace.gid} with OAuth 2.0, and your Jira account "
         f"{me.get('name', '')} is authorized. Asana users can now authorize theirs from the "
-        "app's Authentication URL.")
+        "app's Authentication URL.",
+        link=url_for("admin.webhook", instance_id=instance.id),
+        link_text="Next: the Jira webhook that keeps widgets fresh")

@@ -1,0 +1,104 @@
+"""The admin registers the Jira webhook from the bridge's pages, or reads what to enter by
+hand; Jira then reaches the bridge with it (real HTTP, Jira simulator)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from bridge.models import AuditEvent, JiraInstance
+from bridge.sandbox.asana.seed import WORKSPACE
+
+from .chromium import needs_chromium
+from .conftest import jira_state
+from .pagecheck import check_page
+from .test_admin_connect import _connect_page
+
+pytestmark = pytest.mark.e2e
+
+
+def _connected(bridge, jira):
+    browser, page = _connect_page(bridge, jira)
+    values_page = browser.submit(page, workspace=WORKSPACE)
+    done = browser.submit(values_page, action="/applink", username="admin", password="admin")
+    assert "Jira is connected" in done.text
+    assert "the Jira webhook that keeps widgets fresh" in done.text
+    link = re.search(r'href="([^"]*/webhook)"', done.text).group(1)
+    return browser, browser.get(f"{bridge.url}{link}" if link.startswith("/") else link)
+
+
+def test_admin_lets_the_bridge_register_the_webhook(bridge, jira_factory):
+    jira = jira_factory("8.20.0")
+    browser, page = _connected(bridge, jira)
+    assert page.status_code == 200
+    url = re.search(r'id="v-url">([^<]+)<', page.text).group(1)
+    assert url.startswith(f"{bridge.url}/jira/webhook/")
+    refused = browser.submit(page, username="admin", password="wrong-password")
+    assert refused.status_code == 403 and "refused those credentials" in refused.text
+    assert "wrong-password" not in refused.text
+    assert not jira_state(jira).webhooks
+    done = browser.submit(page, username="admin", password="admin")
+    assert done.status_code == 200, done.text
+    assert "Jira created the webhook" in done.text
+    hook, = jira_state(jira).webhooks.values()
+    assert hook["url"] == url
+    assert hook["events"] == ["jira:issue_updated", "jira:issue_deleted"]
+    assert hook["excludeBody"] is False
+    # Jira delivers to it, and the bridge accepts the delivery.
+    jira_state(jira).update_issue("EX-1", {"status": "In Progress"})
+    jira_state(jira).webhook_dispatcher.wait()
+    deadline = time.monotonic() + 5
+    while not jira_state(jira).webhook_deliveries and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert jira_state(jira).webhook_deliveries[-1]["status"] == 204
+    with bridge.app.app_context():
+        event = AuditEvent.get(AuditEvent.action == "jira.webhook_registered")
+        assert event.detail["jira_admin"] == "admin"
+        assert "admin" not in str(JiraInstance.get().webhook_secret)
+
+
+def test_the_page_shows_what_to_enter_by_hand_and_is_admin_only(bridge, jira_factory):
+    from .browser import Browser
+
+    jira = jira_factory("10.3.0")
+    browser, page = _connected(bridge, jira)
+    for text in ("Create a WebHook", "Exclude body", "jira:issue_updated, jira:issue_deleted"):
+        assert text in page.text
+    again = browser.get(page.url)
+    assert re.search(r'id="v-url">([^<]+)<', again.text).group(1) == \
+        re.search(r'id="v-url">([^<]+)<', page.text).group(1)  # one token per instance
+    stranger = Browser().get(page.url)
+    assert "/jira/webhook/" not in stranger.text
+
+
+@needs_chromium
+def test_webhook_page_in_a_real_browser(browser_page, bridge, jira_factory):
+    from .test_admin_browser import _jira_login, _sign_in_with_asana
+
+    page = browser_page
+    jira = jira_factory("10.3.0")
+    client = jira_state(jira).add_oauth2_client("Asana bridge",
+                                                f"{bridge.url}/oauth/jira2/callback")
+    page.goto(f"{bridge.url}/setup")
+    _sign_in_with_asana(page)
+    page.wait_for_selector("text=Connect Jira with OAuth 2.0")
+    page.select_option("select[name=workspace]", WORKSPACE)
+    page.fill("input[name=jira]", jira.url)
+    page.fill("input[name=client_id]", client.client_id)
+    page.fill("input[name=client_secret]", client.client_secret)
+    page.click("text=Save and authorize")
+    _jira_login(page)
+    page.click("#approve")
+    page.wait_for_selector("text=Jira is connected")
+    page.click("text=Next: the Jira webhook that keeps widgets fresh")
+    page.wait_for_selector("text=Keep widgets fresh: the Jira webhook")
+    check_page(page, "admin-webhook-1-values")
+    assert "/jira/webhook/" in page.inner_text("#v-url")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "admin")
+    page.click("text=Create the webhook in Jira")
+    page.wait_for_selector("text=Jira created the webhook")
+    check_page(page, "admin-webhook-2-registered")
+    assert len(jira_state(jira).webhooks) == 1
