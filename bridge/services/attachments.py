@@ -48,7 +48,7 @@ from ..jira.errors import (
     JiraRateLimited,
 )
 from ..jira.multipart import MultipartFile
-from ..models import AttachmentCopy, IssueLink
+from ..models import AttachmentCopy, IssueLink, IssueSnapshot
 from ..timeutil import utcnow
 from . import asana_users, jira_as_user, workers
 
@@ -127,6 +127,8 @@ def plan(link: IssueLink, attachments: list[dict]) -> list[AttachmentCopy]:
             continue
     for copy_id in created:
         queue.enqueue(TASK, copy_id)
+    if created:
+        _touch_widget(link)
     return list(AttachmentCopy.select().where(AttachmentCopy.link == link)
                 .order_by(AttachmentCopy.position))
 
@@ -286,9 +288,19 @@ def _finish(row: AttachmentCopy, worker_id: str, state: str, **fields) -> None:
     for key in ("error", "jira_attachment_id", "size"):
         if key in fields:
             values[key] = fields[key]
-    (AttachmentCopy.update(**values)
-     .where((AttachmentCopy.id == row.id) & (AttachmentCopy.state == COPYING)
-            & (AttachmentCopy.lease_owner == worker_id)).execute())
+    changed = (AttachmentCopy.update(**values)
+               .where((AttachmentCopy.id == row.id) & (AttachmentCopy.state == COPYING)
+                      & (AttachmentCopy.lease_owner == worker_id)).execute())
+    if changed and state != PENDING:
+        _touch_widget(row.link)
+
+
+def _touch_widget(link: IssueLink) -> None:
+    """Bump the issue's widget snapshot generation (every node re-renders it, with the
+    copy's progress in the footer: ``services.widget``); Jira is not read again."""
+    (IssueSnapshot.update(generation=IssueSnapshot.generation + 1)
+     .where((IssueSnapshot.instance == link.instance_id)
+            & (IssueSnapshot.issue_key == link.issue_key.upper())).execute())
 
 
 class _Lease:

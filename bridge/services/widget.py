@@ -50,7 +50,7 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import credentials, jira_as_user
+from . import attachments, credentials, jira_as_user
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -348,12 +348,13 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     linked = bool(links) and links[0][0] == req.task
     if linked:
         _memory.linked.add((req.task, instance_id, key))
+    copying = _copies_notice(req.task, instance_id, key) if linked else None
     row = IssueSnapshot.get_or_none(instance=instance_id, issue_key=key)
     now = time.time()
     if (row is not None and linked and not row.stale
             and now - _epoch(row.fetched_at) < options.max_age):
         return _remember(instance_id, key, row.generation, row.fetched_at,
-                         render(row.data, name))
+                         render(row.data, name, notice=copying))
     instance = _instance(instance_id)
     if _memory.down_until.get(instance_id, 0) > time.monotonic():
         return encode(_while_down(instance, key, row))
@@ -361,7 +362,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     outcome = _read(instance, key, readers + [req.user], options)
     if outcome.snapshot is not None:
         generation, fetched_at = _store(instance, key, outcome.snapshot, row)
-        body = render(outcome.snapshot, name)
+        body = render(outcome.snapshot, name, notice=copying)
         if generation is not None and linked:
             return _remember(instance_id, key, generation, fetched_at, body)
         return encode(body)
@@ -384,6 +385,19 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     if row is not None and not row.data.get("missing"):
         return encode(render(row.data, name, notice=notice))
     return encode(render({"key": key, "placeholder": True}, name, notice=notice))
+
+
+def _copies_notice(task: str, instance_id: int, key: str) -> str | None:
+    """The footer while the task's files are being copied to the issue, then what could
+    not be copied, if anything (``attachments.progress_for``). Every change of a copy bumps
+    the snapshot's generation, so cached widgets are rendered again."""
+    link = (IssueLink.select().where((IssueLink.task_gid == task)
+                                     & (IssueLink.instance == instance_id)
+                                     & (IssueLink.issue_key == key)).first())
+    progress = attachments.progress_for(link) if link is not None else None
+    if progress is None or (progress["finished"] and not progress["problems"]):
+        return None
+    return progress["text"]
 
 
 def _remember(instance_id: int, key: str, generation: int, fetched_at, body: dict) -> bytes:
