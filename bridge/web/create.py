@@ -5,7 +5,7 @@
 |---|---|---|
 | ``GET /asana/form`` | form metadata | ``FormMetadataResponse`` |
 | ``POST /asana/form/change`` | on change | the whole form again |
-| ``POST /asana/form/submit`` | on submit | ``AttachedResourceResponse``; 400 form with field errors |
+| ``POST /asana/form/submit`` | on submit | ``AttachedResourceResponse``; 400: form, errors |
 | ``GET /asana/typeahead/<field>`` | form field typeahead | ``TypeaheadListResponse`` |
 | ``GET /asana/rule`` | rule action metadata | ``FormMetadataResponse`` |
 | ``POST /asana/rule/change`` | on action change | the whole form again |
