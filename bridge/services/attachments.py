@@ -216,7 +216,7 @@ def _jira_for(link: IssueLink, settings):
     # Jira may take a while to answer after receiving a large file (it writes it to disk
     # first): background copies wait longer than requests from Asana can.
     return jira_as_user.jira_for(link.linked_by, link.instance,
-                                 timeout=max(jira_as_user.timeout(), UPLOAD_TIMEOUT))
+                                 timeout=max(settings.http_timeout, UPLOAD_TIMEOUT))
 
 
 def _already_uploaded(jira, row: AttachmentCopy, name: str, size: int | None) -> str | None:

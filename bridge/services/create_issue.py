@@ -147,22 +147,15 @@ def usable_instances(caller: Caller) -> list[JiraInstance]:
     return found
 
 
-def jira_for(user: AsanaUser, instance: JiraInstance, settings):
-    """Jira as ``user`` on ``instance`` (a lost token marks the credential)."""
+def jira_for(user: AsanaUser, instance: JiraInstance, settings=None):
+    """Jira as ``user`` on ``instance`` (``jira_as_user``: a lost token marks the
+    credential, and the caller's request answers 401)."""
     return jira_as_user.jira_for(user, instance)
 
 
 def _guard(cred_user: AsanaUser, instance: JiraInstance, fn):
-    """Run ``fn`` and mark the credential when Jira says the token is gone."""
-    try:
-        return fn()
-    except JiraNeedsReconnect as exc:
-        try:
-            credentials.mark_needs_reconnect(credentials.get_active(cred_user, instance),
-                                             exc.problem)
-        except JiraNeedsReconnect:
-            pass
-        raise
+    """Run ``fn`` (a Jira call); kept as the one place to add per-call handling."""
+    return fn()
 
 
 # -- create metadata, cached per user and instance --------------------------------------------

@@ -12,94 +12,29 @@
 | ``POST /asana/rule/submit`` | on action submit | 200; 400 form |
 | ``POST /asana/rule/run`` | run action (from Asana's servers) | ``RanActionResponse``; 410 |
 
-The decisions are in ``services.create_issue`` and ``services.rules``; this module reads
-the signed request and maps outcomes to Asana's shapes: errors are ``{"error": ...}`` with
-the request id in ``X-Request-Id``; a user without a usable Jira credential gets 401
-(Asana opens the Authentication URL, see the README).
+The decisions are in ``services.create_issue`` and ``services.rules``. The routes sit on a
+``SignedBlueprint`` (``web.app_components``: signature and expiry verified before any view
+runs); this module maps outcomes to Asana's shapes: a form with field errors is a 400
+form, other errors ``{"error": ...}`` with the request id in ``X-Request-Id``, and a user
+without a usable Jira credential gets 401 (Asana opens the Authentication URL).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
-import json
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import current_app, jsonify
 
 from ..asana.errors import AsanaNeedsReconnect
 from ..errors import BridgeError
 from ..jira.errors import JiraNeedsReconnect
-from ..services import create_issue, rules
+from ..services import create_issue, jira_as_user, rules
 from ..services.create_issue import Caller, FormRejected, Urls
+from .app_components import AsanaCall, SignedBlueprint
 
-bp = Blueprint("asana_create", __name__)
+bp = SignedBlueprint("asana_create", __name__)
 log = logging.getLogger("bridge.web.create")
 
-
-# -- the signed request (until the shared signed blueprint: same checks, §4.1, §4.2) -------
-
-class _Refused(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def _expired(raw) -> bool:
-    text = str(raw or "")
-    try:
-        if text.isdigit():  # the legacy epoch-milliseconds form (§3.3)
-            when = dt.datetime.fromtimestamp(int(text) / 1000, dt.UTC)
-        else:
-            when = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z")
-                                             else text)
-    except (ValueError, OverflowError):
-        raise _Refused("The request has no valid expires_at.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when <= dt.datetime.now(dt.UTC)
-
-
-def _check(message: bytes) -> None:
-    settings = current_app.config["BRIDGE"]
-    if not settings.app_components_enabled:
-        raise _Refused("App Components are not configured on this bridge.")
-    sent = request.headers.get("X-Asana-Request-Signature", "")
-    expected = hmac.new(settings.asana_client_secret.encode(), message,
-                        hashlib.sha256).hexdigest()
-    if not sent or not hmac.compare_digest(sent.lower(), expected):
-        raise _Refused("The request's signature is not valid.")
-
-
-def signed_query() -> dict:
-    _check(request.query_string)
-    if _expired(request.args.get("expires_at")):
-        raise _Refused("The request has expired.")
-    return {k: v for k, v in request.args.items()}
-
-
-def signed_data() -> dict:
-    body = request.get_json(silent=True)
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, str):
-        raise _Refused("The request body must be {\"data\": \"<JSON>\"}.")
-    _check(data.encode("utf-8"))
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        raise _Refused("The request's data is not JSON.") from None
-    if not isinstance(parsed, dict):
-        raise _Refused("The request's data is not an object.")
-    if _expired(parsed.get("expires_at")):
-        raise _Refused("The request has expired.")
-    if "values" in parsed and not isinstance(parsed["values"], dict):
-        raise _Refused("values must be an object.")
-    return parsed
-
-
-# -- shapes --------------------------------------------------------------------------------
 
 def asana_error(message: str, status: int):
     response = jsonify(error=message)
@@ -107,21 +42,13 @@ def asana_error(message: str, status: int):
     return response
 
 
-def _gid(value) -> str:
-    return str(value) if value is not None else ""  # GIDs may arrive as numbers (§3.2)
-
-
-def _caller(params: dict, *, task=True) -> Caller:
-    missing = [n for n in ("workspace", "user") if not params.get(n)]
-    if missing:
-        raise _Refused(f"The request lacks {', '.join(missing)}.")
-    return Caller(workspace=_gid(params["workspace"]), user=_gid(params["user"]),
-                  task=_gid(params.get("task")) or None if task else None,
-                  settings=current_app.config["BRIDGE"])
+def _caller(call: AsanaCall, *, task: bool = True) -> Caller:
+    return Caller(workspace=call.workspace, user=call.user,
+                  task=call.task if task else None, settings=current_app.config["BRIDGE"])
 
 
 def _urls(kind: str) -> Urls:
-    base = current_app.config["BRIDGE"].public_url or request.host_url.rstrip("/")
+    base = jira_as_user.public_url()
     return Urls(on_change=f"{base}/asana/{kind}/change", on_submit=f"{base}/asana/{kind}/submit",
                 typeahead=f"{base}/asana/typeahead/{{field}}")
 
@@ -130,8 +57,6 @@ def _answer(fn):
     """Run a handler; map what the services raise to Asana's answers."""
     try:
         return fn()
-    except _Refused as exc:
-        return asana_error(exc.message, exc.status)
     except FormRejected as exc:
         response = jsonify(exc.form)
         response.status_code = 400
@@ -147,100 +72,77 @@ def _answer(fn):
         return asana_error(exc.public_message, status)
 
 
+def _need(call: AsanaCall, *names: str) -> None:
+    missing = [n for n in names if not getattr(call, n)]
+    if missing:
+        raise BridgeError(f"The request has no {', '.join(missing)}.", status=400,
+                          code="bad_request")
+
+
 # -- the modal form ----------------------------------------------------------------------------
 
-@bp.get("/asana/form")
-def form():
+@bp.get("/form")
+def form(call: AsanaCall):
     def handle():
-        caller = _caller(signed_query())
-        if not caller.task:
-            raise _Refused("The request lacks task.")
-        return jsonify(create_issue.build_form(caller, _urls("form")))
+        _need(call, "task")
+        return jsonify(create_issue.build_form(_caller(call), _urls("form")))
 
     return _answer(handle)
 
 
-@bp.post("/asana/form/change")
-def form_change():
+@bp.post("/form/change")
+def form_change(call: AsanaCall):
+    return _answer(lambda: jsonify(create_issue.build_form(_caller(call), _urls("form"),
+                                                           dict(call.values))))
+
+
+@bp.post("/form/submit")
+def form_submit(call: AsanaCall):
     def handle():
-        data = signed_data()
-        caller = _caller(data)
-        return jsonify(create_issue.build_form(caller, _urls("form"), data.get("values") or {}))
+        _need(call, "task")
+        return jsonify(create_issue.submit(_caller(call), _urls("form"), dict(call.values),
+                                           attachment_gid=call.attachment))
 
     return _answer(handle)
 
 
-@bp.post("/asana/form/submit")
-def form_submit():
-    def handle():
-        data = signed_data()
-        caller = _caller(data)
-        if not caller.task:
-            raise _Refused("The request lacks task.")
-        answer = create_issue.submit(caller, _urls("form"), data.get("values") or {},
-                                     attachment_gid=_gid(data.get("attachment")) or None)
-        return jsonify(answer)
-
-    return _answer(handle)
-
-
-@bp.get("/asana/typeahead/<field>")
-def typeahead(field: str):
-    def handle():
-        params = signed_query()
-        caller = _caller(params)
-        query = params.get("query", params.get("value", params.get("fragment", "")))
-        return jsonify(create_issue.typeahead(caller, field, query))
-
-    return _answer(handle)
+@bp.get("/typeahead/<field>")
+def typeahead(call: AsanaCall, field: str):
+    return _answer(lambda: jsonify(create_issue.typeahead(_caller(call), field, call.text)))
 
 
 # -- rule actions -------------------------------------------------------------------------------
 
-@bp.get("/asana/rule")
-def rule_form():
+@bp.get("/rule")
+def rule_form(call: AsanaCall):
+    return _answer(lambda: jsonify(rules.build_form(_caller(call, task=False), _urls("rule"),
+                                                    action_gid=call.action)))
+
+
+@bp.post("/rule/change")
+def rule_change(call: AsanaCall):
+    return _answer(lambda: jsonify(rules.build_form(_caller(call, task=False), _urls("rule"),
+                                                    dict(call.values))))
+
+
+@bp.post("/rule/submit")
+def rule_submit(call: AsanaCall):
     def handle():
-        params = signed_query()
-        caller = _caller(params, task=False)
-        return jsonify(rules.build_form(caller, _urls("rule"),
-                                        action_gid=_gid(params.get("action")) or None))
-
-    return _answer(handle)
-
-
-@bp.post("/asana/rule/change")
-def rule_change():
-    def handle():
-        data = signed_data()
-        caller = _caller(data, task=False)
-        return jsonify(rules.build_form(caller, _urls("rule"), data.get("values") or {}))
-
-    return _answer(handle)
-
-
-@bp.post("/asana/rule/submit")
-def rule_submit():
-    def handle():
-        data = signed_data()
-        caller = _caller(data, task=False)
-        rules.save(caller, _urls("rule"), data.get("values") or {},
-                   action_gid=_gid(data.get("action")), asana_project=_gid(data.get("project")),
-                   rule_name=data.get("rule_name"))
+        _need(call, "action")
+        rules.save(_caller(call, task=False), _urls("rule"), dict(call.values),
+                   action_gid=call.action, asana_project=call.project,
+                   rule_name=call.params.get("rule_name"))
         return jsonify({})
 
     return _answer(handle)
 
 
-@bp.post("/asana/rule/run")
-def rule_run():
+@bp.post("/rule/run")
+def rule_run(call: AsanaCall):
     def handle():
-        data = signed_data()
-        for name in ("action", "target_object", "idempotency_key"):
-            if not data.get(name):
-                raise _Refused(f"The request lacks {name}.")
-        return jsonify(rules.run(action_gid=_gid(data["action"]),
-                                 idempotency_key=str(data["idempotency_key"]),
-                                 target_task=_gid(data["target_object"]),
+        _need(call, "action", "target_object", "idempotency_key")
+        return jsonify(rules.run(action_gid=call.action, idempotency_key=call.idempotency_key,
+                                 target_task=call.target_object,
                                  settings=current_app.config["BRIDGE"]))
 
     return _answer(handle)

@@ -211,7 +211,7 @@ def test_signature_expiry_and_reconnect(bridge, jira_factory):
     assert bad.form_metadata(workspace=WORKSPACE, task=TASK_RICH, user=ALICE).status == 400
     expired = _host(bridge, expires_in=-5)
     answer = expired.form_metadata(workspace=WORKSPACE, task=TASK_RICH, user=ALICE)
-    assert answer.status == 400 and answer.body == {"error": "The request has expired."}
+    assert answer.status == 400 and "expired" in answer.body["error"]
     with bridge.app.app_context():
         JiraCredential.update(state="needs_reconnect").execute()
     answer = _host(bridge).form_metadata(workspace=WORKSPACE, task=TASK_RICH, user=ALICE)
@@ -316,7 +316,7 @@ def test_deleted_action_410_and_creator_must_reconnect(bridge, jira_factory, asa
     action = _save_rule(bridge, asana, copy=False)
     host = _host(bridge, retry_attempts=1)
     common = {"workspace": WORKSPACE, "project": PROJECT, "user": ALICE,
-              "action_type": "x", "target_object": TASK_PLAIN}
+              "action_type": "1", "target_object": TASK_PLAIN}
     gone = host.rule_run(**common, action="999999", idempotency_key="k-gone")
     assert gone.status == 410
     with bridge.app.app_context():
