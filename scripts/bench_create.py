@@ -217,19 +217,13 @@ def bench_submit(submits: int, latency: float, workers: int = 2,
                     break
             except requests.ConnectionError:
                 time.sleep(0.2)
-        host = world.asana.app.sim.host_for(ASANA_CLIENT_ID, bridge_url=world.bridge_url,
-                                            validate=False) \
-            if hasattr(world.asana.app.sim, "host_for") else None
-        if host is None:
-            host = AppComponentsHost(bridge_url=world.bridge_url, client_secret=ASANA_CLIENT_SECRET)
+        host = AppComponentsHost(world.bridge_url, ASANA_CLIENT_SECRET, validate=False)
         files = len([a for a in ATTACHMENTS if a["parent"] == TASK_RICH])
         latencies, statuses = [], {}
         for i in range(submits):
             values = {"project": "EX", "issuetype": "3", "summary": f"Bench {i}",
                       "description": "From the benchmark", "copy_attachments": ["copy"]}
-            # a task of its own per submit: one issue per task is the default limit
-            task = world.asana.app.sim.add_task(name=f"Bench {i}", workspace=WORKSPACE) \
-                if hasattr(world.asana.app.sim, "add_task") else TASK_RICH
+            task = _task_with_files(world.asana.app.sim, TASK_RICH, f"Bench {i}")
             signed = host.prepare("form_submit", workspace=WORKSPACE, task=task, user=ALICE,
                                   values=values)
             t0 = time.perf_counter()
@@ -250,6 +244,17 @@ def bench_submit(submits: int, latency: float, workers: int = 2,
             server.kill()
         if own:
             world.close()
+
+
+def _task_with_files(sim, model: str, name: str) -> str:
+    """A task of its own per submit (one issue per task is the default limit), with the
+    same five files as ``model`` (generated on download: no memory)."""
+    gid = sim.new_gid()
+    with sim.lock:
+        sim.tasks[gid] = {**sim.tasks[model], "gid": gid, "name": name}
+    for att in [a for a in sim.attachments_of(model) if a["host"] == "asana"]:
+        sim.add_generated(parent=gid, name=att["name"], size=att["size"])
+    return gid
 
 
 def report_copy(c: dict) -> str:
