@@ -20,6 +20,7 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,14 @@ class Demo:
     def stop(self) -> None:
         """Stop all three servers and the queue worker; their listening ports are free
         when this returns."""
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()  # it stops while the servers do
+        stopping = [threading.Thread(target=server.stop) for server in self.servers]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
         stop_worker(self.worker)
-        for server in self.servers:
-            server.stop()
 
 
 def start_worker(config: dict[str, str]) -> subprocess.Popen:
@@ -75,12 +81,14 @@ def start_worker(config: dict[str, str]) -> subprocess.Popen:
 
 
 def stop_worker(proc: subprocess.Popen | None) -> None:
-    """SIGTERM stops a worker at once (an interrupted copy resumes next time)."""
+    """SIGTERM stops a worker at once; one still starting up (it then finishes starting
+    before it stops) gets SIGKILL after 1.5 s, which the queue is built to survive (an
+    interrupted copy resumes next time, never uploaded twice)."""
     if proc is None or proc.poll() is not None:
         return
     proc.terminate()
     try:
-        proc.wait(timeout=3)
+        proc.wait(timeout=1.5)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
