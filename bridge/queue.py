@@ -182,10 +182,21 @@ def enqueue(name: str, *args, delay: float | None = None) -> None:
     wrapper = _state["wrappers"].get(name)
     if wrapper is None:
         raise QueueError(f"no handler is registered for {name!r}")
-    if delay and delay > 0:
-        wrapper.schedule(args=args, delay=delay)
-    else:
-        wrapper(*args)
+    try:
+        if delay and delay > 0:
+            wrapper.schedule(args=args, delay=delay)
+        else:
+            wrapper(*args)
+    finally:
+        release_connection()
+
+
+def release_connection() -> None:
+    """Give back this thread's connection to the queue's tables (SQL storage): request
+    threads enqueue now and then, and must not each keep a connection open."""
+    database = getattr(getattr(_state["huey"], "storage", None), "database", None)
+    if database is not None and not database.is_closed():
+        database.close()
 
 
 def pending_count() -> int:

@@ -89,6 +89,10 @@ def make_app(settings):
 
     yield make
     for app in made:
+        storage = getattr(app.extensions.get("bridge.queue"), "storage", None)
+        queue_db = getattr(storage, "database", None)
+        if queue_db is not None:
+            queue_db.close_all() if hasattr(queue_db, "close_all") else queue_db.close()
         db = app.extensions["bridge.db"]
         if hasattr(db, "close_all"):
             db.close_all()
