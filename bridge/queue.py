@@ -27,6 +27,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .config import ConfigError
+
 log = logging.getLogger("bridge.queue")
 
 QUEUE_NAME = "bridge"
@@ -38,8 +40,9 @@ _maintenance: dict[str, Callable[[], Any]] = {}
 _state: dict[str, Any] = {"huey": None, "settings": None, "wrappers": {}}
 
 
-class QueueError(Exception):
-    """The queue cannot be set up as configured. The message is safe to show."""
+class QueueError(ConfigError):
+    """The queue cannot be set up as configured (a setting names it). Safe to show; the
+    CLI prints it as a sentence, like any ``ConfigError``."""
 
 
 # -- registration (at import time of the modules that own the work) ----------------------

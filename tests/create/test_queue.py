@@ -76,3 +76,21 @@ def test_purge_job_runs_every_purge(app, monkeypatch):
     with app.app_context():
         assert worker.purge() == {"a": 1, "c": 2}
     assert calls == ["a", "c"]
+
+
+def test_redis_is_an_option_with_a_clear_sentence_when_its_client_is_missing(make_app):
+    import importlib.util
+
+    import pytest
+
+    from bridge.config import ConfigError, load
+
+    with pytest.raises(ConfigError, match="BRIDGE_QUEUE_URL must be a Redis URL"):
+        load({"QUEUE_URL": "amqp://x"})
+    if importlib.util.find_spec("redis") is None:
+        with pytest.raises(queue.QueueError, match=r"pip install 'asana-jira-bridge\[redis\]'"):
+            make_app(QUEUE_URL="redis://127.0.0.1:6379/0")
+    else:
+        app = make_app(QUEUE_URL="redis://127.0.0.1:6379/0")
+        assert type(app.extensions["bridge.queue"]).__name__ == "RedisHuey"
+        assert queue.describe(app.config["BRIDGE"]) == "redis"
