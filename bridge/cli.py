@@ -406,7 +406,11 @@ def demo(jira_version, port, instance_path):
         f"    curl -X POST {running.jira.url}/_sim/issues/EX-2 "
         "-H 'Content-Type: application/json' -d '{\"status\": \"Done\"}'\n\n"
         "Ctrl-C stops the demo.")
-    stop.wait()
+    # Wake up often: the kernel may deliver SIGTERM to any thread (a server's), and then
+    # only a main thread that runs now and then notices it; an untimed wait would sleep
+    # through it (the "SIGTERM does nothing" of the first demo).
+    while not stop.wait(0.2):
+        pass
     click.echo("Stopping the demo...")
     running.stop()
     click.echo("Demo stopped.")

@@ -102,7 +102,9 @@ def _stop_and_check(proc: subprocess.Popen, sig: int, ports: list[int]) -> str:
         out, _ = proc.communicate(timeout=5)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"the demo did not stop within 5 s of {signal.Signals(sig).name}")
+        out, _ = proc.communicate()
+        pytest.fail(f"the demo did not stop within 5 s of {signal.Signals(sig).name}; "
+                    f"it printed:\n{out[-2000:]}")
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, out
     assert "Demo stopped." in out
