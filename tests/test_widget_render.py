@@ -128,21 +128,6 @@ def test_missing_issue_and_notices_are_valid_widgets():
                                              "text": "Alice must reconnect Jira."}
 
 
-@pytest.mark.parametrize("url, key", [
-    (f"{BASE}/browse/EX-12", "EX-12"),
-    (f"{BASE}/browse/ex-12?focusedCommentId=1#c1", "EX-12"),
-    (f"{BASE}/projects/EX/issues/EX-12", "EX-12"),
-    (f"{BASE}/secure/RapidBoard.jspa?rapidView=1&selectedIssue=EX-12", "EX-12"),
-    ("https://jira.example.com/browse/EX-12", None),  # outside the context path
-    ("https://evil.example.com/jira/browse/EX-12", None),
-    (f"{BASE}/browse/EX", None),
-    (f"{BASE}/browse/../EX-1", None),
-    ("http://jira.example.com/jira/browse/EX-12", None),  # another scheme: another site
-])
-def test_issue_key_from_a_resource_url(url, key):
-    assert widget.issue_key_from_url(BASE, url) == key
-
-
 def test_iso_utc_accepts_jira_and_iso_forms():
     assert ui.iso_utc("2019-11-08T11:54:11.127+0000") == "2019-11-08T11:54:11.127Z"
     assert ui.iso_utc("2019-11-08T11:54:11Z") == "2019-11-08T11:54:11.000Z"

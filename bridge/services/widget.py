@@ -35,12 +35,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 import peewee as pw
 
 from ..asana import components as ui
 from ..db import database
+from ..jira import issue_refs
 from ..jira.errors import (
     JiraError,
     JiraNeedsReconnect,
@@ -174,66 +174,45 @@ def encode(body: dict) -> bytes:
 # -- which issue ----------------------------------------------------------------------------
 
 
-def issue_key_from_url(base_url: str, resource_url: str) -> str | None:
-    """The issue key of a Jira issue URL under ``base_url`` (``/browse/KEY``, the form the
-    lookup returns; also ``/projects/P/issues/KEY`` and ``selectedIssue=KEY``)."""
-    base, url = urlsplit(base_url), urlsplit(resource_url)
-    if (url.scheme.lower(), (url.netloc or "").lower()) != (base.scheme, base.netloc):
-        return None
-    path = unquote(url.path)
-    if not path.startswith(base.path + "/"):
-        return None
-    rest = path[len(base.path):]
-    candidate = None
-    if rest.startswith("/browse/"):
-        candidate = rest[len("/browse/"):].strip("/")
-    elif rest.startswith("/projects/") and "/issues/" in rest:
-        candidate = rest.split("/issues/", 1)[1].strip("/")
-    else:
-        for part in url.query.split("&"):
-            name, _, value = part.partition("=")
-            if name == "selectedIssue":
-                candidate = unquote(value)
-    if candidate and _looks_like_key(candidate):
-        return candidate.upper()
-    return None
-
-
-def _looks_like_key(text: str) -> bool:
-    project, dash, number = text.rpartition("-")
-    return bool(dash and project and number.isdigit() and "/" not in project
-                and project[0].isalpha() and project.replace("_", "").isalnum())
-
-
 class _Instances:
-    """Per-process map of each workspace's instances (base URL → id, name); reloaded from
-    the database on a miss and every ``ttl`` seconds, so a new instance is found at once."""
+    """Per-process map of each workspace's instances (base URL → id, name) and of the
+    resource URLs already resolved; reloaded from the database on a miss and every
+    ``ttl`` seconds, so a new instance is found at once and a removed one soon forgotten.
+    URLs are read by ``jira.issue_refs``, as the lookup reads them."""
 
     def __init__(self, ttl: float = 30.0):
         self.ttl = ttl
-        self._by_workspace: dict[str, tuple[float, list[tuple[str, int, str]]]] = {}
+        self._by_workspace: dict[str, tuple[float, dict[str, tuple[int, str]], dict]] = {}
 
     def find(self, workspace: str, resource_url: str, reload: bool | None = False
              ) -> tuple[int, str, str] | None:
         """``(instance id, instance name, issue key)`` for a resource URL, or ``None``.
         ``reload=None``: memory only, never the database."""
         entry = self._by_workspace.get(workspace)
+        stale = entry is None or time.monotonic() - entry[0] > self.ttl
         if reload is None:
-            if entry is None or time.monotonic() - entry[0] > self.ttl:
+            if stale:
                 return None
-        elif reload or entry is None or time.monotonic() - entry[0] > self.ttl:
+        elif reload or stale:
             rows = (JiraInstance.select(JiraInstance.id, JiraInstance.base_url,
                                         JiraInstance.name)
                     .join_from(JiraInstance, JiraInstance.workspace.rel_model)
                     .where(JiraInstance.workspace.rel_model.gid == workspace).tuples())
-            # Longest base URL first: a context path (/jira) must win over its host alone.
-            listed = sorted(((b, i, n) for i, b, n in rows), key=lambda r: -len(r[0]))
-            entry = (time.monotonic(), listed)
+            entry = (time.monotonic(), {b: (i, n or b) for i, b, n in rows}, {})
             self._by_workspace[workspace] = entry
-        for base_url, instance_id, name in entry[1]:
-            key = issue_key_from_url(base_url, resource_url)
-            if key:
-                return instance_id, name or base_url, key
+        found = entry[2].get(resource_url)
+        if found is not None:
+            return found
+        try:
+            ref = issue_refs.parse_url(resource_url, list(entry[1]))
+        except issue_refs.NotJiraOfWorkspace:
+            ref = None
+        if ref is not None and ref.key:
+            instance_id, name = entry[1][ref.base_url]
+            if len(entry[2]) >= MEMORY_ENTRIES:
+                entry[2].clear()
+            entry[2][resource_url] = found = (instance_id, name, ref.key)
+            return found
         if reload is False:
             return self.find(workspace, resource_url, reload=True)
         return None

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridge.models import AsanaUser, IssueLink, JiraInstance
+from bridge.models import IssueLink, JiraInstance
 from bridge.sandbox.asana.host import AppComponentsHost
 from bridge.sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 from bridge.services import webhooks, widget
@@ -36,15 +36,21 @@ def _fresh_process_cache():
 
 
 def _connected(bridge, jira, version: str) -> JiraInstance:
-    """Instance, Alice authorized, EX-1 linked to the task by Alice, webhook registered
-    with a Jira administrator's password (used once)."""
+    """Instance, Alice authorized, EX-1 attached to the task by Alice through the lookup
+    (by URL), webhook registered with a Jira administrator's password (used once)."""
     connect = oauth2_instance if version >= "8.22" else oauth1_instance
     instance = connect(bridge, jira)
     authorize_user(bridge, jira)
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    attached = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                  query=f"{jira.url}/browse/ex-1?focusedCommentId=1",
+                                  attachment=ATTACHMENT)
+    assert attached.status == 200, attached.body
+    assert attached.body["resource_url"] == f"{instance.base_url}/browse/EX-1"
     with bridge.app.app_context():
-        alice = AsanaUser.get(AsanaUser.gid == ALICE)
-        IssueLink.create(task_gid=TASK_PLAIN, attachment_gid=ATTACHMENT, instance=instance,
-                         issue_id="10000", issue_key="EX-1", linked_by=alice)
+        link = IssueLink.get()
+        assert (link.task_gid, link.issue_key, link.linked_by.gid) == (TASK_PLAIN, "EX-1",
+                                                                       ALICE)
         instance = JiraInstance.get_by_id(instance.id)
         webhooks.register(instance, bridge.url, "admin", "admin")
     return instance
