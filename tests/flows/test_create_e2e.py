@@ -245,8 +245,13 @@ def _save_rule(bridge, asana, *, copy=True):
                              changed_field="issuetype")
     assert typed.status == 200 and typed.body["metadata"].get("on_submit_callback")
     values = _values(typed.body)
+    assert "jira.priority" in values  # optional fields can be fixed in a rule
+    values["jira.priority"] = "2"
     if copy:
         values["copy_attachments"] = ["copy"]
+    bad = host.rule_submit(**common, action=draft["action"], values={**values, "issuetype": ""},
+                           rule_name="Send to Jira")
+    assert bad.status == 400 and bad.body["template"] == "form_metadata_v0"
     saved = host.rule_submit(**common, action=draft["action"], values=values,
                              rule_name="Send to Jira")
     assert saved.status == 200, saved.body
@@ -296,6 +301,7 @@ def test_a_rule_creates_one_issue_through_retries_faults_and_a_killed_worker(
     assert len(first["attached"] + [g for run in later for g in run["attached"]]) == 1
     created = [i for i in st.issues.values() if i["summary"] == "Login fails on Safari"]
     assert len(created) == 1
+    assert created[0]["priority"] == "2"  # the rule's fixed value
     stored = [a for a in st.attachments.values() if a["issue"] == created[0]["key"]]
     assert sorted(a["filename"] for a in stored) == sorted(a["name"] for a in RICH_FILES)
     with bridge.app.app_context():
@@ -324,6 +330,14 @@ def test_deleted_action_410_and_creator_must_reconnect(bridge, jira_factory, asa
     host = _host(bridge, retry_attempts=1)
     common = {"workspace": WORKSPACE, "project": PROJECT, "user": ALICE,
               "action_type": "1", "target_object": TASK_PLAIN}
+    with bridge.app.app_context():
+        JiraCredential.update(state="needs_reconnect").execute()
+    resave = host.rule_submit(workspace=WORKSPACE, project=PROJECT, user=ALICE,
+                              action_type="1", action=action,
+                              values={"project": "EX", "issuetype": "3"})
+    assert resave.status == 401  # saving needs the creator's usable credential
+    with bridge.app.app_context():
+        JiraCredential.update(state="active").execute()
     gone = host.rule_run(**common, action="999999", idempotency_key="k-gone")
     assert gone.status == 410
     with bridge.app.app_context():
