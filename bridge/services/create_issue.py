@@ -153,11 +153,6 @@ def jira_for(user: AsanaUser, instance: JiraInstance, settings=None):
     return jira_as_user.jira_for(user, instance)
 
 
-def _guard(cred_user: AsanaUser, instance: JiraInstance, fn):
-    """Run ``fn`` (a Jira call); kept as the one place to add per-call handling."""
-    return fn()
-
-
 # -- create metadata, cached per user and instance --------------------------------------------
 
 def creatable_projects(jira, cache_key) -> list[dict]:
@@ -292,7 +287,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
     if choice.instance is not None:
         jira = jira_for(user, choice.instance, caller.settings)
         key = (user.id, choice.instance.id)
-        projects = _guard(user, choice.instance, lambda: creatable_projects(jira, key))
+        projects = creatable_projects(jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
             choice.project = None
         if choice.project is None and len(projects) == 1:
@@ -305,8 +300,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                                                   "Your Jira account may not create issues "
                                                   "in any project.")))
         if choice.project:
-            types = _guard(user, choice.instance,
-                           lambda: issue_types(jira, key, choice.project))
+            types = issue_types(jira, key, choice.project)
             if choice.issuetype and all(str(t["id"]) != str(choice.issuetype) for t in types):
                 choice.issuetype = None
             fields.append(forms.dropdown(
@@ -336,8 +330,8 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                                          values.get(F_COPY)))
     ready = bool(choice.instance and choice.project and choice.issuetype)
     if ready:
-        metas = _guard(user, choice.instance, lambda: field_metas(
-            jira, (user.id, choice.instance.id), choice.project, choice.issuetype))
+        metas = field_metas(jira, (user.id, choice.instance.id), choice.project,
+                            choice.issuetype)
         shown, unsupported = jira_fields.form_fields(metas)
         room = forms.MAX_FIELDS - len(fields) - (2 if unsupported else 0)
         for f in shown[:max(0, room)]:
@@ -374,8 +368,7 @@ def typeahead(caller: Caller, field_ref: str, query: str) -> dict:
     if instance is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
     jira = jira_for(user, instance, caller.settings)
-    metas = _guard(user, instance, lambda: field_metas(jira, (user.id, instance.id), project,
-                                                        issuetype))
+    metas = field_metas(jira, (user.id, instance.id), project, issuetype)
     meta = next((m for m in metas if str(m.get("fieldId")) == field_id), None)
     if meta is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
@@ -384,7 +377,7 @@ def typeahead(caller: Caller, field_ref: str, query: str) -> dict:
     if f.kind in ("user", "users"):
         if not query:
             return {"items": []}
-        users = _guard(user, instance, lambda: jira.user_picker(query, max_results=20))
+        users = jira.user_picker(query, max_results=20)
         return {"items": [forms.typeahead_item(u.get("displayName") or u.get("name"),
                                                u.get("name"), u.get("name"))
                           for u in users if u.get("name")][:50]}
@@ -450,8 +443,7 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
                                  f"(at most {caller.settings.max_issues_per_task} per task)."})
     jira = jira_for(user, choice.instance, caller.settings)
     cache_key = (user.id, choice.instance.id)
-    metas = _guard(user, choice.instance, lambda: field_metas(jira, cache_key, choice.project,
-                                                               choice.issuetype))
+    metas = field_metas(jira, cache_key, choice.project, choice.issuetype)
     fields, errors = jira_fields_from(caller, values, metas)
     if errors:
         raise reject(errors)
@@ -476,7 +468,7 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
 
 def _create(user, instance, jira, fields: dict, on_invalid) -> dict:
     try:
-        created = _guard(user, instance, lambda: jira.create_issue(fields))
+        created = jira.create_issue(fields)
     except JiraInvalidInput as exc:
         errors = dict(exc.field_errors)
         if exc.messages and not errors:

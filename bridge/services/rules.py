@@ -66,8 +66,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
     if choice.instance is not None:
         jira = create_issue.jira_for(user, choice.instance, caller.settings)
         key = (user.id, choice.instance.id)
-        projects = create_issue._guard(user, choice.instance,
-                                       lambda: create_issue.creatable_projects(jira, key))
+        projects = create_issue.creatable_projects(jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
             choice.project = None
         fields.append(forms.dropdown(
@@ -75,8 +74,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                                         for p in projects],
             choice.project, required=True, watched=True, error=errors.pop(F_PROJECT, None)))
         if choice.project:
-            types = create_issue._guard(user, choice.instance, lambda: create_issue.issue_types(
-                jira, key, choice.project))
+            types = create_issue.issue_types(jira, key, choice.project)
             if choice.issuetype and all(str(t["id"]) != str(choice.issuetype) for t in types):
                 choice.issuetype = None
             fields.append(forms.dropdown(
@@ -89,8 +87,8 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                                  values.get(F_COPY)))
     ready = bool(choice.instance and choice.project and choice.issuetype)
     if ready:
-        metas = create_issue._guard(user, choice.instance, lambda: create_issue.field_metas(
-            jira, (user.id, choice.instance.id), choice.project, choice.issuetype))
+        metas = create_issue.field_metas(jira, (user.id, choice.instance.id),
+                                         choice.project, choice.issuetype)
         shown, unsupported = jira_fields.form_fields(metas, include_optional=True)
         room = forms.MAX_FIELDS - len(fields) - (2 if unsupported else 0)
         for f in shown[:max(0, room)]:
@@ -124,8 +122,8 @@ def save(caller: Caller, urls: Urls, values: dict, *, action_gid: str,
         raise FormRejected(build_form(caller, urls, values,
                                       {F_ISSUETYPE: "Choose a project and an issue type."}))
     jira = create_issue.jira_for(user, choice.instance, caller.settings)
-    metas = create_issue._guard(user, choice.instance, lambda: create_issue.field_metas(
-        jira, (user.id, choice.instance.id), choice.project, choice.issuetype))
+    metas = create_issue.field_metas(jira, (user.id, choice.instance.id), choice.project,
+                                     choice.issuetype)
     fixed, errors = create_issue.jira_fields_from(caller, values, metas)
     if errors:
         raise FormRejected(build_form(caller, urls, values, errors))
@@ -203,7 +201,7 @@ def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
 
     def create():
         try:
-            made = create_issue._guard(creator, instance, lambda: jira.create_issue(fields))
+            made = jira.create_issue(fields)
         except JiraInvalidInput as exc:
             detail = "; ".join([*(f"{k}: {v}" for k, v in exc.field_errors.items()),
                                 *map(str, exc.messages)])
