@@ -104,6 +104,7 @@ class Target:
 
     key: str
     instances: tuple[JiraInstance, ...]
+    from_url: bool = False
 
 
 def _resolve(text: str, connected: list[JiraInstance]) -> Target | None:
@@ -118,7 +119,7 @@ def _resolve(text: str, connected: list[JiraInstance]) -> Target | None:
             raise OtherHost() from None
         if ref.key is None:
             raise NotAnIssue()
-        return Target(ref.key, (by_base[ref.base_url],))
+        return Target(ref.key, (by_base[ref.base_url],), from_url=True)
     key = issue_refs.as_key(text)
     return Target(key, tuple(connected)) if key else None
 
@@ -191,7 +192,9 @@ def typeahead(call: AsanaCall) -> dict:
                 try:
                     issues = [client.issue(target.key, fields=FIELDS)]
                 except (JiraNotFound, JiraPermissionDenied):
-                    issues = _free_text(client, text) if len(target.instances) > 1 else []
+                    # A pasted URL names one issue; typed text that looks like a key may
+                    # still be words of a summary.
+                    issues = [] if target.from_url else _free_text(client, text)
             else:
                 issues = _free_text(client, text)
         except JiraNeedsReconnect:
