@@ -11,14 +11,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-import requests
-
 from .. import logs
 from ..timeutil import expiry
-from .errors import AsanaError, AsanaUnavailable, error_from_response
+from .client import call, http
+from .errors import AsanaError, error_from_response
 
 AUTHORIZE_PATH = "/-/oauth_authorize"
 TOKEN_PATH = "/-/oauth_token"
+REVOKE_PATH = "/-/oauth_revoke"
 
 
 @dataclass(frozen=True, repr=False)
@@ -51,17 +51,15 @@ def exchange_code(base_url: str, client_id: str, client_secret: str, code: str,
 
 def _token(base_url: str, timeout: float, form: dict) -> AsanaTokens:
     logs.hide(form.get("client_secret"), form.get("code"), form.get("refresh_token"))
-    try:
-        response = requests.post(base_url + TOKEN_PATH, data=form, timeout=timeout,
-                                 allow_redirects=False)
-    except requests.RequestException:
-        raise AsanaUnavailable() from None
+    with call():  # a timeout is "did not answer in time", not "cannot be reached"
+        response = http().post(base_url + TOKEN_PATH, data=form, timeout=timeout,
+                               allow_redirects=False)
     if response.status_code != 200:
         raise error_from_response(response)
     try:
         body = response.json()
         access_token = body["access_token"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise AsanaError("Asana's token answer was not understood.") from None
     logs.hide(access_token, body.get("refresh_token"))
     return AsanaTokens(
@@ -84,3 +82,20 @@ def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: st
         return tokens
     return AsanaTokens(access_token=tokens.access_token, refresh_token=refresh_token,
                        expires_at=tokens.expires_at, user=tokens.user)
+
+
+def revoke(base_url: str, client_id: str, client_secret: str, refresh_token: str, *,
+           timeout: float = 8.0) -> bool:
+    """Revoke a grant by its refresh token (asana-app-components.md §7.2: bearer tokens
+    are refused; 200 means revoked or unknown). Best effort, for a grant the bridge
+    obtained but will not keep: True when Asana confirmed, False on any failure."""
+    logs.hide(refresh_token, client_secret)
+    try:
+        with call():
+            response = http().post(base_url + REVOKE_PATH, timeout=timeout,
+                                   allow_redirects=False,
+                                   data={"client_id": client_id, "client_secret": client_secret,
+                                         "token": refresh_token})
+    except AsanaError:
+        return False
+    return response.status_code == 200

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import requests
 
 from .. import logs
-from .errors import JiraError, JiraUnavailable
+from .client import error_for, fresh_session
+from .errors import JiraError
 
 LINK_PATH = "/rest/applinks/3.0/applicationlink"
 CONSUMER_PATH = "/rest/applinks-oauth/1.0/applicationlink/{link_id}/authentication/consumer"
@@ -44,8 +45,7 @@ def create_applink(base_url: str, values: LinkValues, username: str, password: s
                    timeout: float = 8.0) -> str:
     """Create the link and its incoming consumer; return the application link id."""
     logs.hide(password)
-    session = requests.Session()
-    session.trust_env = False
+    session = fresh_session()
     session.auth = (username, password)
     try:
         link = session.put(base_url + LINK_PATH, json={
@@ -73,9 +73,9 @@ def create_applink(base_url: str, values: LinkValues, username: str, password: s
             raise JiraError(f"Jira created the link but refused the OAuth consumer "
                             f"(HTTP {consumer.status_code}).",
                             http_status=consumer.status_code)
-    except requests.RequestException:
-        raise JiraUnavailable() from None
-    except (KeyError, IndexError, ValueError, TypeError):
+    except requests.RequestException as exc:
+        raise error_for(exc) from None
+    except (KeyError, IndexError, ValueError, TypeError, RecursionError):
         raise JiraError("Jira's answer to the application link request was not understood.") \
             from None
     finally:

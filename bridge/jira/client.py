@@ -13,47 +13,92 @@ Rules this client keeps, each from a pitfall in jira-server.md §6:
 - An OAuth 2.0 bearer token Jira no longer knows is silently treated as anonymous (§2.6),
   so a response with ``X-AUSERNAME: anonymous`` to an authenticated request means the
   user must reconnect.
-- Every call has a timeout; connection failures and timeouts become ``JiraUnavailable``.
+- Every call goes through ``session_for``'s guarded session: a total deadline (the
+  client's timeout bounds the whole call, not each read), a cap on the answer's size, the
+  connected address checked (``bridge.outbound``). ``transport_errors`` turns failures
+  into ``JiraUnavailable`` / ``JiraTimedOut`` / ``JiraBadAnswer`` / ``JiraMisconfigured``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth1
 
-from .. import logs
+from .. import logs, outbound
 from .errors import (
+    JiraAnswerTooLarge,
+    JiraBadAnswer,
+    JiraError,
     JiraMisconfigured,
     JiraNeedsReconnect,
     JiraNotFound,
+    JiraTimedOut,
     JiraUnavailable,
     error_from_response,
 )
 from .signing import BearerAuth
 
-_sessions: dict[str, requests.Session] = {}
+_sessions: dict[str, outbound.GuardedSession] = {}
 _sessions_lock = threading.Lock()
 
 
-def session_for(base_url: str) -> requests.Session:
-    """The pooled session of one Jira instance (created on first use, per process)."""
+def session_for(base_url: str) -> outbound.GuardedSession:
+    """The pooled session of one Jira instance (created on first use, per process).
+
+    A ``GuardedSession``: every call through it has a total deadline, a cap on the
+    answer's size and its address checked at connect time (DNS rebinding), never reads
+    proxy settings or ``.netrc``, and never retries. Code that talks to Jira uses this
+    (or ``fresh_session``) and ``transport_errors``, and gets all of that for free."""
     with _sessions_lock:
         session = _sessions.get(base_url)
         if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers["User-Agent"] = "asana-jira-bridge"
-            session.trust_env = False  # no proxy or netrc credentials picked up by accident
-            _sessions[base_url] = session
+            session = _sessions[base_url] = outbound.GuardedSession()
         return session
+
+
+def fresh_session() -> outbound.GuardedSession:
+    """A guarded session of its own, for calls with an admin's password whose cookies
+    must not mix with the instance's pooled session (application links, webhooks)."""
+    return outbound.GuardedSession(pool_maxsize=2)
+
+
+def error_for(exc: requests.RequestException, unreachable: str | None = None) -> JiraError:
+    """The Jira error, with its sentence, for a transport failure (one place)."""
+    if isinstance(exc, outbound.ForbiddenAddress):
+        return JiraMisconfigured(
+            "Jira's host name now points to an address the bridge never calls "
+            f"({exc.reason.rstrip('.')}). Check the DNS name of this Jira.",
+            problem="forbidden_address")
+    if isinstance(exc, outbound.ResponseTooLarge):
+        return JiraAnswerTooLarge(f"Jira's answer was larger than the bridge accepts "
+                                  f"({exc.limit // (1024 * 1024)} MB).")
+    if isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout):
+        return JiraTimedOut()  # connected, then too slow (a connect timeout: unreachable)
+    return JiraUnavailable(unreachable)
+
+
+@contextlib.contextmanager
+def transport_errors(unreachable: str | None = None):
+    """Turn transport failures of a call to Jira into Jira errors with a sentence."""
+    try:
+        yield
+    except requests.RequestException as exc:
+        raise error_for(exc, unreachable) from None
+
+
+def json_of(response: requests.Response) -> Any:
+    """The parsed JSON body, or ``JiraBadAnswer`` (not JSON, or nested past Python's
+    recursion limit: a hostile Jira's ``[[[[...]]]]``)."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        raise JiraBadAnswer() from None
 
 
 class JiraClient:
@@ -72,6 +117,7 @@ class JiraClient:
     ATTACHMENTS = "/rest/api/2/issue/{issue}/attachments"
     ATTACHMENT_META = "/rest/api/2/attachment/meta"
     MY_PERMISSIONS = "/rest/api/2/mypermissions"
+    UPLOAD_MIN_RATE = 256 * 1024  # bytes/s an attachment upload may not fall below
 
     def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None, *,
                  timeout: float = 8.0, version: tuple[int, ...] | None = None,
@@ -98,28 +144,29 @@ class JiraClient:
     # -- transport ---------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params=None, json=None, data=None,
-                files=None, headers=None, stream: bool = False) -> requests.Response:
+                files=None, headers=None, stream: bool = False, deadline: float | None = None,
+                max_bytes: int | None = None) -> requests.Response:
+        """One call to Jira. It ends within ``deadline`` seconds (default: the client's
+        timeout, for the whole call) and refuses answers over ``max_bytes``."""
         try:
             return self._send(method, path, params=params, json=json, data=data,
-                              files=files, headers=headers, stream=stream)
+                              files=files, headers=headers, stream=stream, deadline=deadline,
+                              max_bytes=max_bytes)
         except JiraNeedsReconnect as exc:
             if self.on_reconnect is not None:
                 self.on_reconnect(exc)
             raise
 
     def _send(self, method: str, path: str, *, params, json, data, files, headers,
-              stream: bool) -> requests.Response:
+              stream: bool, deadline: float | None,
+              max_bytes: int | None) -> requests.Response:
         url = self.base_url + path
-        try:
+        with transport_errors():
             response = self.session.request(
                 method, url, params=params, json=json, data=data, files=files,
                 headers=headers, auth=self.auth, allow_redirects=False, stream=stream,
-                timeout=(min(3.0, self.timeout), self.timeout),
-            )
-        except requests.Timeout:
-            raise JiraUnavailable("Jira did not answer in time. Try again later.") from None
-        except requests.ConnectionError:
-            raise JiraUnavailable() from None
+                timeout=(min(3.0, self.timeout), self.timeout), deadline=deadline,
+                max_bytes=max_bytes)
         if 300 <= response.status_code < 400:
             raise JiraMisconfigured(
                 "Jira redirected the bridge elsewhere; its base URL is probably registered "
@@ -135,7 +182,7 @@ class JiraClient:
         return response
 
     def get_json(self, path: str, **params) -> Any:
-        return self.request("GET", path, params=params or None).json()
+        return json_of(self.request("GET", path, params=params or None))
 
     # -- endpoints (§3) ------------------------------------------------------------------
 
@@ -172,7 +219,7 @@ class JiraClient:
         return self.get_json(self.PROJECTS)
 
     def create_issue(self, fields: dict) -> dict:
-        return self.request("POST", self.CREATE_ISSUE, json={"fields": fields}).json()
+        return json_of(self.request("POST", self.CREATE_ISSUE, json={"fields": fields}))
 
     # -- users and attachments (§3.9) ------------------------------------------------------
 
@@ -198,12 +245,14 @@ class JiraClient:
     def upload_attachment(self, issue: str, body) -> list[dict]:
         """POST one streamed ``multipart.MultipartFile`` to the issue (§3.9): the header
         ``X-Atlassian-Token: no-check`` or Jira answers "XSRF check failed"; the answer is
-        a JSON array of the created attachments. The read timeout applies per read, so a
-        long upload is fine as long as bytes keep moving."""
+        a JSON array of the created attachments. The call's deadline grows with the file
+        (at least ``UPLOAD_MIN_RATE`` bytes a second), so a long upload is fine while a
+        stalled one still ends."""
         headers = {"X-Atlassian-Token": "no-check", "Content-Type": body.content_type}
+        deadline = self.timeout + 60 + len(body) / self.UPLOAD_MIN_RATE
         response = self.request("POST", self.ATTACHMENTS.format(issue=_path_part(issue)),
-                                data=body, headers=headers)
-        created = response.json()
+                                data=body, headers=headers, deadline=deadline)
+        created = json_of(response)
         return created if isinstance(created, list) else [created]
 
     # -- create metadata (§3.7): per project and paginated from 8.4, the old all-projects

@@ -137,6 +137,25 @@ class JiraUnavailable(JiraError):
     public_message = "Jira cannot be reached right now. Try again later."
 
 
+class JiraTimedOut(JiraUnavailable):
+    """Jira accepted the connection but did not finish answering within the deadline."""
+
+    code = "jira_timeout"
+    public_message = "Jira did not answer in time. Try again later."
+
+
+class JiraBadAnswer(JiraError):
+    """Jira answered something the bridge cannot read: not JSON, absurdly nested, or
+    larger than the bridge accepts (outbound.ResponseTooLarge)."""
+
+    code = "jira_bad_answer"
+    public_message = "Jira's answer was not understood."
+
+
+class JiraAnswerTooLarge(JiraBadAnswer):
+    code = "jira_answer_too_large"
+
+
 def parse_oauth_problem(response) -> dict[str, str]:
     """The ``oauth_problem`` parameters of a Jira OAuth 1.0a failure (§1.5), or ``{}``.
 
@@ -195,7 +214,7 @@ def error_from_response(response) -> JiraError:
 def _json(response):
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

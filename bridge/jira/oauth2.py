@@ -16,11 +16,9 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-import requests
-
 from .. import logs
 from ..timeutil import expiry
-from .client import session_for
+from .client import session_for, transport_errors
 from .errors import JiraError, JiraMisconfigured, JiraNeedsReconnect, JiraUnavailable
 
 AUTHORIZE_PATH = "/rest/oauth2/latest/authorize"
@@ -73,16 +71,34 @@ def refresh(base_url: str, client_id: str, client_secret: str, refresh_token: st
     })
 
 
+REVOKE_PATH = "/rest/oauth2/latest/revoke"
+
+
+def revoke(base_url: str, client_id: str, client_secret: str, token: str, *,
+           timeout: float = 8.0) -> bool:
+    """Revoke a token pair (jira-server.md §2.7: either token of a pair removes both; 200
+    also for a token already invalid). Best effort, for a token the bridge obtained but
+    will not keep: True when Jira confirmed, False on any failure (never raises)."""
+    logs.hide(token, client_secret)
+    try:
+        with transport_errors():
+            response = session_for(base_url).post(
+                base_url + REVOKE_PATH, timeout=timeout, allow_redirects=False,
+                data={"token": token, "client_id": client_id,
+                      "client_secret": client_secret})
+    except JiraError:
+        return False
+    return response.status_code == 200
+
+
 def _token_request(base_url: str, timeout: float, form: dict) -> TokenSet:
     logs.hide(form.get("client_secret"), form.get("refresh_token"), form.get("code"))
-    try:
+    with transport_errors():  # a timeout is "did not answer in time", not "unreachable"
         response = session_for(base_url).post(base_url + TOKEN_PATH, data=form,
                                               timeout=timeout, allow_redirects=False)
-    except requests.RequestException:
-        raise JiraUnavailable() from None
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = {}
     if not isinstance(body, dict):
         body = {}

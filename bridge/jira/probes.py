@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import requests
 
-from .client import JiraClient, session_for
+from .client import JiraClient, error_for, session_for
 from .errors import JiraUnavailable
 from .oauth2 import AUTHORIZE_PATH as OAUTH2_AUTHORIZE_PATH
 
@@ -45,11 +45,12 @@ def _get(base_url: str, path: str, timeout: float) -> Answer:
                                              allow_redirects=False)
     except requests.exceptions.SSLError as exc:
         raise JiraUnreachable(tls=True, cause=type(exc).__name__) from None
-    except requests.RequestException as exc:
-        raise JiraUnreachable(cause=type(exc).__name__) from None
+    except requests.RequestException as exc:  # unreachable, too slow, too large: say which
+        raise JiraUnreachable(error_for(exc).public_message, cause=type(exc).__name__) \
+            from None
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     return Answer(status=response.status_code, json=body,
                   date=response.headers.get("Date"), location=response.headers.get("Location"))

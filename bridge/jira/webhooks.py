@@ -17,7 +17,8 @@ from __future__ import annotations
 import requests
 
 from .. import logs
-from .errors import JiraError, JiraUnavailable
+from .client import error_for, fresh_session
+from .errors import JiraError
 
 LEGACY_PATH = "/rest/webhooks/1.0/webhook"
 JIRA10_PATH = "/rest/jira-webhook/1.0/webhooks"
@@ -40,8 +41,7 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
                      timeout: float = 8.0) -> str:
     """Create the webhook; returns Jira's ``self`` URL (or id) for it."""
     logs.hide(password, url)
-    session = requests.Session()
-    session.trust_env = False
+    session = fresh_session()
     session.auth = (username, password)
     body = {"name": name, "url": url, "events": list(events),
             "filters": {"issue-related-events-section": ""}, "excludeBody": False}
@@ -53,8 +53,8 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
             if answer.status_code == 404 and path != paths[-1]:
                 continue
             break
-    except requests.RequestException:
-        raise JiraUnavailable() from None
+    except requests.RequestException as exc:
+        raise error_for(exc) from None
     finally:
         session.close()
     status = answer.status_code
@@ -67,7 +67,7 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
                         "with the values shown on this page.", http_status=status)
     try:
         created = answer.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         created = {}
     return str(created.get("self") or created.get("id") or "") if isinstance(created, dict) \
         else ""

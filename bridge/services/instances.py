@@ -16,7 +16,7 @@ from peewee import IntegrityError
 from ..db import database
 from ..jira import applinks, oauth1
 from ..jira.client import JiraClient
-from ..jira.errors import JiraError, JiraMisconfigured, JiraUnavailable
+from ..jira.errors import JiraAnswerTooLarge, JiraError, JiraMisconfigured, JiraUnavailable
 from ..jira.keys import generate_key_pair
 from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from ..jira.urls import JiraCloudURL, check_resolved, normalize_base_url
@@ -61,23 +61,36 @@ def probe(raw_url: str, *, timeout: float = 8.0) -> JiraProbe:
     client = JiraClient(base_url, timeout=timeout)
     try:
         info = client.server_info()
-    except (JiraUnavailable, JiraMisconfigured):
+    except (JiraUnavailable, JiraMisconfigured, JiraAnswerTooLarge):
         raise
-    except JiraError:
-        raise NotJira() from None
-    except ValueError:  # not JSON
+    except JiraError:  # an error status, not JSON, nested absurdly
         raise NotJira() from None
     numbers = info.get("versionNumbers") if isinstance(info, dict) else None
-    if not isinstance(numbers, list) or not numbers:
+    if not isinstance(numbers, list) or not 1 <= len(numbers) <= 8:
         raise NotJira()
+    try:  # Jira sends [8, 20, 0]; a string "8" is read, "x" or 8.5 is not Jira
+        version_numbers = tuple(_version_number(n) for n in numbers)
+    except (TypeError, ValueError):
+        raise NotJira() from None
     if str(info.get("deploymentType", "")).lower() == "cloud":
         raise JiraCloudURL("That is a Jira Cloud site. This bridge connects Jira Server and "
                            "Data Center; for Jira Cloud use Asana's own Jira Cloud "
                            "integration.")
-    return JiraProbe(base_url=base_url, version=str(info.get("version", "")),
-                     version_numbers=tuple(int(n) for n in numbers),
-                     server_title=str(info.get("serverTitle", "")),
-                     reported_base_url=str(info.get("baseUrl", "")))
+    # Cut to the columns they go to (JiraInstance.version, .name): a hostile Jira's
+    # 10 kB title must not fail the insert on PostgreSQL.
+    return JiraProbe(base_url=base_url, version=str(info.get("version", ""))[:32],
+                     version_numbers=version_numbers,
+                     server_title=str(info.get("serverTitle", ""))[:255],
+                     reported_base_url=str(info.get("baseUrl", ""))[:512])
+
+
+def _version_number(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(value)
+    number = int(value)
+    if not 0 <= number < 100_000:
+        raise ValueError(value)
+    return number
 
 
 def create_oauth1_instance(workspace_gid: str, found: JiraProbe, *, name: str = "",

@@ -25,6 +25,7 @@ from flask import Blueprint, request
 
 from ..asana import oauth as asana_oauth
 from ..asana.client import AsanaClient
+from ..errors import BridgeError
 from ..jira import oauth2 as jira_oauth2
 from ..jira.client import JiraClient
 from ..jira.signing import BearerAuth
@@ -71,7 +72,16 @@ def _asana_signed_in(row: PendingAuth, flow: ModuleType):
     tokens = asana_oauth.exchange_code(cfg.asana_base_url, cfg.asana_client_id,
                                        cfg.asana_client_secret, code, asana_redirect_uri(),
                                        row.pkce_verifier, timeout=cfg.http_timeout)
-    me = AsanaClient(cfg.asana_base_url, tokens.access_token, timeout=cfg.http_timeout).me()
+    try:
+        me = AsanaClient(cfg.asana_base_url, tokens.access_token,
+                         timeout=cfg.http_timeout).me()
+    except BridgeError:
+        # The grant will not be stored: do not leave it alive at Asana either.
+        if tokens.refresh_token:
+            asana_oauth.revoke(cfg.asana_base_url, cfg.asana_client_id,
+                               cfg.asana_client_secret, tokens.refresh_token,
+                               timeout=cfg.http_timeout)
+        raise
     user = _save_asana_user(me, tokens)
     if flow is admin:
         return admin.asana_signed_in(user, me, row.return_url)
@@ -131,8 +141,16 @@ def _jira2_authorized(row: PendingAuth, flow: ModuleType):
     tokens = jira_oauth2.exchange_code(base_url, client_id, client_secret, code,
                                        jira_as_user.jira2_redirect_uri(), row.pkce_verifier,
                                        timeout=cfg.http_timeout)
-    me = JiraClient(base_url, BearerAuth(tokens.access_token),
-                    timeout=cfg.http_timeout).myself()
+    try:
+        me = JiraClient(base_url, BearerAuth(tokens.access_token),
+                        timeout=cfg.http_timeout).myself()
+    except BridgeError:
+        # The new token will not be stored: revoke it rather than leave it valid in
+        # Jira (jira-server.md §2.7). OAuth 1.0a has no such call (only the user's
+        # profile page), so the popup's access token cannot be revoked the same way.
+        jira_oauth2.revoke(base_url, client_id, client_secret, tokens.access_token,
+                           timeout=cfg.http_timeout)
+        raise
     if flow is admin:
         return admin.finish_setup(row, tokens, me)
     return popup.jira2_authorized(row, tokens, me)

@@ -78,8 +78,6 @@ def _secrets_from_database(app) -> set[str]:
 
 
 def test_no_secret_in_any_log_line_or_response_body(bridge, jira_factory, debug_log):
-    from tests.conftest import TEST_SECRET
-
     bodies: list[tuple[str, int, str]] = []
 
     # 1. An admin connects Jira 8.20 by application link, typing Jira's admin password.
@@ -120,8 +118,8 @@ def test_no_secret_in_any_log_line_or_response_body(bridge, jira_factory, debug_
 
     secrets = _secrets_from_database(bridge.app)
     assert len(secrets) >= 10, "the flows should have stored tokens, keys and secrets"
-    secrets |= {TEST_SECRET, ASANA_CLIENT_SECRET, JIRA_ADMIN_PASSWORD, client.client_secret,
-                *USERS.values()}
+    secrets |= {bridge.app.config["BRIDGE"].secret_key, ASANA_CLIENT_SECRET,
+                JIRA_ADMIN_PASSWORD, client.client_secret, *USERS.values()}
     log_text = debug_log.getvalue()
     assert "DEBUG" in log_text and "SELECT" in log_text  # debug logging was on
     leaks = []
