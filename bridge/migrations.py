@@ -53,11 +53,19 @@ def _rate_counts(db: pw.Database) -> None:
     db.create_tables([RateCount])
 
 
+def _admin_sessions(db: pw.Database) -> None:
+    """Admin sessions kept on the server (services.admins), ended by sign-out and removal."""
+    from .models import AdminSession
+
+    db.create_tables([AdminSession])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
     (3, "durable queue, attachment copies, worker heartbeats", _queue_and_copies),
     (4, "rate counts shared across workers and nodes", _rate_counts),
+    (5, "admin sessions kept on the server", _admin_sessions),
 )
 
 LATEST = MIGRATIONS[-1][0]

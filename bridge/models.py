@@ -116,6 +116,17 @@ class BridgeAdmin(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
 
+class AdminSession(BaseModel):
+    """A signed-in admin, on the server side: the cookie carries only a random id, whose
+    SHA-256 is the key here. Signing out or losing admin rights deletes the row, so a
+    copied cookie stops working at once; ``created_at`` caps the session's lifetime."""
+
+    id_hash = pw.CharField(unique=True, max_length=64)
+    email = pw.CharField(max_length=320, index=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+
+
 class SetupToken(BaseModel):
     """The one-time token that lets the first admin in (ARCHITECTURE §8), stored hashed."""
 
@@ -301,6 +312,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     JiraInstance,
     AsanaUser,
     BridgeAdmin,
+    AdminSession,
     SetupToken,
     JiraCredential,
     IssueLink,

@@ -6,6 +6,11 @@ The first admin proves it with a one-time setup token the bridge prints on first
 afterwards admins are the emails in ``BRIDGE_ADMINS`` or those an admin granted, and they
 sign in with Asana. Only the token's SHA-256 is stored in the database.
 
+Admin sessions live on the server (``AdminSession``): every admin request re-checks the
+session (not ended, under ``SESSION_MAX_AGE`` since sign-in, used within
+``SESSION_IDLE``) and that its email is still an admin; sign-out and ``revoke`` delete
+the rows, so neither a copied cookie nor a removed admin keeps any right.
+
 Only the latest token is valid: minting one (a lost token file at start, or
 ``asana-jira-bridge admins setup-token``) retires every earlier unused one, so a token
 that leaked from an old copy of the file cannot claim the bridge.
@@ -13,6 +18,7 @@ that leaked from an old copy of the file cannot claim the bridge.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -21,7 +27,10 @@ from pathlib import Path
 from .. import sealing
 from ..db import database
 from ..errors import BridgeError
-from ..models import BridgeAdmin, SetupToken, audit, utcnow
+from ..models import AdminSession, BridgeAdmin, SetupToken, audit, utcnow
+
+SESSION_MAX_AGE = dt.timedelta(hours=8)  # from sign-in, however active the admin is
+SESSION_IDLE = dt.timedelta(hours=1)
 
 
 class NotAnAdmin(BridgeError):
@@ -115,7 +124,48 @@ def grant(email: str, by: str) -> BridgeAdmin:
 
 
 def revoke(email: str, by: str) -> bool:
-    removed = BridgeAdmin.delete().where(BridgeAdmin.email == email.strip().lower()).execute()
+    """Take a granted admin's rights away, and end their sessions on every node."""
+    email = email.strip().lower()
+    removed = BridgeAdmin.delete().where(BridgeAdmin.email == email).execute()
     if removed:
+        end_sessions_of(email)
         audit("admin.revoked", actor=by, target=email)
     return bool(removed)
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+def start_session(email: str) -> str:
+    """A new admin session; returns the id for the (signed) cookie."""
+    sid = secrets.token_urlsafe(32)
+    AdminSession.delete().where(AdminSession.created_at < utcnow() - SESSION_MAX_AGE).execute()
+    AdminSession.create(id_hash=_hash(sid), email=email.strip().lower())
+    return sid
+
+
+def check_session(sid: str | None, configured: tuple[str, ...]) -> str | None:
+    """The admin's email if ``sid`` is a live session of someone who is still an admin;
+    otherwise ``None`` (and an expired or orphaned session is ended)."""
+    if not sid:
+        return None
+    row = AdminSession.get_or_none(AdminSession.id_hash == _hash(sid))
+    if row is None:
+        return None
+    now = utcnow()
+    if (row.created_at < now - SESSION_MAX_AGE or row.last_seen_at < now - SESSION_IDLE
+            or not is_admin(row.email, configured)):
+        row.delete_instance()
+        return None
+    if row.last_seen_at < now - dt.timedelta(minutes=1):  # one write a minute at most
+        AdminSession.update(last_seen_at=now).where(AdminSession.id == row.id).execute()
+    return row.email
+
+
+def end_session(sid: str | None) -> None:
+    if sid:
+        AdminSession.delete().where(AdminSession.id_hash == _hash(sid)).execute()
+
+
+def end_sessions_of(email: str) -> int:
+    return AdminSession.delete().where(AdminSession.email == email.strip().lower()).execute()

@@ -32,6 +32,8 @@ from .security import (
     rate_limit,
     safe_return_path,
     settings,
+    sign_in_admin,
+    sign_out_admin,
 )
 
 bp = Blueprint("admin", __name__)
@@ -39,7 +41,15 @@ bp = Blueprint("admin", __name__)
 
 @bp.app_context_processor
 def _template_helpers():
-    return {"csrf_token": csrf_token}
+    return {"csrf_token": csrf_token, "current_admin": _admin_for_template}
+
+
+def _admin_for_template():
+    """The page header's "signed in as": never the reason an error page fails to show."""
+    try:
+        return current_admin()
+    except Exception:
+        return None
 
 
 KINDS = ("admin_signin", "setup_check")  # the pending flows this module finishes
@@ -96,7 +106,7 @@ def signin():
 @bp.post("/admin/signout")
 def signout():
     check_csrf()
-    session.clear()
+    sign_out_admin()  # ends the session on the server: a copied cookie is dead too
     return message_page("Signed out", "You are signed out of the bridge.")
 
 
@@ -110,7 +120,7 @@ def asana_signed_in(user: AsanaUser, me: dict, return_path: str | None):
     session.permanent = True
     target = safe_return_path(return_path, "/jira/connect")
     if admins.is_admin(user.email, cfg.admins):
-        session["admin"] = who
+        sign_in_admin(who)
         return redirect(target)
     if not admins.admins_exist(cfg.admins):
         session["claim"] = who
@@ -133,7 +143,7 @@ def claim():
             return render_template("claim.html", email=who["email"],
                                    error=exc.public_message), 403
         session.pop("claim")
-        session["admin"] = who
+        sign_in_admin(who)
         return redirect(safe_return_path(request.args.get("next"), "/jira/connect"))
     return render_template("claim.html", email=who["email"])
 

@@ -1,7 +1,8 @@
 """Page security shared by the admin and auth blueprints (ARCHITECTURE §8).
 
 - CSRF: a per-session token in every state-changing form, checked on POST.
-- Admin sessions: who signed in with Asana and was found to be an admin.
+- Admin sessions: who signed in with Asana and was found to be an admin; checked against
+  the server-side session and the admin list on every request (``services.admins``).
 - Return URLs: only paths on the bridge itself (no open redirects).
 - Rate limits: per client address on the auth endpoints, shared by every worker and node.
 """
@@ -84,8 +85,38 @@ def safe_return_path(target: str | None, default: str = "/") -> str:
     return target
 
 
+def sign_in_admin(who: dict) -> None:
+    """Start a server-side admin session for ``who`` (after ``session.clear()``)."""
+    from ..services import admins
+
+    session["admin"] = who
+    session["admin_sid"] = admins.start_session(who["email"])
+
+
+def sign_out_admin() -> None:
+    from ..services import admins
+
+    admins.end_session(session.get("admin_sid"))
+    session.clear()
+
+
 def current_admin() -> dict | None:
-    return session.get("admin")
+    """The signed-in admin, if the server-side session is alive and they are still an
+    admin (checked once per request); a dead session is dropped from the cookie."""
+    from flask import g
+
+    from ..services import admins
+
+    if "bridge_admin" not in g:
+        who = session.get("admin")
+        email = admins.check_session(session.get("admin_sid"), settings().admins) \
+            if who else None
+        if who and email != (who.get("email") or "").lower():
+            session.pop("admin", None)
+            session.pop("admin_sid", None)
+            who = None
+        g.bridge_admin = who
+    return g.bridge_admin
 
 
 def admin_required(view):
