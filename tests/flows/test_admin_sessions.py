@@ -109,3 +109,18 @@ def test_an_idle_session_ends(bridge, jira_factory):
         AdminSession.update(last_seen_at=utcnow() - admins.SESSION_IDLE
                             - dt.timedelta(seconds=1)).execute()
     assert "/-/oauth_authorize" in browser.get(f"{bridge.url}/jira/connect").url
+
+
+def test_visiting_the_confirmation_page_again_answers_with_a_page(bridge, jira_factory):
+    """Issue 11 §5: a second visit to an instance's confirmation page was once seen
+    answering 500 from the OAuth 1.0a link proof."""
+    jira = jira_factory("8.20.0")
+    browser, confirm = _signed_in(bridge, jira, "alice@example.com")
+    values = _create(browser, confirm)
+    done = browser.submit(values, action="/applink", username="admin", password="admin")
+    assert "Jira is connected" in done.text
+    with bridge.app.app_context():
+        instance_id = JiraInstance.get().id
+    for _ in range(3):
+        again = browser.get(f"{bridge.url}/jira/instances/{instance_id}/confirm")
+        assert again.status_code == 200 and "Jira is connected" in again.text
