@@ -20,7 +20,9 @@ per task) and §8 (a pasted URL of another host is refused and never fetched).
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import peewee as pw
@@ -47,6 +49,7 @@ log = logging.getLogger("bridge.lookup")
 MAX_ITEMS = 50  # reference §5.4, §6.3: typeahead results are limited to 50 items
 TITLE_MAX = 200
 FIELDS = ("summary", "status", "issuetype")
+MAX_PARALLEL = 8  # instances asked at once by one typeahead
 
 
 class LookupRefused(BridgeError):
@@ -184,25 +187,25 @@ def typeahead(call: AsanaCall) -> dict:
         return {"header": exc.public_message, "items": []}
     several = len(connected) > 1
     clients = _clients(call, target.instances if target else connected)
+
+    def search(client: JiraClient) -> list[dict]:
+        if target is None:
+            return _free_text(client, text)
+        try:
+            return [client.issue(target.key, fields=FIELDS)]
+        except (JiraNotFound, JiraPermissionDenied):
+            # A pasted URL names one issue; typed text that looks like a key may still be
+            # words of a summary.
+            return [] if target.from_url else _free_text(client, text)
+
     items: list[dict] = []
     failure: JiraError | None = None
-    for instance, client in clients:
-        try:
-            if target is not None:
-                try:
-                    issues = [client.issue(target.key, fields=FIELDS)]
-                except (JiraNotFound, JiraPermissionDenied):
-                    # A pasted URL names one issue; typed text that looks like a key may
-                    # still be words of a summary.
-                    issues = [] if target.from_url else _free_text(client, text)
-            else:
-                issues = _free_text(client, text)
-        except JiraNeedsReconnect:
-            if len(clients) == 1:
-                raise
-            continue
-        except JiraError as exc:  # one instance down: the others still answer
-            failure = failure or exc
+    for instance, issues, error in _on_each(clients, search):
+        if isinstance(error, JiraNeedsReconnect) and len(clients) == 1:
+            raise error
+        if error is not None:  # one instance down or disconnected: the others answer
+            if not isinstance(error, JiraNeedsReconnect):
+                failure = failure or error
             continue
         items.extend(_item(instance, issue, several) for issue in issues)
     if not items and failure is not None:
@@ -211,6 +214,29 @@ def typeahead(call: AsanaCall) -> dict:
     if not items:
         body["header"] = "No Jira issue matches, or your Jira account cannot see it."
     return body
+
+
+def _on_each(clients: list[tuple[JiraInstance, JiraClient]], fn):
+    """``(instance, fn(client), error)`` for every instance, in order. Several instances
+    are asked at once, so a typeahead costs one Jira's latency, not their sum; each worker
+    runs in a copy of the request's context (the secrets it hides from logs) and returns
+    any database connection it opened (marking a lost token)."""
+
+    def one(instance: JiraInstance, client: JiraClient, worker: bool):
+        try:
+            return instance, fn(client), None
+        except JiraError as exc:
+            return instance, None, exc
+        finally:
+            if worker and not database.is_closed():
+                database.close()
+
+    if len(clients) <= 1:
+        return [one(instance, client, False) for instance, client in clients]
+    with ThreadPoolExecutor(max_workers=min(len(clients), MAX_PARALLEL)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, instance, client, True)
+                   for instance, client in clients]
+        return [future.result() for future in futures]
 
 
 def attach(call: AsanaCall, settings) -> dict:
