@@ -18,7 +18,17 @@ from urllib.parse import urlsplit
 from flask import Flask, g, jsonify, request
 from werkzeug.http import http_date
 
-from bridge.sandbox.jira import applinks, auth, control, faults, oauth1, oauth2, rest, webhooks
+from bridge.sandbox.jira import (
+    applinks,
+    auth,
+    control,
+    faults,
+    oauth1,
+    oauth2,
+    rest,
+    uploads,
+    webhooks,
+)
 from bridge.sandbox.jira.state import SimState
 from bridge.sandbox.jira.webutil import error_json
 
@@ -40,6 +50,43 @@ class _ContextPath:
         return [b"Not Found"]
 
 
+class _HeaderSizeLimit:
+    """Tomcat's ``maxHttpHeaderSize``: Jira's stock ``server.xml`` sets 8192 bytes for the
+    request line plus headers; a larger request is refused with 400 ("Request header is
+    too large") by the container before Jira runs, which is why clients send long JQL by
+    POST (docs/reference-additions.md "Over-long request lines")."""
+
+    LIMIT = 8192
+    PAGE = (b'<!doctype html><html lang="en"><head><title>HTTP Status 400 \xe2\x80\x93 Bad '
+            b'Request</title></head><body><h1>HTTP Status 400 \xe2\x80\x93 Bad Request</h1>'
+            b'</body></html>')
+
+    def __init__(self, app):
+        self.app = app
+
+    @staticmethod
+    def size(environ) -> int:
+        uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+        if not uri:
+            uri = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            if environ.get("QUERY_STRING"):
+                uri += "?" + environ["QUERY_STRING"]
+        total = len(environ.get("REQUEST_METHOD", "GET")) + len(uri) + len(
+            environ.get("SERVER_PROTOCOL", "HTTP/1.1")) + 4
+        for key, value in environ.items():
+            if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                total += len(key.removeprefix("HTTP_")) + len(str(value)) + 4
+        return total + 2
+
+    def __call__(self, environ, start_response):
+        if self.size(environ) > self.LIMIT:
+            start_response("400 Bad Request", [("Content-Type", "text/html;charset=utf-8"),
+                                               ("Content-Language", "en"),
+                                               ("Connection", "close")])
+            return [self.PAGE]
+        return self.app(environ, start_response)
+
+
 def get_state(app: Flask) -> SimState:
     """The simulator state of an app made by :func:`create_jira_simulator`."""
     return app.extensions["jira_sim"]
@@ -55,6 +102,7 @@ def create_jira_simulator(version: str = "8.20.0", base_url: str | None = None,
     :param clock: callable returning epoch seconds (default ``time.time``).
     """
     app = Flask(__name__, template_folder="templates")
+    app.request_class = uploads.SimRequest
     app.config["JSONIFY_PRETTYPRINT_REGULAR"] = False
     app.json.sort_keys = False
     sim = SimState(version, base_url, fixture=fixture, clock=clock)
@@ -120,4 +168,5 @@ def create_jira_simulator(version: str = "8.20.0", base_url: str | None = None,
     prefix = urlsplit(base_url).path.rstrip("/") if base_url else ""
     if prefix:
         app.wsgi_app = _ContextPath(app.wsgi_app, prefix)
+    app.wsgi_app = _HeaderSizeLimit(app.wsgi_app)
     return app

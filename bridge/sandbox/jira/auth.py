@@ -6,6 +6,11 @@ Runs before every request (except ``/_sim``) like Jira's Seraph + OAuth filters:
 * OAuth 2.0 bearer (§2.6): an unknown/expired token is logged and ignored → anonymous;
   a READ-scope token gets 403 on every non-GET request.
 * Basic auth with wrong credentials → 401 (``X-Seraph-LoginReason: AUTHENTICATED_FAILED``).
+  After ``max_authentication_attempts`` (3, Jira's default) failures in a row for one user,
+  every Basic-auth request as that user, right password or not, gets 403 with
+  ``X-Authentication-Denied-Reason: CAPTCHA_CHALLENGE; login-url=<base>/login.jsp`` until
+  the user signs in through ``/login.jsp`` (where Jira shows a CAPTCHA) or a test clears it
+  (``DELETE /_sim/captcha``).  docs/reference-additions.md "CAPTCHA after failed logins".
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ def identify() -> Response | None:
             name, _, password = base64.b64decode(credentials).decode("utf-8").partition(":")
         except (ValueError, UnicodeError):
             name, password = "", ""
+        if name in st.captcha:
+            return captcha_challenge()
         user = st.check_password(name, password)
         token_user = None
         if user is None and st.profile.has_oauth2_provider:
@@ -75,11 +82,13 @@ def identify() -> Response | None:
             g.user, g.scope = token_user
             g.auth = "oauth2"
         elif user is None:
+            st.login_failed(name)
             g.login_reason = "AUTHENTICATED_FAILED"
             resp = error_json(401, [])
             resp.headers["X-Seraph-LoginReason"] = "AUTHENTICATED_FAILED"
             return resp
         else:
+            st.login_succeeded(name)
             g.user, g.auth = user["name"], "basic"
     if g.user is None:
         sid = request.cookies.get(SESSION_COOKIE)
@@ -91,6 +100,18 @@ def identify() -> Response | None:
         return error_json(403, [f"Request does not have write scope. Cannot complete "
                                 f"{request.method} request."])
     return None
+
+
+def captcha_challenge() -> Response:
+    """Seraph's answer once a user must solve a CAPTCHA (observed headers; HTML body)."""
+    resp = Response("<html><body><p>Authentication denied: CAPTCHA required. Sign in "
+                    "through the browser.</p></body></html>", status=403,
+                    mimetype="text/html")
+    resp.headers["X-Authentication-Denied-Reason"] = (
+        f"CAPTCHA_CHALLENGE; login-url={state().base_url}/login.jsp")
+    resp.headers["X-Seraph-LoginReason"] = "AUTHENTICATION_DENIED"
+    g.login_reason = "AUTHENTICATION_DENIED"
+    return resp
 
 
 def _mentions_oauth(authz: str) -> bool:
@@ -127,14 +148,16 @@ def login():
     dest = request.values.get("os_destination")
     if request.method == "GET":
         return render_template("login.html", destination=dest or "", error=None)
-    user = st.check_password(request.form.get("os_username", ""),
-                             request.form.get("os_password", ""))
+    name = request.form.get("os_username", "")
+    user = st.check_password(name, request.form.get("os_password", ""))
     if user is None:
+        st.login_failed(name)
         resp = Response(render_template("login.html", destination=dest or "",
                                         error="Sorry, your username and password are "
                                               "incorrect - please try again."))
         resp.headers["X-Seraph-LoginReason"] = "AUTHENTICATED_FAILED"
         return resp
+    st.login_succeeded(name, browser=True)  # the browser form carries the CAPTCHA
     sid = secrets.token_hex(16).upper()
     with st.lock:
         st.sessions[sid] = user["name"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..liveserver import _Handler as OneDateHandler
 from ..liveserver import is_loopback
 
 
@@ -29,4 +30,7 @@ def command(port: int, host: str, version: str, base_url: str | None, fixture: s
     app = create_jira_simulator(version=version, base_url=base, fixture=fixture)
     click.echo(f"Jira simulator {version} on http://{host}:{port} (base URL {base}); "
                f"users admin/admin, alice/alice, bob/bob")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    # One Date header, the simulated clock's (werkzeug's own handler would add the real
+    # time as a second one and hide a skew set through /_sim/clock from doctor).
+    run_simple(host, port, app, threaded=True, use_reloader=False,
+               request_handler=OneDateHandler)

@@ -3,13 +3,30 @@
 Each endpoint maps onto a :class:`~bridge.sandbox.jira.state.SimState` method.  These
 paths skip authentication, faults and rate limiting; the simulator only ever binds
 loopback addresses.
+
+Changing an issue as a Jira user would (status, priority, assignee), which fires the
+registered ``jira:issue_updated`` webhooks (``rest/webhooks/1.0/webhook``) with a
+changelog:
+
+* a page for people and browser tests: ``GET {jira}/_sim/issues`` lists every issue with
+  a Status, Priority and Assignee select and a "Save KEY" button per row (form
+  ``#form-KEY``, ``POST {jira}/_sim/issues/KEY`` form-encoded; answers with the page);
+* the same as JSON: ``POST {jira}/_sim/issues/KEY`` with
+  ``{"status": "In Progress", "priority": "High", "assignee": "bob", "actor": "admin"}``
+  (ids or names; ``"assignee": null`` unassigns) answers
+  ``{"issue": {...}, "changelog": [...]}``; 404 for an unknown key, 400 for an unknown
+  value (nothing changed);
+* in-process: ``get_state(app).update_issue("EX-1", {"status": "Done"})``.
+
+``GET /_sim/webhook-deliveries`` shows what was delivered; the dispatcher's ``wait()``
+joins pending deliveries.  ``DELETE /_sim/captcha[/USER]`` clears a CAPTCHA lock.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, render_template, request
 
 from bridge.sandbox.jira import representations as rep
 from bridge.sandbox.jira.keys import InvalidPublicKey
@@ -80,18 +97,50 @@ def settings():
     return jsonify(st.settings)
 
 
+def _issues_page(changed=None, items=None, error=None, status=200):
+    st = state()
+    return render_template(
+        "sim_issues.html", issues=sorted(st.issues.values(), key=lambda i: i["key"]),
+        statuses=list(st.statuses.values()), priorities=list(st.priorities.values()),
+        users=list(st.users.values()), actor="admin", changed=changed, error=error,
+        changed_items=", ".join(f"{i['field']}: {i['fromString']} → {i['toString']}"
+                                for i in items or [])), status
+
+
+@bp.route("/issues", methods=["GET"])
+def issues_page():
+    return _issues_page()
+
+
 @bp.route("/issues/<key>", methods=["POST"])
 def move_issue(key):
-    """Admin change of ``status``/``assignee``/``priority``/``summary``; fires webhooks."""
+    """Change ``status``/``assignee``/``priority``/``summary``; fires webhooks.
+
+    JSON in, JSON out; a form post (the ``/_sim/issues`` page) gets the page back.
+    """
     st = state()
-    body = _body()
+    from_form = request.mimetype in ("application/x-www-form-urlencoded",
+                                     "multipart/form-data")
+    if from_form:
+        body = {k: v for k, v in request.form.items()
+                if k in ("status", "priority", "assignee", "summary", "actor")}
+        if body.get("assignee") == "":
+            body["assignee"] = None
+    else:
+        body = _body()
     actor = body.pop("actor", "admin")
     try:
         issue, items = st.update_issue(key, body, user=actor)
     except KeyError:
+        if from_form:
+            return _issues_page(error=f"No issue {key}.", status=404)
         return error_json(404, ["Issue Does Not Exist"])
     except ValueError as exc:
+        if from_form:
+            return _issues_page(error=str(exc), status=400)
         return error_json(400, [str(exc)])
+    if from_form:
+        return _issues_page(changed=issue["key"], items=items)
     return jsonify({"issue": rep.issue(st, issue), "changelog": items})
 
 
@@ -124,6 +173,16 @@ def add_client():
     return jsonify({"clientId": c.client_id, "clientSecret": c.client_secret, "name": c.name,
                     "redirects": c.redirects, "scope": c.scope,
                     "applinkId": c.applink_id}), 201
+
+
+@bp.route("/captcha", methods=["GET", "DELETE"])
+@bp.route("/captcha/<user>", methods=["DELETE"])
+def captcha(user=None):
+    """Users who must pass a CAPTCHA; DELETE clears one user (or everyone)."""
+    st = state()
+    if request.method == "DELETE":
+        st.clear_captcha(user)
+    return jsonify({"captcha": sorted(st.captcha), "failedLogins": st.failed_logins})
 
 
 @bp.route("/webhook-deliveries", methods=["GET"])

@@ -11,9 +11,9 @@ import html
 import mimetypes
 import re
 
-from flask import Blueprint, Response, abort, g, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, request, send_file
 
-from bridge.sandbox.jira import jql
+from bridge.sandbox.jira import fieldmeta, jql
 from bridge.sandbox.jira import representations as rep
 from bridge.sandbox.jira.auth import has_scope
 from bridge.sandbox.jira.webutil import error_json, not_authenticated, state
@@ -97,7 +97,52 @@ def user_search():
         or any(w.lower().startswith(needle) for w in u["displayName"].split()))]
     start_at = _int_arg("startAt", 0)
     max_results = min(_int_arg("maxResults", 50) or 50, 1000)
-    return jsonify([rep.user(st, u["name"]) for u in hits[start_at:start_at + max_results]])
+    return jsonify([dict(rep.user(st, u["name"]), locale="en_US")
+                    for u in hits[start_at:start_at + max_results]])
+
+
+def _user_hits(st, needle: str) -> list[dict]:
+    needle = needle.lower()
+    return [u for u in st.users.values() if u.get("active", True) and needle and (
+        u["name"].lower().startswith(needle) or u["emailAddress"].lower().startswith(needle)
+        or any(w.lower().startswith(needle) for w in u["displayName"].split()))]
+
+
+def _strong(text: str, needle: str) -> str:
+    """The picker's ``html``: matched word starts in ``<strong>`` (HTML-escaped)."""
+    out = []
+    for word in re.split(r"(\W+)", text):
+        if needle and word.lower().startswith(needle.lower()):
+            out.append(f"<strong>{html.escape(word[:len(needle)])}</strong>"
+                       f"{html.escape(word[len(needle):])}")
+        else:
+            out.append(html.escape(word))
+    return "".join(out)
+
+
+@bp.route("/user/picker", methods=["GET"])
+def user_picker():
+    """``GET /user/picker?query=`` (WADL findUsersForPicker): ``users`` with ``html``
+    highlighting, ``total`` and a ``header`` sentence; needs Browse Users."""
+    st = state()
+    if g.user is None:
+        return not_authenticated()
+    if not st.has_global_permission(g.user, "USER_PICKER"):
+        return error_json(403, ["You do not have the permission to browse users."])
+    query = request.args.get("query", "").strip()
+    excluded = set(request.args.getlist("exclude"))
+    hits = [u for u in _user_hits(st, query) if u["name"] not in excluded]
+    max_results = min(_int_arg("maxResults", 50) or 50, 1000)
+    shown = hits[:max_results]
+    base = st.base_url
+    users = [{"name": u["name"], "key": u["key"],
+              "html": f"{_strong(u['displayName'], query)} - "
+                      f"{_strong(u['emailAddress'], query)} ({_strong(u['name'], query)})",
+              "displayName": u["displayName"],
+              "avatarUrl": f"{base}/secure/useravatar?size=small&ownerId={u['key']}"}
+             for u in shown]
+    return jsonify({"users": users, "total": len(hits),
+                    "header": f"Showing {len(shown)} of {len(hits)} matching users"})
 
 
 # -- §3.3 issue ------------------------------------------------------------------------------
@@ -115,7 +160,12 @@ def get_issue(id_or_key):
         if issue["key"] in hist:
             hist.remove(issue["key"])
         hist.insert(0, issue["key"])
-    return jsonify(rep.issue(st, issue, rep.select_fields(request.args.get("fields"))))
+    body = rep.issue(st, issue, rep.select_fields(st, request.args.get("fields")),
+                     expand=rep.parse_expand(request.args.get("expand")), viewer=g.user,
+                     editmeta=fieldmeta.edit_meta)
+    with st.lock:
+        st.last_viewed[(g.user, issue["key"])] = rep.now(st)
+    return jsonify(body)
 
 
 # -- §3.4 search -----------------------------------------------------------------------------
@@ -131,16 +181,16 @@ def search():
         start_at = int(body.get("startAt") or 0)
         max_results = int(body.get("maxResults", 50))
         fields = body.get("fields")
+        expand = rep.parse_expand(body.get("expand"))
         validate = body.get("validateQuery", True) not in (False, "false", "none", "warn")
     else:
         text = request.args.get("jql", "")
         start_at = _int_arg("startAt", 0)
         max_results = _int_arg("maxResults", 50)
         fields = request.args.get("fields")
+        expand = rep.parse_expand(request.args.get("expand"))
         validate = request.args.get("validateQuery", "true").lower() not in (
             "false", "none", "warn")
-    if fields is None:
-        fields = "*navigable"
     max_results = min(max_results, MAX_RESULTS_CAP)
     evaluator = jql.Evaluator(st, g.user)
     warnings = []
@@ -158,14 +208,19 @@ def search():
         return error_json(400, [str(err)])
     ordered = jql.sort_issues(matched, query.order_by, st)
     page = ordered[start_at:start_at + max_results]
-    wanted = rep.select_fields(fields)
+    wanted = rep.select_fields(st, fields, default="*navigable")
+    per_issue = expand & {"changelog", "renderedFields"}
     body = {"expand": "names,schema", "startAt": start_at, "maxResults": max_results,
             "total": len(ordered),
-            "issues": [rep.issue(st, i, wanted, expand="operations,versionedRepresentations,"
-                                                       "editmeta,changelog,renderedFields")
-                       for i in page]}
+            "issues": [rep.issue(st, i, wanted, expand=per_issue, viewer=g.user,
+                                 listed=rep.SEARCH_ISSUE_EXPAND) for i in page]}
     if warnings:
         body["warningMessages"] = warnings
+    catalogue = [c for c in rep.field_catalogue(st) if c[0] in wanted]
+    if "names" in expand:
+        body["names"] = {fid: name for fid, name, _, _ in catalogue}
+    if "schema" in expand:
+        body["schema"] = {fid: schema for fid, _, schema, _ in catalogue}
     return jsonify(body)
 
 
@@ -226,8 +281,11 @@ def issue_picker():
 
 @bp.route("/project", methods=["GET"])
 def projects():
+    """Not paginated; ``expand`` may add ``description``, ``lead``, ``projectKeys``."""
     st = state()
-    return jsonify([rep.project(st, p["key"]) for p in st.visible_projects(g.user)])
+    expand = rep.parse_expand(request.args.get("expand"))
+    return jsonify([rep.project(st, p["key"], expand=expand)
+                    for p in st.visible_projects(g.user)])
 
 
 @bp.route("/project/<id_or_key>", methods=["GET"])
@@ -236,46 +294,49 @@ def project(id_or_key):
     p = st.find_project(id_or_key)
     if p is None or not st.can_browse(g.user, p["key"]):
         return error_json(404, [f"No project could be found with key '{id_or_key}'."])
-    return jsonify(rep.project(st, p["key"], detailed=True))
-
-
-_FIELD_LIST = [  # (id, name, schema) of the system fields the simulator knows
-    ("summary", "Summary", {"type": "string", "system": "summary"}),
-    ("description", "Description", {"type": "string", "system": "description"}),
-    ("status", "Status", {"type": "status", "system": "status"}),
-    ("priority", "Priority", {"type": "priority", "system": "priority"}),
-    ("assignee", "Assignee", {"type": "user", "system": "assignee"}),
-    ("reporter", "Reporter", {"type": "user", "system": "reporter"}),
-    ("issuetype", "Issue Type", {"type": "issuetype", "system": "issuetype"}),
-    ("project", "Project", {"type": "project", "system": "project"}),
-    ("created", "Created", {"type": "datetime", "system": "created"}),
-    ("updated", "Updated", {"type": "datetime", "system": "updated"}),
-    ("labels", "Labels", {"type": "array", "items": "string", "system": "labels"}),
-    ("attachment", "Attachment", {"type": "array", "items": "attachment",
-                                  "system": "attachment"}),
-    ("issuekey", "Key", None),
-]
+    return jsonify(rep.project(st, p["key"], detailed=True,
+                               expand=rep.parse_expand(request.args.get("expand"))))
 
 
 @bp.route("/field", methods=["GET"])
 def fields():
     """``GET /field`` — clients such as pycontribs/jira load it before searching."""
-    out = []
-    for fid, name, schema in _FIELD_LIST:
-        bean = {"id": fid, "name": name, "custom": False, "orderable": schema is not None,
-                "navigable": True, "searchable": True,
-                "clauseNames": ["issue", "issuekey", "key"] if fid == "issuekey" else [fid]}
-        if schema:
-            bean["schema"] = schema
-        out.append(bean)
+    st = state()
+    out = [{"id": "issuekey", "name": "Key", "custom": False, "orderable": False,
+            "navigable": True, "searchable": False, "clauseNames": ["id", "issue", "issuekey",
+                                                                    "key"]}]
+    for fid, name, schema, navigable in rep.field_catalogue(st):
+        custom = "custom" in schema
+        clauses = [f"cf[{schema['customId']}]", name] if custom else [fid]
+        out.append({"id": fid, "name": name, "custom": custom, "orderable": True,
+                    "navigable": navigable, "searchable": True, "clauseNames": clauses,
+                    "schema": schema})
     return jsonify(out)
+
+
+# -- lookups that issue payloads link to (their ``self`` URLs) --------------------------------
+
+def _by_id(table: dict, ident: str, by_name: bool = True):
+    if ident in table:
+        return ident
+    if by_name:
+        return next((k for k, v in table.items() if v["name"].lower() == ident.lower()), None)
+    return None
 
 
 @bp.route("/priority", methods=["GET"])
 def priorities():
     st = state()
-    return jsonify([dict(rep.priority(st, pid), statusColor=p["statusColor"],
-                         description=p["description"]) for pid, p in st.priorities.items()])
+    return jsonify([rep.priority(st, pid, full=True) for pid in st.priorities])
+
+
+@bp.route("/priority/<ident>", methods=["GET"])
+def priority(ident):
+    st = state()
+    pid = _by_id(st.priorities, ident, by_name=False)
+    if pid is None:
+        return error_json(404, [f"Cannot find priority with id '{ident}'."])
+    return jsonify(rep.priority(st, pid, full=True))
 
 
 @bp.route("/status", methods=["GET"])
@@ -284,34 +345,73 @@ def statuses():
     return jsonify([rep.status(st, sid) for sid in st.statuses])
 
 
+@bp.route("/status/<id_or_name>", methods=["GET"])
+def status(id_or_name):
+    """By id or name, like Jira (``/status/{idOrName}``)."""
+    st = state()
+    sid = _by_id(st.statuses, id_or_name)
+    if sid is None:
+        return error_json(404, [f"The status with id '{id_or_name}' does not exist"])
+    return jsonify(rep.status(st, sid))
+
+
+@bp.route("/statuscategory", methods=["GET"])
+def status_categories():
+    st = state()
+    return jsonify([rep.status_category(st, cid) for cid in sorted(st.status_categories)])
+
+
+@bp.route("/statuscategory/<id_or_key>", methods=["GET"])
+def status_category(id_or_key):
+    """By id or key (``/statuscategory/{idOrKey}``)."""
+    st = state()
+    cid = next((c for c, v in st.status_categories.items()
+                if str(c) == id_or_key or v["key"] == id_or_key), None)
+    if cid is None:
+        return error_json(404, [f"The status category with id '{id_or_key}' does not exist"])
+    return jsonify(rep.status_category(st, cid))
+
+
+def _visible_issue_types(st) -> list[str]:
+    """Issue types used by the projects the caller can see (all of them for an admin)."""
+    if st.is_admin(g.user):
+        return list(st.issue_types)
+    used = {t for p in st.visible_projects(g.user) for t in p["issueTypes"]}
+    return [t for t in st.issue_types if t in used]
+
+
+@bp.route("/issuetype", methods=["GET"])
+def issue_types():
+    st = state()
+    return jsonify([rep.issue_type(st, t) for t in _visible_issue_types(st)])
+
+
+@bp.route("/issuetype/<type_id>", methods=["GET"])
+def issue_type(type_id):
+    st = state()
+    if type_id not in _visible_issue_types(st):
+        return error_json(404, [f"Issue type with id '{type_id}' does not exist."])
+    return jsonify(rep.issue_type(st, type_id))
+
+
+@bp.route("/resolution", methods=["GET"])
+def resolutions():
+    st = state()
+    return jsonify([rep.resolution(st, r) for r in st.resolutions])
+
+
+@bp.route("/resolution/<res_id>", methods=["GET"])
+def resolution(res_id):
+    st = state()
+    if res_id not in st.resolutions:
+        return error_json(404, [f"The resolution with id '{res_id}' does not exist"])
+    return jsonify(rep.resolution(st, res_id))
+
+
 # -- §3.7 create metadata --------------------------------------------------------------------
 
 def field_meta(st, project: dict, type_id: str) -> list[dict]:
-    base = st.base_url
-
-    def meta(field_id, name, required, schema, **extra):
-        return {"required": required, "schema": schema, "name": name, "fieldId": field_id,
-                "hasDefaultValue": extra.pop("hasDefaultValue", False),
-                "operations": extra.pop("operations", ["set"]), **extra}
-
-    return [
-        meta("summary", "Summary", True, {"type": "string", "system": "summary"}),
-        meta("issuetype", "Issue Type", True, {"type": "issuetype", "system": "issuetype"},
-             operations=[], allowedValues=[rep.issue_type(st, type_id)]),
-        meta("project", "Project", True, {"type": "project", "system": "project"},
-             operations=["set"], allowedValues=[rep.project(st, project["key"])]),
-        meta("description", "Description", False, {"type": "string", "system": "description"}),
-        meta("priority", "Priority", False, {"type": "priority", "system": "priority"},
-             allowedValues=[rep.priority(st, p) for p in st.priorities],
-             hasDefaultValue=True, defaultValue=rep.priority(st, "3")),
-        meta("assignee", "Assignee", False, {"type": "user", "system": "assignee"},
-             autoCompleteUrl=f"{base}/rest/api/latest/user/assignable/search?"
-                             f"issueKey=null&username="),
-        meta("labels", "Labels", False,
-             {"type": "array", "items": "string", "system": "labels"},
-             autoCompleteUrl=f"{base}/rest/api/1.0/labels/suggest?query=",
-             operations=["add", "set", "remove"]),
-    ]
+    return fieldmeta.create_fields(st, project, type_id)
 
 
 def _creatable_projects(st) -> list[dict]:
@@ -350,8 +450,8 @@ def createmeta_all_projects():
                 bean["expand"] = "fields"
             types.append(bean)
         proj = rep.project(st, p["key"])
-        proj.pop("projectTypeKey", None)
-        proj.pop("expand", None)
+        for absent in ("projectTypeKey", "expand", "archived"):
+            proj.pop(absent, None)
         proj["issuetypes"] = types
         result.append(proj)
     return jsonify({"expand": "projects", "projects": result})
@@ -402,9 +502,6 @@ def createmeta_fields(id_or_key, type_id):
 
 # -- §3.8 create ------------------------------------------------------------------------------
 
-SETTABLE = {"project", "summary", "issuetype", "description", "priority", "assignee", "labels"}
-
-
 def _ref(value, table: dict) -> str | None:
     """Resolve ``{"id": ...}`` / ``{"name": ...}`` against an id→entity table."""
     if not isinstance(value, dict):
@@ -445,16 +542,18 @@ def create_issue():
     if project is not None and not st.has_permission(g.user, project["key"], "CREATE_ISSUES"):
         # status/wording UNCONFIRMED; Jira maps this validation failure to 403
         return error_json(403, ["You do not have permission to create issues in this project."])
-    type_id = None
-    if not fields.get("issuetype"):
+    # An issue type that resolves to nothing (unknown id or name) counts as absent: a
+    # recorded Jira answer to {"name": "BLARG"} is "issue type is required"; a real type
+    # outside the project's scheme is "valid issue type is required" (reference-additions
+    # "Create errors").
+    type_id = _ref(fields["issuetype"], st.issue_types) if fields.get("issuetype") else None
+    if type_id is None:
         errors["issuetype"] = "issue type is required"
-    else:
-        type_id = _ref(fields["issuetype"], st.issue_types)
-        if type_id is None or (project is not None and type_id not in project["issueTypes"]):
-            errors["issuetype"] = "valid issue type is required"
-            type_id = None
-        elif st.issue_types[type_id]["subtask"]:
-            errors["parent"] = "Could not find issue by id or key."
+    elif project is not None and type_id not in project["issueTypes"]:
+        errors["issuetype"] = "valid issue type is required"
+        type_id = None
+    elif st.issue_types[type_id]["subtask"]:
+        errors["parent"] = "Could not find issue by id or key."
     summary = fields.get("summary")
     if not isinstance(summary, str) or not summary.strip():
         errors["summary"] = "You must specify a summary of the issue."
@@ -477,16 +576,22 @@ def create_issue():
     description = fields.get("description")
     if description is not None and not isinstance(description, str):
         errors["description"] = "Operation value must be a string"
+    extra: dict = {}
+    screen = set(fieldmeta.BASE_FIELDS)
+    if project is not None and type_id is not None:
+        extra, screen_errors = fieldmeta.check_screen_fields(st, project, type_id, fields)
+        errors.update(screen_errors)
+        screen = fieldmeta.on_screen(st, project, type_id)
     for name in fields:
-        if name not in SETTABLE:
+        if name not in screen:
             errors[name] = (f"Field '{name}' cannot be set. It is not on the appropriate "
                             f"screen, or unknown.")
     if errors:
         return error_json(400, [], errors)
     issue = st.create_issue({"project": project["key"], "issuetype": type_id,
                              "summary": summary, "description": description,
-                             "priority": priority_id, "assignee": assignee, "labels": labels},
-                            reporter=g.user)
+                             "priority": priority_id, "assignee": assignee, "labels": labels,
+                             **extra}, reporter=g.user)
     resp = jsonify({"id": issue["id"], "key": issue["key"],
                     "self": f"{st.base_url}/rest/api/2/issue/{issue['id']}"})
     resp.status_code = 201
@@ -514,27 +619,34 @@ def add_attachment(id_or_key):
     if not uploads:
         return error_json(400, ["No file part 'file' in the request."])
     limit = int(st.settings["upload_limit"])
-    blobs = []
     for up in uploads:
-        data = up.read()
-        if len(data) > limit:
+        if getattr(up.stream, "size", 0) > limit:
             # Jira answers 404 for an oversize file (reference §3.9); wording UNCONFIRMED
+            _discard(uploads)
             return error_json(404, [f"The file '{up.filename}' is too large: the attachment "
                                     f"size limit is {limit} bytes."])
-        blobs.append((up, data))
     created = []
     with st.lock:
-        for up, data in blobs:
+        for up in uploads:
             att_id = str(st.next_attachment_id)
             st.next_attachment_id += 1
             mime = up.mimetype if up.mimetype and up.mimetype != "application/octet-stream" \
                 else (mimetypes.guess_type(up.filename or "")[0] or "application/octet-stream")
+            stream = up.stream
             att = {"id": att_id, "issue": issue["key"], "filename": up.filename or "file",
-                   "author": g.user, "created": rep.now(st), "size": len(data),
-                   "mimeType": mime, "data": data}
+                   "author": g.user, "created": rep.now(st), "size": stream.size,
+                   "sha256": stream.sha256.hexdigest(), "mimeType": mime,
+                   "path": stream.keep()}
             st.attachments[att_id] = att
             created.append(rep.attachment(st, att))
     return jsonify(created)
+
+
+def _discard(uploads) -> None:
+    for up in uploads:
+        discard = getattr(up.stream, "discard", None)
+        if discard:
+            discard()
 
 
 @bp.route("/attachment/meta", methods=["GET"])
@@ -559,7 +671,7 @@ def attachment_content(att_id, filename):
     att = st.attachments.get(att_id)
     if att is None or not st.can_browse(g.user, att["issue"]):
         abort(404)
-    return Response(att["data"], mimetype=att["mimeType"])
+    return send_file(att["path"], mimetype=att["mimeType"], conditional=False)
 
 
 # -- §3.10 mypermissions ---------------------------------------------------------------------
@@ -592,16 +704,19 @@ def mypermissions():
     result = {}
     for key, perm in st.permissions.items():
         if perm["type"] == "GLOBAL":
-            have = st.is_admin(g.user)
+            have = st.has_global_permission(g.user, key)
         else:
+            # without context: held in any project (reference §3.10)
             have = any(st.has_permission(g.user, k, key) for k in keys)
-        # OAuth 2.0 scope caps effective rights (reference §2.6)
-        if key == "BROWSE_PROJECTS":
-            have = have and has_scope("READ")
-        elif key in ("ADMINISTER", "ADMINISTER_PROJECTS"):
-            have = have and has_scope("ADMIN")
-        else:
-            have = have and has_scope("WRITE")
+        have = have and has_scope(_SCOPE_FOR.get(key, "WRITE"))
         result[key] = {"id": perm["id"], "key": key, "name": perm["name"], "type": perm["type"],
                        "description": perm["description"], "havePermission": have}
     return jsonify({"permissions": result})
+
+
+# OAuth 2.0 scope needed for each permission to count (reference §2.6): READ covers
+# browsing, voters and watchers, the read-only workflow and dev tools.
+_SCOPE_FOR = {"BROWSE_PROJECTS": "READ", "VIEW_VOTERS_AND_WATCHERS": "READ",
+              "VIEW_READONLY_WORKFLOW": "READ", "VIEW_DEV_TOOLS": "READ",
+              "ADMINISTER": "ADMIN", "ADMINISTER_PROJECTS": "ADMIN",
+              "SYSTEM_ADMIN": "SYSTEM_ADMIN"}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import secrets
+import tempfile
 import threading
 import time
 import uuid
@@ -204,6 +206,10 @@ class SimState:
             self.priorities = {p["id"]: p for p in data["priorities"]}
             self.issue_types = {t["id"]: t for t in data["issueTypes"]}
             self.permissions = {p["key"]: p for p in data["permissions"]}
+            self.global_grants = data.get("globalPermissions", {})
+            self.resolutions = {r["id"]: r for r in data.get("resolutions", [])}
+            self.link_types = {t["id"]: t for t in data.get("issueLinkTypes", [])}
+            self.custom_fields = {f["id"]: f for f in data.get("customFields", [])}
             self.projects = {p["key"]: p for p in data["projects"]}
             self.issues = {i["key"]: i for i in data["issues"]}
             self.next_issue_id = 1 + max((int(i["id"]) for i in self.issues.values()),
@@ -219,6 +225,9 @@ class SimState:
             self.auth_codes: dict[str, AuthCode] = {}
             self.oauth2_tokens: dict[str, OAuth2Token] = {}  # by access token
             self.oauth2_jwt_secret = secrets.token_hex(32)
+            for att in getattr(self, "attachments", {}).values():
+                if att.get("path") and os.path.exists(att["path"]):
+                    os.unlink(att["path"])
             self.attachments: dict[str, dict] = {}
             self.next_attachment_id = 10000
             self.webhooks: dict[int, dict] = {}
@@ -238,10 +247,22 @@ class SimState:
                 # system properties are set (reference §2.2, §2.5); the simulator runs as
                 # if they were set unless this is switched on.
                 "oauth2_enforce_https": False,
+                # jira.maximum.authentication.attempts.allowed (default 3)
+                "max_authentication_attempts": 3,
             }
             self.buckets: dict[str, tuple[float, float]] = {}
             self.history: dict[str, list[str]] = {}  # viewed issues per user (picker "hs")
+            self.last_viewed: dict[tuple[str, str], str] = {}  # (user, key) -> lastViewed
+            self.captcha: set[str] = set()  # users who must sign in through the browser
+            self.failed_logins: dict[str, int] = {}
             self.request_log: list[dict] = []
+
+    def attachment_dir(self) -> str:
+        """Where uploaded attachments are kept (a temporary folder per simulator)."""
+        with self.lock:
+            if getattr(self, "_attachment_dir", None) is None:
+                self._attachment_dir = tempfile.mkdtemp(prefix="jira-sim-attachments-")
+            return self._attachment_dir
 
     # -- users & permissions ----------------------------------------------------
     def check_password(self, name: str, password: str) -> dict | None:
@@ -251,15 +272,37 @@ class SimState:
             return user
         return None
 
+    def login_failed(self, name: str) -> None:
+        """Count a failed password login; at the limit the user must pass a CAPTCHA."""
+        if name not in self.users:
+            return
+        with self.lock:
+            self.failed_logins[name] = self.failed_logins.get(name, 0) + 1
+            if self.failed_logins[name] >= int(self.settings["max_authentication_attempts"]):
+                self.captcha.add(name)
+
+    def login_succeeded(self, name: str, browser: bool = False) -> None:
+        with self.lock:
+            self.failed_logins.pop(name, None)
+            if browser:
+                self.captcha.discard(name)
+
+    def clear_captcha(self, name: str | None = None) -> None:
+        """What an admin's "reset failed login count" does (``None``: every user)."""
+        with self.lock:
+            if name is None:
+                self.captcha.clear()
+                self.failed_logins.clear()
+            else:
+                self.captcha.discard(name)
+                self.failed_logins.pop(name, None)
+
     def is_admin(self, name: str | None) -> bool:
         return bool(name) and "jira-administrators" in self.users[name]["groups"]
 
-    def has_permission(self, name: str | None, project_key: str, permission: str) -> bool:
-        if not name:
-            return False
+    def _granted(self, name: str, grants: list[str]) -> bool:
         user = self.users[name]
-        project = self.projects[project_key]
-        for grant in project["permissionScheme"].get(permission, []):
+        for grant in grants:
             kind, _, value = grant.partition(":")
             if kind == "group" and value in user["groups"]:
                 return True
@@ -268,6 +311,19 @@ class SimState:
             if kind == "anyone":
                 return True
         return False
+
+    def has_permission(self, name: str | None, project_key: str, permission: str) -> bool:
+        """Project permission from the project's scheme; ``"*"`` grants what it doesn't list."""
+        if not name:
+            return False
+        scheme = self.projects[project_key]["permissionScheme"]
+        grants = scheme.get(permission, scheme.get("*", []))
+        return self._granted(name, grants)
+
+    def has_global_permission(self, name: str | None, permission: str) -> bool:
+        if not name:
+            return False
+        return self._granted(name, self.global_grants.get(permission, []))
 
     def can_browse(self, name: str | None, issue_or_project_key: str) -> bool:
         project_key = issue_or_project_key.split("-")[0]
@@ -310,8 +366,15 @@ class SimState:
                 "project": project["key"], "issuetype": fields["issuetype"],
                 "summary": fields["summary"], "description": fields.get("description") or "",
                 "status": "1", "priority": fields.get("priority") or "3",
-                "assignee": fields.get("assignee"), "reporter": reporter,
+                "assignee": fields.get("assignee"), "reporter": reporter, "creator": reporter,
                 "labels": fields.get("labels") or [], "created": now, "updated": now,
+                "resolution": None, "resolutiondate": None,
+                "duedate": fields.get("duedate"), "environment": fields.get("environment"),
+                "components": list(fields.get("components") or []),
+                "fixVersions": list(fields.get("fixVersions") or []),
+                "versions": list(fields.get("versions") or []),
+                "watchers": [reporter], "voters": [], "comments": [], "links": [],
+                "history": [], "custom": dict(fields.get("custom") or {}),
             }
             self.next_issue_id += 1
             self.issues[issue["key"]] = issue
@@ -328,7 +391,9 @@ class SimState:
             issue = self.find_issue(key)
             if issue is None:
                 raise KeyError(key)
-            items = []
+            if user not in self.users:
+                raise ValueError(f"unknown user {user!r}")
+            resolved = []  # check everything first: a bad value changes nothing
             for fld, value in changes.items():
                 if fld == "status":
                     value = self._lookup(self.statuses, value, "status")
@@ -341,9 +406,14 @@ class SimState:
                         raise ValueError(f"unknown user {value!r}")
                     label = None
                 elif fld in ("summary", "description"):
+                    if not isinstance(value, str) or (fld == "summary" and not value.strip()):
+                        raise ValueError(f"{fld} must be text")
                     label = None
                 else:
                     raise ValueError(f"field {fld!r} cannot be changed here")
+                resolved.append((fld, value, label))
+            items = []
+            for fld, value, label in resolved:
                 old = issue.get(fld)
                 if old == value:
                     continue
@@ -361,10 +431,31 @@ class SimState:
                 items.append({"field": fld, "fieldtype": "jira", "from": old,
                               "fromString": show(old), "to": value, "toString": show(value)})
             if items:
-                issue["updated"] = jira_time(self.clock())
+                now = jira_time(self.clock())
+                if "status" in changes:
+                    items.extend(self._resolve_on_status(issue, now))
+                issue["updated"] = now
+                issue.setdefault("history", []).append({
+                    "id": str(10100 + sum(len(i.get("history", []))
+                                          for i in self.issues.values())),
+                    "author": user, "created": now, "items": items})
         if items:
             self._emit("jira:issue_updated", issue, user, items)
         return issue, items
+
+    def _resolve_on_status(self, issue: dict, now: str) -> list[dict]:
+        """A move into a done status sets resolution Done, a move out clears it (what the
+        default workflow's post functions do)."""
+        done = self.status_categories[self.statuses[issue["status"]]["category"]]["key"] == "done"
+        old = issue.get("resolution")
+        new = (old or next(iter(self.resolutions), None)) if done else None
+        if new == old:
+            return []
+        issue["resolution"] = new
+        issue["resolutiondate"] = now if new else None
+        return [{"field": "resolution", "fieldtype": "jira", "from": old,
+                 "fromString": self.resolutions[old]["name"] if old else None, "to": new,
+                 "toString": self.resolutions[new]["name"] if new else None}]
 
     def _emit(self, event: str, issue: dict, user: str | None, items: list[dict]) -> None:
         for listener in list(self.listeners):
