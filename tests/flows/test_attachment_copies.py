@@ -50,6 +50,12 @@ def _jira_files(jira, issue_key):
     return [a for a in st.attachments.values() if a["issue"] == issue_key]
 
 
+def _sha256_of(stored: dict) -> str:
+    """Hash of the bytes the Jira simulator wrote to disk for an attachment."""
+    with open(stored["path"], "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def _run_all(worker_id="test-worker"):
     for row in AttachmentCopy.select().where(AttachmentCopy.state == "pending"):
         attachments.attempt(row.id, worker_id)
@@ -85,7 +91,7 @@ def test_five_files_are_streamed_to_jira_once_each(bridge, jira10):
     assert sorted(a["filename"] for a in stored) == sorted(a["name"] for a in RICH_FILES)
     for att in RICH_FILES:
         got = next(a for a in stored if a["filename"] == att["name"])
-        assert hashlib.sha256(got["data"]).hexdigest() == content_digest(att["gid"], att["size"])
+        assert _sha256_of(got) == content_digest(att["gid"], att["size"])
 
 
 def test_a_file_over_jiras_upload_limit_is_skipped_and_reported(bridge, jira10):
@@ -249,6 +255,6 @@ def test_a_killed_worker_process_restarts_and_finishes_with_no_file_twice(
     stored = _jira_files(jira10, link.issue_key)
     assert sorted(a["filename"] for a in stored) == sorted(a["name"] for a in RICH_FILES)
     big_file = next(a for a in stored if a["filename"] == "safari-trace.zip")
-    assert hashlib.sha256(big_file["data"]).hexdigest() == content_digest(
+    assert _sha256_of(big_file) == content_digest(
         BIG_ATTACHMENT, 12 * MB + 345)
     assert queue.describe(bridge.app.config["BRIDGE"]) in ("sqlite", "postgresql")

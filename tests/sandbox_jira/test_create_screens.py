@@ -13,17 +13,17 @@ ALICE = ("alice", "alice")
 BOB = ("bob", "bob")
 T = "com.atlassian.jira.plugin.system.customfieldtypes:"
 
-BUG_REQUIRED = {"summary", "issuetype", "project", "components", "customfield_10200",
+SEC_TASK_REQUIRED = {"summary", "issuetype", "project", "components", "customfield_10200",
                 "customfield_10201", "customfield_10203", "customfield_10204",
                 "customfield_10205", "customfield_10206", "customfield_10207"}
 
-GOOD_BUG = {
-    "project": {"key": "EX"}, "issuetype": {"id": "1"}, "summary": "Crash on save",
-    "components": [{"name": "Backend"}], "customfield_10200": {"value": "Mobile"},
+GOOD_SEC_TASK = {
+    "project": {"key": "SEC"}, "issuetype": {"id": "3"}, "summary": "Rotate on save",
+    "components": [{"name": "Keys"}], "customfield_10200": {"value": "Mobile"},
     "customfield_10201": [{"id": "10211"}, {"value": "Linux"}],
     "customfield_10203": {"name": "alice"}, "customfield_10204": "2027-01-31",
     "customfield_10205": 5, "customfield_10206": "Globex", "customfield_10207": ["crash"],
-    "duedate": "2027-02-01", "versions": [{"id": "10000"}], "fixVersions": [{"name": "2.0"}],
+    "duedate": "2027-02-01", "versions": [{"id": "10100"}], "fixVersions": [{"name": "2026.4"}],
     "environment": "Android 15",
 }
 
@@ -33,11 +33,12 @@ def _by_id(metas):
 
 
 def test_paginated_createmeta_has_custom_fields_of_each_kind(jira):
-    metas = _by_id(requests.get(jira.rest("issue/createmeta/EX/issuetypes/1"),
+    metas = _by_id(requests.get(jira.rest("issue/createmeta/SEC/issuetypes/3"),
                                 auth=ALICE).json()["values"])
-    assert {f for f, m in metas.items() if m["required"]} == BUG_REQUIRED
+    assert {f for f, m in metas.items() if m["required"]} == SEC_TASK_REQUIRED
     team = metas["customfield_10200"]
     assert team["schema"] == {"type": "option", "custom": T + "select", "customId": 10200}
+    # a disabled option is not offered
     assert [o["value"] for o in team["allowedValues"]] == ["Platform", "Mobile", "Web"]
     assert team["allowedValues"][0]["self"].endswith("/rest/api/2/customFieldOption/10200")
     assert metas["customfield_10201"]["schema"]["items"] == "option"
@@ -50,30 +51,33 @@ def test_paginated_createmeta_has_custom_fields_of_each_kind(jira):
     assert metas["customfield_10206"]["schema"]["type"] == "string"
     assert metas["customfield_10207"]["autoCompleteUrl"].endswith(
         "labels/suggest?customFieldId=10207&query=")
-    assert [c["name"] for c in metas["components"]["allowedValues"]] == ["Backend", "Frontend"]
+    assert [c["name"] for c in metas["components"]["allowedValues"]] == ["Keys", "Audit"]
     assert metas["duedate"]["schema"] == {"type": "date", "system": "duedate"}
     assert metas["priority"]["required"] is False and metas["priority"]["hasDefaultValue"]
-    task = _by_id(requests.get(jira.rest("issue/createmeta/EX/issuetypes/3"),
-                               auth=ALICE).json()["values"])
-    assert {f for f, m in task.items() if m["required"]} == {"summary", "issuetype", "project"}
-    region = task["customfield_10202"]
-    assert region["schema"]["type"] == "option-with-child"
+    story = _by_id(requests.get(jira.rest("issue/createmeta/SEC/issuetypes/10001"),
+                                auth=ALICE).json()["values"])
+    region = story["customfield_10202"]
+    assert region["required"] is True and region["schema"]["type"] == "option-with-child"
     assert [c["value"] for c in region["allowedValues"][0]["children"]] == ["Berlin", "Paris"]
-    sec = _by_id(requests.get(jira.rest("issue/createmeta/SEC/issuetypes/3"),
-                              auth=ALICE).json()["values"])
-    assert sec["customfield_10202"]["required"] is True
+    # EX offers the same fields as optional: an EX issue needs only a summary
+    for type_id in ("1", "3"):
+        ex = _by_id(requests.get(jira.rest(f"issue/createmeta/EX/issuetypes/{type_id}"),
+                                 auth=BOB).json()["values"])
+        assert {f for f, m in ex.items() if m["required"]} == {"summary", "issuetype",
+                                                                "project"}
+        assert "customfield_10200" in ex and not ex["customfield_10200"]["required"]
 
 
 def test_old_createmeta_before_8_4_has_the_same_fields_keyed_by_id(jira_factory):
     jira = jira_factory("7.13.5")
     body = requests.get(jira.rest("issue/createmeta"), auth=ALICE, params={
-        "projectKeys": "EX", "issuetypeIds": "1", "expand": "projects.issuetypes.fields"}).json()
-    [bug] = body["projects"][0]["issuetypes"]
-    fields = bug["fields"]
+        "projectKeys": "SEC", "issuetypeIds": "3", "expand": "projects.issuetypes.fields"}).json()
+    [task] = body["projects"][0]["issuetypes"]
+    fields = task["fields"]
     assert isinstance(fields, dict)
-    assert {f for f, m in fields.items() if m["required"]} == BUG_REQUIRED
+    assert {f for f, m in fields.items() if m["required"]} == SEC_TASK_REQUIRED
     assert fields["customfield_10200"]["schema"]["customId"] == 10200
-    assert requests.get(jira.rest("issue/createmeta/EX/issuetypes/1"),
+    assert requests.get(jira.rest("issue/createmeta/SEC/issuetypes/3"),
                         auth=ALICE).status_code == 404
 
 
@@ -81,15 +85,15 @@ def test_old_createmeta_before_8_4_has_the_same_fields_keyed_by_id(jira_factory)
 def test_old_form_gone_from_9(jira_factory, version):
     jira = jira_factory(version)
     assert requests.get(jira.rest("issue/createmeta"), auth=ALICE).status_code == 404
-    page = requests.get(jira.rest("issue/createmeta/EX/issuetypes/1"), auth=ALICE,
+    page = requests.get(jira.rest("issue/createmeta/SEC/issuetypes/3"), auth=ALICE,
                         params={"maxResults": 5}).json()
     assert page["isLast"] is False and len(page["values"]) == 5
     assert page["total"] == 19  # 7 base fields, 5 system extras, 7 custom fields
 
 
 def test_create_enforces_required_fields_with_jira_wording(jira):
-    resp = requests.post(jira.rest("issue"), auth=BOB, json={"fields": {
-        "project": {"key": "EX"}, "issuetype": {"id": "1"}, "summary": "x"}})
+    resp = requests.post(jira.rest("issue"), auth=ALICE, json={"fields": {
+        "project": {"key": "SEC"}, "issuetype": {"id": "3"}, "summary": "x"}})
     assert resp.status_code == 400
     assert resp.json() == {"errorMessages": [], "errors": {
         "components": "Component/s is required.",
@@ -100,10 +104,13 @@ def test_create_enforces_required_fields_with_jira_wording(jira):
         "customfield_10205": "Estimate is required.",
         "customfield_10206": "Customer is required.",
         "customfield_10207": "Tags is required."}}
-    sec = requests.post(jira.rest("issue"), auth=ALICE, json={"fields": {
-        "project": {"key": "SEC"}, "issuetype": {"id": "3"}, "summary": "x"}})
-    assert sec.json()["errors"] == {"customfield_10202": "Region is required."}
+    story = requests.post(jira.rest("issue"), auth=ALICE, json={"fields": {
+        "project": {"key": "SEC"}, "issuetype": {"id": "10001"}, "summary": "x"}})
+    assert story.json()["errors"] == {"customfield_10202": "Region is required."}
     assert len(jira.state.issues) == 4  # nothing created
+    plain = requests.post(jira.rest("issue"), auth=BOB, json={"fields": {
+        "project": {"key": "EX"}, "issuetype": {"id": "1"}, "summary": "only a summary"}})
+    assert plain.status_code == 201
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -114,31 +121,31 @@ def test_create_enforces_required_fields_with_jira_wording(jira):
     ("customfield_10204", "31/01/2027", "Error parsing date string: 31/01/2027"),
     ("customfield_10205", "five", "Operation value must be a number"),
     ("customfield_10207", ["two words"], "The label must not contain spaces."),
-    ("components", [{"id": "999"}], "Component with id '999' does not exist."),
-    ("versions", [{"name": "9.9"}], "Version name '9.9' is not valid"),
+    ("components", [{"id": "10000"}], "Component with id '10000' does not exist."),
+    ("versions", [{"name": "1.0"}], "Version name '1.0' is not valid"),
     ("duedate", "soon", "Error parsing date string: soon"),
 ])
 def test_create_rejects_bad_values_by_field(jira, field, value, message):
-    resp = requests.post(jira.rest("issue"), auth=BOB,
-                         json={"fields": dict(GOOD_BUG, **{field: value})})
+    resp = requests.post(jira.rest("issue"), auth=ALICE,
+                         json={"fields": dict(GOOD_SEC_TASK, **{field: value})})
     assert resp.status_code == 400
     assert resp.json()["errors"] == {field: message}
 
 
 def test_create_with_every_kind_stores_and_returns_the_values(jira):
-    resp = requests.post(jira.rest("issue"), auth=BOB, json={"fields": GOOD_BUG})
+    resp = requests.post(jira.rest("issue"), auth=ALICE, json={"fields": GOOD_SEC_TASK})
     assert resp.status_code == 201, resp.text
-    f = requests.get(jira.rest(f"issue/{resp.json()['key']}"), auth=BOB).json()["fields"]
+    f = requests.get(jira.rest(f"issue/{resp.json()['key']}"), auth=ALICE).json()["fields"]
     assert f["customfield_10200"]["value"] == "Mobile"
     assert [o["value"] for o in f["customfield_10201"]] == ["macOS", "Linux"]
     assert f["customfield_10203"]["name"] == "alice"
     assert f["customfield_10204"] == "2027-01-31" and f["customfield_10205"] == 5
     assert f["customfield_10206"] == "Globex" and f["customfield_10207"] == ["crash"]
-    assert [c["name"] for c in f["components"]] == ["Backend"]
-    assert [v["name"] for v in f["fixVersions"]] == ["2.0"]
+    assert [c["name"] for c in f["components"]] == ["Keys"]
+    assert [v["name"] for v in f["fixVersions"]] == ["2026.4"]
     assert f["duedate"] == "2027-02-01" and f["environment"] == "Android 15"
     cascading = requests.post(jira.rest("issue"), auth=ALICE, json={"fields": {
-        "project": {"key": "SEC"}, "issuetype": {"id": "3"}, "summary": "x",
+        "project": {"key": "SEC"}, "issuetype": {"id": "10001"}, "summary": "x",
         "customfield_10202": {"value": "Europe", "child": {"value": "Paris"}}}})
     assert cascading.status_code == 201
     got = requests.get(jira.rest(f"issue/{cascading.json()['key']}"),
@@ -148,7 +155,7 @@ def test_create_with_every_kind_stores_and_returns_the_values(jira):
 
 def test_field_not_on_the_screen_is_refused(jira):
     resp = requests.post(jira.rest("issue"), auth=ALICE, json={"fields": {
-        "project": {"key": "SEC"}, "issuetype": {"id": "3"}, "summary": "x",
+        "project": {"key": "SEC"}, "issuetype": {"id": "10001"}, "summary": "x",
         "customfield_10202": {"value": "Europe"}, "customfield_10200": {"value": "Web"}}})
     assert resp.json()["errors"] == {"customfield_10200": (
         "Field 'customfield_10200' cannot be set. It is not on the appropriate screen, "

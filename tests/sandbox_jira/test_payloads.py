@@ -222,8 +222,11 @@ def test_lookup_lists(jira):
     prios = requests.get(jira.rest("priority"), auth=ALICE).json()
     assert all(set(p) == {"self", "statusColor", "description", "iconUrl", "name", "id"}
                for p in prios)
+    assert [t["name"] for t in requests.get(jira.rest("issuetype"), auth=BOB).json()] == [
+        "Bug", "Task", "Sub-task"]  # Story is only used by SEC, which bob cannot see
     assert [t["name"] for t in requests.get(jira.rest("issuetype"), auth=ALICE).json()] == [
-        "Bug", "Task", "Sub-task"]
+        "Bug", "Task", "Sub-task", "Story"]
+    assert requests.get(jira.rest("issuetype/10001"), auth=BOB).status_code == 404
     assert requests.get(jira.rest("status/99"), auth=ALICE).status_code == 404
     assert requests.get(jira.rest("statuscategory/99"), auth=ALICE).status_code == 404
     assert requests.get(jira.rest("priority/99"), auth=ALICE).status_code == 404
@@ -247,6 +250,7 @@ def test_create_with_unknown_issue_type_wording(jira, issuetype, message):
 def test_create_with_a_type_outside_the_project(jira):
     resp = requests.post(jira.rest("issue"), auth=ALICE, json={"fields": {
         "project": {"key": "SEC"}, "summary": "x", "issuetype": {"id": "1"}}})
+    assert resp.status_code == 400
     assert resp.json()["errors"] == {"issuetype": "valid issue type is required"}
 
 

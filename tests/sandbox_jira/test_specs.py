@@ -278,7 +278,7 @@ def test_user_picker_and_search_against_openapi(jira10):
 
 
 def test_custom_field_metadata_against_openapi(jira10):
-    fields = requests.get(jira10.rest("issue/createmeta/EX/issuetypes/1"), auth=ALICE).json()
+    fields = requests.get(jira10.rest("issue/createmeta/SEC/issuetypes/3"), auth=ALICE).json()
     customs = [f for f in fields["values"] if f["fieldId"].startswith("customfield_")]
     assert len(customs) == 7
     for meta in fields["values"]:
