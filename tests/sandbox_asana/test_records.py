@@ -258,3 +258,31 @@ def test_host_for_another_bridge_address(sim):
     assert host.bridge_url == "http://127.0.0.1:10" and host.validate is False
     assert host.prepare("form_metadata", workspace="1", task="2", user="3").url.startswith(
         "http://127.0.0.1:10/asana/form?")
+
+
+def test_download_url_serves_byte_ranges(sim, alice):
+    size = 2 * 1024 * 1024 + 10
+    made = sim.sim.add_generated(parent=seed.TASK_PLAIN, name="r.bin", size=size)
+    url = _get_attachment(alice, made["gid"])["download_url"]
+    whole = requests.get(url)
+    assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    body = whole.content
+    for header, status, part in [
+            ("bytes=0-9", 206, body[0:10]),
+            ("bytes=1048570-1048589", 206, body[1048570:1048590]),  # across a block edge
+            ("bytes=2097150-", 206, body[2097150:]),
+            ("bytes=-4", 206, body[-4:]),
+            ("bytes=0-99999999", 206, body)]:
+        resp = requests.get(url, headers={"Range": header})
+        assert resp.status_code == status and resp.content == part, header
+        first = len(body) - len(part) if header.startswith("bytes=-") else int(
+            header[6:].split("-")[0])
+        assert resp.headers["Content-Range"] == f"bytes {first}-{first + len(part) - 1}/{size}"
+    for header in ("bytes=99999999-", "bytes=5-1", "bytes=-0"):
+        resp = requests.get(url, headers={"Range": header})
+        assert resp.status_code == 416 and resp.headers["Content-Range"] == f"bytes */{size}"
+    assert requests.get(url, headers={"Range": "bytes=0-1,5-6"}).content == body  # ignored
+    upload = sim.sim.add_upload(parent=seed.TASK_PLAIN, name="u.txt", content=b"0123456789",
+                                content_type="text/plain")
+    small = _get_attachment(alice, upload["gid"])["download_url"]
+    assert requests.get(small, headers={"Range": "bytes=3-5"}).content == b"345"

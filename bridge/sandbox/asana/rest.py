@@ -9,7 +9,8 @@
 * Lists paginate with ``limit`` (1-100) and opaque ``offset`` tokens; ``next_page`` is
   present only when ``limit`` was given, ``null`` on the last page.
 * ``GET /attachments/{gid}`` gives a ``download_url`` valid for two minutes; the file itself
-  is served (streamed) without the bearer header, like a pre-signed storage URL.
+  is served (streamed) without the bearer header, like a pre-signed storage URL, with one
+  byte range on request (206, ``Content-Range``; 416 past the end), as storage services do.
 * ``POST /attachments`` (multipart) uploads a file or attaches an external URL;
   ``connect_to_app`` needs an OAuth token, an app with a widget URL, and the task in a
   project where the app is installed.
@@ -509,11 +510,41 @@ def download(gid, name):
     a = sim.attachments.get(gid)
     if a is None:  # removed from its task after the URL was handed out
         return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
+    size = a["size"]
     fallback = re.sub(r'[^A-Za-z0-9._ -]', "_", a["name"]) or "file"
-    headers = {"Content-Length": str(a["size"]),
-               "Content-Disposition": f"attachment; filename=\"{fallback}\"; "
-                                      f"filename*=UTF-8''{quote(a['name'])}"}
+    headers = {"Content-Disposition": f"attachment; filename=\"{fallback}\"; "
+                                      f"filename*=UTF-8''{quote(a['name'])}",
+               "Accept-Ranges": "bytes", "ETag": f'"{gid}-{size}"'}
+    start, stop, status = 0, size, 200
+    wanted = _byte_range(request.headers.get("Range"), size)
+    if wanted == "unsatisfiable":
+        return Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+    if wanted is not None:
+        start, stop = wanted
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    headers["Content-Length"] = str(stop - start)
     if gid in sim.uploads:
-        return Response(sim.uploads[gid], mimetype=a["content_type"], headers=headers)
-    body = stream_with_context(seed.iter_content(gid, a["size"]))
-    return Response(body, mimetype=a["content_type"], headers=headers, direct_passthrough=True)
+        return Response(sim.uploads[gid][start:stop], status=status, mimetype=a["content_type"],
+                        headers=headers)
+    body = stream_with_context(seed.iter_content(gid, size, start=start, stop=stop))
+    return Response(body, status=status, mimetype=a["content_type"], headers=headers,
+                    direct_passthrough=True)
+
+
+def _byte_range(header: str | None, size: int):
+    """One ``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` range, as storage services serve it:
+    ``(start, stop)``; ``None`` to send the whole file (no header, or one this storage
+    ignores, such as several ranges); ``"unsatisfiable"`` for a 416."""
+    match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header or "")
+    if not match or (not match.group(1) and not match.group(2)):
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first:  # the last n bytes
+        n = int(last)
+        return (max(0, size - n), size) if n else "unsatisfiable"
+    start = int(first)
+    stop = min(size, int(last) + 1) if last else size
+    if start >= size or (last and int(last) < start):
+        return "unsatisfiable"
+    return start, stop

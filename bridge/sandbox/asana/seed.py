@@ -138,19 +138,22 @@ def _block(gid: str, index: int) -> bytes:
     return base[turn:] + base[:turn]
 
 
-def iter_content(gid: str, size: int, chunk: int = CHUNK):
-    """Deterministic bytes of an attachment, streamed in ``chunk``-sized pieces.
+def iter_content(gid: str, size: int, chunk: int = CHUNK, start: int = 0,
+                 stop: int | None = None):
+    """Deterministic bytes ``start`` to ``stop`` (exclusive; default: the end) of an
+    attachment of ``size`` bytes, streamed in pieces of at most ``chunk`` bytes.
 
     Never holds more than one block (1 MiB), whatever ``size`` is.
     """
-    sent, index = 0, 0
-    while sent < size:
+    stop = size if stop is None else min(stop, size)
+    pos = max(0, start)
+    while pos < stop:
+        index, offset = divmod(pos, _BLOCK)
         block = memoryview(_block(gid, index))
-        end = min(_BLOCK, size - sent)
-        for start in range(0, end, chunk):
-            yield bytes(block[start:min(start + chunk, end)])
-        sent += end
-        index += 1
+        end = min(_BLOCK, offset + (stop - pos))
+        for first in range(offset, end, chunk):
+            yield bytes(block[first:min(first + chunk, end)])
+        pos += end - offset
 
 
 def content_digest(gid: str, size: int) -> str:
