@@ -351,3 +351,71 @@ def test_deleted_action_410_and_creator_must_reconnect(bridge, jira_factory, asa
             == 1
     assert not [i for i in jira_state(jira).issues.values()
                 if i["summary"] == "Export to CSV is slow"]
+
+
+# -- required fields of every supported kind (the simulator's SEC project) -------------------
+
+SEC_TASK_FIELDS = {
+    "jira.components": "checkbox", "jira.customfield_10200": "dropdown",
+    "jira.customfield_10201": "checkbox", "jira.customfield_10203": "typeahead",
+    "jira.customfield_10204": "date", "jira.customfield_10205": "single_line_text",
+    "jira.customfield_10206": "single_line_text", "jira.customfield_10207": "single_line_text",
+}
+
+
+def _open_type(host, project, issuetype, task=TASK_PLAIN):
+    opened = host.form_metadata(workspace=WORKSPACE, task=task, user=ALICE)
+    assert opened.status == 200, opened.body
+    values = {**_values(opened.body), "project": project}
+    changed = host.form_change(workspace=WORKSPACE, task=task, user=ALICE, values=values,
+                               changed_field="project")
+    values = {**_values(changed.body), "issuetype": issuetype}
+    typed = host.form_change(workspace=WORKSPACE, task=task, user=ALICE, values=values,
+                             changed_field="issuetype")
+    assert typed.status == 200, typed.body
+    return typed.body
+
+
+@pytest.mark.parametrize("version", ["7.13.0", "8.20.0", "10.3.0"])
+def test_required_fields_of_every_supported_kind(bridge, jira_factory, version):
+    jira = jira_factory(version)
+    _connect(bridge, jira, version)
+    host = _host(bridge)
+    form = _open_type(host, "SEC", "3")
+    fields = _fields(form)
+    assert {k: fields[k]["type"] for k in SEC_TASK_FIELDS if k in fields} == SEC_TASK_FIELDS
+    assert all(fields[k].get("is_required") for k in SEC_TASK_FIELDS)
+    values = _fill(host, form, {**_values(form), "jira.customfield_10205": "2.5",
+                                "jira.customfield_10207": "backend urgent"},
+                   task=TASK_PLAIN)
+    values.pop("copy_attachments", None)
+    submitted = host.form_submit(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                 values=values)
+    assert submitted.status == 200, submitted.body
+    key = submitted.body["resource_name"].split(":")[0]
+    issue = jira_state(jira).issues[key]
+    assert issue["project"] == "SEC"
+
+
+def test_a_jira_validation_error_shows_on_its_field(bridge, jira_factory):
+    jira = jira_factory("10.3.0")
+    _connect(bridge, jira, "10.3.0")
+    host = _host(bridge)
+    form = _open_type(host, "SEC", "3")
+    values = _fill(host, form, {**_values(form), "jira.customfield_10203":
+                                {"title": "Nobody", "value": "nobody"}}, task=TASK_PLAIN)
+    answer = host.form_submit(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE, values=values)
+    assert answer.status == 400, answer.body
+    reviewer = _fields(answer.body)["jira.customfield_10203"]
+    assert "nobody" in reviewer["error"]
+    assert not [i for i in jira_state(jira).issues.values() if i["project"] == "SEC"
+                and i["summary"] == "Export to CSV is slow"]
+
+
+def test_a_required_field_of_an_unsupported_kind_is_named(bridge, jira_factory):
+    jira = jira_factory("10.3.0")
+    _connect(bridge, jira, "10.3.0")
+    form = _open_type(_host(bridge), "SEC", "10001")
+    fields = _fields(form)
+    assert fields["unsupported"]["name"] == "Region"
+    assert "jira.customfield_10202" not in fields
