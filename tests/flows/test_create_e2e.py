@@ -394,7 +394,12 @@ def test_required_fields_of_every_supported_kind(bridge, jira_factory, version):
     assert submitted.status == 200, submitted.body
     key = submitted.body["resource_name"].split(":")[0]
     issue = jira_state(jira).issues[key]
-    assert issue["project"] == "SEC"
+    assert issue["project"] == "SEC" and issue["components"]
+    custom = issue["custom"]
+    assert set(custom) >= {f"customfield_1020{i}" for i in (0, 1, 3, 4, 5, 6, 7)}
+    assert custom["customfield_10205"] == 2.5
+    assert custom["customfield_10207"] == ["backend", "urgent"]
+    assert custom["customfield_10204"] == "2026-12-31"
 
 
 def test_a_jira_validation_error_shows_on_its_field(bridge, jira_factory):
