@@ -325,15 +325,21 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
                   key: str) -> bytes:
     links = _linkers(instance_id, key, req.task)
     linked = bool(links) and links[0][0] == req.task
-    if linked:
-        _memory.linked.add((req.task, instance_id, key))
     copying = _copies_notice(req.task, instance_id, key) if linked else None
+    # Memory holds one body per issue: a task with a copy footer of its own is not served
+    # from it, and its body is not put there (another task's view would show that footer).
+    shared = linked and copying is None
+    if shared:
+        _memory.linked.add((req.task, instance_id, key))
+    else:
+        _memory.linked.discard((req.task, instance_id, key))
     row = IssueSnapshot.get_or_none(instance=instance_id, issue_key=key)
     now = time.time()
     if (row is not None and linked and not row.stale
             and now - _epoch(row.fetched_at) < options.max_age):
-        return _remember(instance_id, key, row.generation, row.fetched_at,
-                         render(row.data, name, notice=copying))
+        body = render(row.data, name, notice=copying)
+        return (_remember(instance_id, key, row.generation, row.fetched_at, body) if shared
+                else encode(body))
     instance = _instance(instance_id)
     if _memory.down_until.get(instance_id, 0) > time.monotonic():
         return encode(_while_down(instance, key, row))
@@ -342,7 +348,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     if outcome.snapshot is not None:
         generation, fetched_at = _store(instance, key, outcome.snapshot, row)
         body = render(outcome.snapshot, name, notice=copying)
-        if generation is not None and linked:
+        if generation is not None and shared:
             return _remember(instance_id, key, generation, fetched_at, body)
         return encode(body)
     if outcome.down:

@@ -235,3 +235,26 @@ def test_an_url_outside_the_workspaces_jira_is_not_found(bridge, jira_factory):
                                      resource_url=f"{instance.base_url}/browse/EX-1")
         with pytest.raises(widget.JiraNotFound):
             widget.widget_json(other, _options(bridge))
+
+
+def test_a_tasks_copy_footer_is_not_served_on_another_task_of_the_same_issue(
+        bridge, jira_factory):
+    """The footer about copied files belongs to one task's link: another task linked to
+    the same issue must neither see it (the names are that task's files) nor, served
+    first, hide it from the task it belongs to."""
+    from bridge.models import AttachmentCopy
+
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        link = _link(instance, "EX-1", ALICE, task=TASK_RICH)
+        _link(instance, "EX-1", ALICE, task=TASK_PLAIN)
+        AttachmentCopy.create(link=link, asana_gid="9001", name="salaries.xlsx",
+                              state="failed", error="salaries.xlsx was not copied.")
+        for _ in range(2):  # the second round is served from memory
+            rich = _view(bridge, instance, "EX-1", task=TASK_RICH)
+            assert "not copied: salaries.xlsx" in rich["metadata"]["footer"]["text"]
+            plain = _view(bridge, instance, "EX-1", task=TASK_PLAIN)
+            assert plain["metadata"]["footer"]["footer_type"] == "updated"
+            assert "salaries" not in str(plain)
