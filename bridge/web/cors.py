@@ -17,6 +17,14 @@ from .security import asana_origin
 ALLOWED_HEADERS = "Content-Type, X-Asana-Request-Signature"
 
 
+def headers_for(origin: str) -> list[tuple[str, str]]:
+    """The CORS headers of an answer to Asana's origin (also sent by ``widget_cache``)."""
+    return [("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+            ("Access-Control-Allow-Headers", ALLOWED_HEADERS),
+            ("Access-Control-Max-Age", "600")]
+
+
 def _applies() -> bool:
     return is_app_components(request.path)
 
@@ -32,9 +40,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _cors(response):
         if _applies() and request.headers.get("Origin") == asana_origin():
-            response.headers["Access-Control-Allow-Origin"] = asana_origin()
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-            response.headers["Access-Control-Max-Age"] = "600"
+            for name, value in headers_for(asana_origin()):
+                response.headers[name] = value
             response.headers.add("Vary", "Origin")
         return response

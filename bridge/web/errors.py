@@ -30,6 +30,10 @@ APP_COMPONENTS_PREFIX = "/asana/"
 NOT_APP_COMPONENTS = ("/asana/auth",)
 
 
+# On every answer (also the cached widget's, ``widget_cache``).
+SAFETY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+
+
 def is_app_components(path: str) -> bool:
     return path.startswith(APP_COMPONENTS_PREFIX) and not path.startswith(NOT_APP_COMPONENTS)
 
@@ -74,8 +78,8 @@ def init_app(app: Flask) -> None:
     def _headers(response):
         if getattr(g, "request_id", None):
             response.headers["X-Request-Id"] = g.request_id
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        for name, value in SAFETY_HEADERS:
+            response.headers.setdefault(name, value)
         if response.mimetype == "text/html":
             response.headers.setdefault(
                 "Content-Security-Policy",

@@ -27,6 +27,8 @@ from ..asana import signing
 from ..db import database
 from ..errors import BridgeError
 from ..services import widget
+from . import cors
+from .errors import SAFETY_HEADERS
 
 PATH = "/asana/widget"
 CHECKED = "bridge.widget_memory_checked"
@@ -47,15 +49,9 @@ class CachedWidget:
             if body is not None:
                 headers = [("Content-Type", "application/json"),
                            ("Content-Length", str(len(body))),
-                           ("X-Request-Id", secrets.token_hex(8)),
-                           ("X-Content-Type-Options", "nosniff"),
-                           ("Referrer-Policy", "same-origin")]
+                           ("X-Request-Id", secrets.token_hex(8)), *SAFETY_HEADERS]
                 if environ.get("HTTP_ORIGIN") == self.origin:
-                    headers += [("Access-Control-Allow-Origin", self.origin),
-                                ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-                                ("Access-Control-Allow-Headers",
-                                 "Content-Type, X-Asana-Request-Signature"),
-                                ("Access-Control-Max-Age", "600"), ("Vary", "Origin")]
+                    headers += [*cors.headers_for(self.origin), ("Vary", "Origin")]
                 start_response("200 OK", headers)
                 return [body]
         return self.wsgi_app(environ, start_response)

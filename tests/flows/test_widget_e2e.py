@@ -120,6 +120,35 @@ def test_forged_altered_and_expired_requests_get_a_clear_error(bridge, jira_fact
     assert elsewhere.status == 404 and elsewhere.body["error"]
 
 
+def test_the_cached_answer_has_the_full_answers_headers(bridge, jira_factory, asana):
+    """The short path (``widget_cache``) answers before Flask: the browser on Asana's origin
+    must get the same CORS and safety headers from it as from the full view."""
+    jira = jira_factory("8.20.0")
+    instance = _connected(bridge, jira, "8.20.0")
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+
+    def headers():
+        signed = host.prepare("widget", workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                              attachment=ATTACHMENT,
+                              resource_url=f"{instance.base_url}/browse/EX-1")
+        answer = requests.get(signed.url, headers={**signed.headers, "Origin": asana.url},
+                              timeout=5)
+        assert answer.status_code == 200, answer.text
+        return {k: v for k, v in answer.headers.items()
+                if k not in ("Date", "Server", "X-Request-Id", "Content-Length")}
+
+    served, reads = headers(), _issue_reads(jira)
+    assert served["Access-Control-Allow-Origin"] == asana.url
+    cached = headers()
+    assert _issue_reads(jira) == reads  # the second answer did not read Jira: memory
+    assert cached == served
+
+
+def _issue_reads(jira) -> int:
+    return sum(1 for r in jira.app.extensions["jira_sim"].request_log
+               if r["path"] == "/rest/api/2/issue/EX-1")
+
+
 def test_a_viewer_without_a_credential_on_an_unlinked_task_is_sent_to_authenticate(
         bridge, jira_factory):
     jira = jira_factory("8.20.0")
