@@ -218,3 +218,32 @@ def test_two_nodes_on_one_database_both_honour_a_webhook_one_received(
                   if d["status"] is not None]
     assert deliveries and all(d["url"].startswith(bridge.url) for d in deliveries)
     assert _fields(_widget(node_a, instance).body)["Status"]["text"] == "Done"
+
+
+def test_two_jira_instances_in_one_workspace_side_by_side(bridge, jira_factory):
+    from bridge.sandbox.asana.seed import TASK_RICH
+
+    from .browser import Browser
+    from .conftest import asana_consent, jira_login, popup_message
+
+    old, new = jira_factory("8.20.0"), jira_factory("10.3.0")
+    first = oauth1_instance(bridge, old)
+    authorize_user(bridge, old)
+    second = oauth2_instance(bridge, new)
+    browser = Browser()  # with two instances the popup asks which one
+    jira_login(browser, new, "alice")
+    assert "Which Jira?" in asana_consent(browser, browser.get(f"{bridge.url}/asana/auth")).text
+    consent = browser.get(f"{bridge.url}/asana/auth/jira/{second.id}")
+    assert popup_message(browser.submit(consent, button="approve")) == "success"
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    for task, jira, key in ((TASK_PLAIN, old, "EX-1"), (TASK_RICH, new, "EX-2")):
+        attached = host.lookup_attach(workspace=WORKSPACE, task=task, user=ALICE,
+                                      query=f"{jira.url}/browse/{key}")
+        assert attached.status == 200, attached.body
+    requests.post(f"{new.url}/_sim/issues/EX-2", json={"status": "Done"}, timeout=5)
+    one = host.widget(workspace=WORKSPACE, task=TASK_PLAIN, user=BOB, attachment=ATTACHMENT,
+                      resource_url=f"{first.base_url}/browse/EX-1")
+    two = host.widget(workspace=WORKSPACE, task=TASK_RICH, user=BOB, attachment=ATTACHMENT,
+                      resource_url=f"{second.base_url}/browse/EX-2")
+    assert _fields(one.body)["Status"]["text"] == "Open"
+    assert _fields(two.body)["Status"]["text"] == "Done"
