@@ -325,7 +325,8 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
                   key: str) -> bytes:
     links = _linkers(instance_id, key, req.task)
     linked = bool(links) and links[0][0] == req.task
-    copying = _copies_notice(req.task, instance_id, key) if linked else None
+    link_id = links[0][2] if linked else None
+    copying = _copies_notice(link_id) if linked else None
     # Memory holds one body per issue: a task with a copy footer of its own is not served
     # from it, and its body is not put there (another task's view would show that footer).
     shared = linked and copying is None
@@ -343,7 +344,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     instance = _instance(instance_id)
     if _memory.down_until.get(instance_id, 0) > time.monotonic():
         return encode(_while_down(instance, key, row))
-    readers = [gid for _, gid in links] if linked else []
+    readers = [gid for _, gid, _ in links] if linked else []
     outcome = _read(instance, key, readers + [req.user], options)
     if outcome.snapshot is not None:
         generation, fetched_at = _store(instance, key, outcome.snapshot, row)
@@ -372,14 +373,11 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     return encode(render({"key": key, "placeholder": True}, name, notice=notice))
 
 
-def _copies_notice(task: str, instance_id: int, key: str) -> str | None:
+def _copies_notice(link_id: int) -> str | None:
     """The footer while the task's files are being copied to the issue, then what could
     not be copied, if anything (``attachments.progress_for``). Every change of a copy bumps
     the snapshot's generation, so cached widgets are rendered again."""
-    link = (IssueLink.select().where((IssueLink.task_gid == task)
-                                     & (IssueLink.instance == instance_id)
-                                     & (IssueLink.issue_key == key)).first())
-    progress = attachments.progress_for(link) if link is not None else None
+    progress = attachments.progress_for(IssueLink(id=link_id))
     if progress is None or (progress["finished"] and not progress["problems"]):
         return None
     return progress["text"]
@@ -414,10 +412,11 @@ def _names(users: list[AsanaUser]) -> str:
 # -- who reads it ---------------------------------------------------------------------------
 
 
-def _linkers(instance_id: int, key: str, task: str) -> list[tuple[str, str]]:
-    """``(task gid, linker's Asana gid)`` of every link of the issue, this task's first,
-    then the most recent: the order their tokens are tried in (module docstring)."""
-    rows = (IssueLink.select(IssueLink.task_gid, AsanaUser.gid).join(AsanaUser)
+def _linkers(instance_id: int, key: str, task: str) -> list[tuple[str, str, int]]:
+    """``(task gid, linker's Asana gid, link id)`` of every link of the issue, this
+    task's first, then the most recent: the order their tokens are tried in (module
+    docstring)."""
+    rows = (IssueLink.select(IssueLink.task_gid, AsanaUser.gid, IssueLink.id).join(AsanaUser)
             .where((IssueLink.instance == instance_id) & (IssueLink.issue_key == key))
             .order_by(IssueLink.created_at.desc()).tuples())
     return sorted(rows, key=lambda row: row[0] != task)  # stable: recency kept
@@ -544,7 +543,7 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
     """Re-read a stale snapshot now with its linkers' tokens (after a webhook), so the
     next view is served from the cache. Returns whether fresh data was stored."""
     row = IssueSnapshot.get_or_none(instance=instance, issue_key=key)
-    readers = [gid for _, gid in _linkers(instance.id, key, task="")]
+    readers = [gid for _, gid, _ in _linkers(instance.id, key, task="")]
     outcome = _read(_instance(instance.id), key, readers, options)
     if outcome.snapshot is not None:
         return _store(instance, key, outcome.snapshot, row)[0] is not None
