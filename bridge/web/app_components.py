@@ -66,7 +66,7 @@ def _verify():
         abort(503, "App Components are not configured on this bridge: set "
                    "BRIDGE_ASANA_CLIENT_ID and BRIDGE_ASANA_CLIENT_SECRET.")
     signature = request.headers.get(signing.HEADER)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # Flask answers HEAD with the GET view
         call = signing.verify_get(cfg.asana_client_secret, request.query_string, signature)
     elif request.method == "POST":
         call = signing.verify_post(cfg.asana_client_secret, request.get_data(cache=True),

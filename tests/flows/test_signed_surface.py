@@ -76,6 +76,14 @@ def test_signed_get_and_post_reach_the_view_with_the_call(surface):
         (ALICE, WORKSPACE, TASK_PLAIN, "1500000000000009", "EX-1")
 
 
+def test_head_is_verified_like_get(surface):
+    host = _host(surface)
+    signed = host.prepare("lookup_typeahead", workspace=WORKSPACE, task=TASK_PLAIN,
+                          user=ALICE, query="x")
+    assert requests.head(signed.url, headers=signed.headers, timeout=10).status_code == 200
+    assert requests.head(signed.url, timeout=10).status_code == 400
+
+
 def test_forged_request_is_refused_and_changes_nothing(surface):
     forged = _host(surface, secret="not-the-apps-secret")
     message = _error(forged.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
