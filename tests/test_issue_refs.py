@@ -46,7 +46,8 @@ def test_other_hosts_are_refused(text):
 
 
 @pytest.mark.parametrize("text", ["https://acme.atlassian.net/browse/ABC-12",
-                                  "https://ACME.jira.com/browse/ABC-12"])
+                                  "https://ACME.jira.com/browse/ABC-12",
+                                  "https://atlassian.net./browse/ABC-12"])
 def test_cloud_urls_are_refused_as_cloud(text):
     with pytest.raises(issue_refs.CloudURL):
         issue_refs.parse_url(text, BASES + ["https://acme.atlassian.net"])

@@ -19,10 +19,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .urls import CLOUD_SUFFIXES
+from .urls import DEFAULT_PORTS, is_cloud_host
 
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[1-9][0-9]{0,17}$")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _ISSUE_PATHS = (
     re.compile(r"^/browse/([^/]+)/?$"),
     re.compile(r"^/projects/[^/]+/issues/([^/]+)/?$"),
@@ -62,7 +61,7 @@ def browse_url(base_url: str, key: str) -> str:
 
 
 def _origin(scheme: str, host: str, port: int | None) -> tuple[str, str, int]:
-    return scheme, host.lower().rstrip("."), port or _DEFAULT_PORTS.get(scheme, 0)
+    return scheme, host.lower().rstrip("."), port or DEFAULT_PORTS.get(scheme, 0)
 
 
 def parse_url(text: str, base_urls: list[str]) -> Ref:
@@ -78,9 +77,9 @@ def parse_url(text: str, base_urls: list[str]) -> Ref:
         raise NotJiraOfWorkspace("not a URL") from None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
-    if scheme not in _DEFAULT_PORTS or not host or parts.username or parts.password:
+    if scheme not in DEFAULT_PORTS or not host or parts.username or parts.password:
         raise NotJiraOfWorkspace("not an http(s) URL")
-    if host.endswith(CLOUD_SUFFIXES) or host in {s[1:] for s in CLOUD_SUFFIXES}:
+    if is_cloud_host(host):
         raise CloudURL(host)
     origin = _origin(scheme, host, port)
     path = unquote(parts.path) or "/"

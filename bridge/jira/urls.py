@@ -19,7 +19,7 @@ from ..errors import BadRequest
 
 CLOUD_SUFFIXES = (".atlassian.net", ".jira.com", ".jira-dev.com", ".atlassian.com")
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_LENGTH = 512  # JiraInstance.base_url's column
 # Paths users paste that are pages of Jira rather than its base.
 _PAGE_MARKERS = ("/browse/", "/secure/", "/plugins/servlet/", "/rest/", "/projects/")
@@ -31,6 +31,12 @@ class InvalidJiraURL(BadRequest):
 
 class JiraCloudURL(InvalidJiraURL):
     code = "jira_cloud_url"
+
+
+def is_cloud_host(host: str) -> bool:
+    """A Jira Cloud site (``host`` lower case, no trailing dot): its domains, or one of
+    them bare. Used by the base URL check and by pasted issue URLs (``issue_refs``)."""
+    return host.endswith(CLOUD_SUFFIXES) or host in {s[1:] for s in CLOUD_SUFFIXES}
 
 
 def normalize_base_url(raw: str) -> str:
@@ -48,7 +54,7 @@ def normalize_base_url(raw: str) -> str:
         raise InvalidJiraURL("The Jira URL is not valid: check the brackets around an IPv6 "
                              "address.") from None
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
+    if scheme not in DEFAULT_PORTS:
         raise InvalidJiraURL("A Jira base URL must start with https:// or http://.")
     if parts.username or parts.password:
         raise InvalidJiraURL("Leave user names and passwords out of the Jira URL.")
@@ -56,7 +62,7 @@ def normalize_base_url(raw: str) -> str:
     if not host:
         raise InvalidJiraURL("The Jira URL has no host name.")
     host = _checked_host(host)
-    if host.endswith(CLOUD_SUFFIXES) or host in {s[1:] for s in CLOUD_SUFFIXES}:
+    if is_cloud_host(host):
         raise JiraCloudURL(
             f"{host} is a Jira Cloud site. This bridge connects Jira Server and Data Center; "
             "for Jira Cloud use Asana's own Jira Cloud integration."
@@ -70,7 +76,7 @@ def normalize_base_url(raw: str) -> str:
     if port == 0:
         raise InvalidJiraURL("The port in the Jira URL must be a number from 1 to 65535.")
     netloc = f"[{host}]" if ":" in host else host
-    if port and port != _DEFAULT_PORTS[scheme]:
+    if port and port != DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
     path = parts.path
     for marker in _PAGE_MARKERS:
