@@ -67,14 +67,18 @@ class CachedWidget:
         if not (call.task and call.resource_url):
             return None
         try:
-            return widget.cached_json(call.workspace, call.task, call.resource_url,
+            body = widget.cached_json(call.workspace, call.task, call.resource_url,
                                       self.max_age)
         except Exception:  # the full path will answer (and log) properly
             log.debug("widget.cache_check_failed", exc_info=True)
-            return None
-        finally:
-            if not database.is_closed():
-                database.close()
+            body = None
+        if body is None and not database.is_closed():
+            database.close()  # the full path starts from a connection of the pool
+        # After an answer from memory the thread keeps its connection for the next one:
+        # taking one from the pool costs a round trip on PostgreSQL (peewee checks it
+        # with SELECT 1), as much as the check itself. peewee runs in autocommit, so no
+        # transaction stays open; the next full request's teardown returns it.
+        return body
 
 
 def install(app) -> None:
