@@ -103,8 +103,8 @@ def _issues_page(changed=None, items=None, error=None, status=200):
         "sim_issues.html", issues=sorted(st.issues.values(), key=lambda i: i["key"]),
         statuses=list(st.statuses.values()), priorities=list(st.priorities.values()),
         users=list(st.users.values()), actor="admin", changed=changed, error=error,
-        changed_items=", ".join(f"{i['field']}: {i['fromString']} → {i['toString']}"
-                                for i in items or [])), status
+        changed_items=", ".join(f"{i['field']}: {i['fromString'] or '(none)'} → "
+                                f"{i['toString'] or '(none)'}" for i in items or [])), status
 
 
 @bp.route("/issues", methods=["GET"])
