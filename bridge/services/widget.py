@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 
+from .. import queue
 from ..asana import components as ui
 from ..db import database
 from ..jira import issue_refs
@@ -550,6 +551,29 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
     if outcome.missing and not outcome.reconnect and readers:
         return _store(instance, key, {"key": key, "id": row.issue_id if row else "",
                                       "missing": True}, row)[0] is not None
+    return False
+
+
+REFRESH_TASK = "widget.refresh"
+
+
+@queue.register(REFRESH_TASK)
+def refresh_later(instance_id: int, key: str) -> bool:
+    """Queue handler: the re-read a webhook asked for, done by a worker so that a burst of
+    Jira events costs a bounded number of threads, never one per delivery."""
+    instance = JiraInstance.get_or_none(JiraInstance.id == instance_id)
+    if instance is None:
+        return False
+    options = WidgetOptions(max_age=queue.settings().widget_max_age)
+    try:
+        return refresh(instance, key, options)
+    except JiraError:
+        return False  # stays stale: the next view reads Jira itself
+
+
+def enqueue_refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
+    """``reread`` for a webhook request: send the re-read to the queue, answer at once."""
+    queue.enqueue(REFRESH_TASK, instance.id, key)
     return False
 
 

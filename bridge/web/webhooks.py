@@ -2,21 +2,21 @@
 
 The token is the instance's secret (``services.webhooks``): an unknown one gets 404 and
 changes nothing, and is never logged. The snapshot is marked stale before the answer, so
-the next widget view on any node no longer serves the old data; the re-read from Jira
-runs after the answer, in a thread, because Jira 9 and older deliver webhooks inside the
-request of the Jira user who made the change (developer.atlassian.com/jiradev/jira-apis/
-webhooks: "processed synchronously" before 10.0), and a slow receiver slows their Jira.
+the next widget view on any node no longer serves the old data; the re-read from Jira is
+sent to the queue and done by a worker after the answer, because Jira 9 and older deliver
+webhooks inside the request of the Jira user who made the change (developer.atlassian.com/
+jiradev/jira-apis/webhooks: "processed synchronously" before 10.0), and a slow receiver
+slows their Jira. A queue, not a thread per delivery: a burst of events costs a bounded
+number of workers, and nothing runs unowned beside the request.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from flask import Blueprint, current_app, request
 
 from .. import logs
-from ..db import database
 from ..services import webhooks, widget
 from .errors import error_body
 
@@ -39,26 +39,9 @@ def receive(token: str):
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return error_body("bad_request", "A Jira webhook posts a JSON object.", 400)
-    options = widget_options()
-    keys: list[str] = []
-
-    def collect(inst, key, opts):  # invalidate now, re-read after the answer
-        keys.append(key)
-        return False
-
-    widget.on_issue_event(instance, payload, options, reread=collect)
+    keys = widget.on_issue_event(instance, payload, widget_options(),
+                                 reread=widget.enqueue_refresh)
     log.info("webhook.received event=%s instance=%s snapshots=%d",
              str(payload.get("webhookEvent", ""))[:64], instance.id, len(keys))
-    if keys:
-        threading.Thread(target=_reread, args=(instance, keys, options), daemon=True,
-                         name="bridge-webhook-reread").start()
     return "", 204
 
-
-def _reread(instance, keys: list[str], options: widget.WidgetOptions) -> None:
-    try:
-        with database.connection_context():
-            for key in keys:
-                widget.refresh(instance, key, options)
-    except Exception:  # a failed re-read leaves the snapshot stale: the next view reads
-        log.exception("webhook.reread_failed instance=%s", instance.id)

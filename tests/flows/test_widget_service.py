@@ -258,3 +258,38 @@ def test_a_tasks_copy_footer_is_not_served_on_another_task_of_the_same_issue(
             plain = _view(bridge, instance, "EX-1", task=TASK_PLAIN)
             assert plain["metadata"]["footer"]["footer_type"] == "updated"
             assert "salaries" not in str(plain)
+
+
+def test_webhook_sends_the_reread_to_the_queue_and_a_worker_refreshes_the_snapshot(
+        bridge, jira_factory):
+    """The webhook answers after invalidating; the re-read is a queue message (bounded by
+    the workers, never a thread per delivery), and running it stores the fresh issue."""
+    jira = jira_factory("8.22.0")
+    instance = oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    huey = bridge.app.extensions["bridge.queue"]
+    with bridge.app.app_context():
+        _link(instance, "EX-2", ALICE)
+        instance = JiraInstance.get_by_id(instance.id)
+        webhooks.register(instance, bridge.url, "admin", "admin")
+        _view(bridge, instance, "EX-2")
+        huey.flush()
+        jira_state(jira).update_issue("EX-2", {"status": "Done"}, user="bob")
+        deadline = time.monotonic() + 5  # the simulator delivers webhooks in a thread
+        while not jira_state(jira).webhook_deliveries and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert jira_state(jira).webhook_deliveries[-1]["status"] == 204
+        snapshot = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-2")
+        assert snapshot.stale  # invalidated before the answer, not yet re-read
+        assert huey.pending_count() == 1
+        message = huey.dequeue()
+        assert message.name == widget.REFRESH_TASK
+        assert message.args == (instance.id, "EX-2")
+        reads = _issue_reads(jira, "EX-2")
+        assert huey.execute(message) is True
+        assert _issue_reads(jira, "EX-2") == reads + 1
+        snapshot = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-2")
+        assert not snapshot.stale
+        widget.reset_process_cache()
+        assert _status(_view(bridge, instance, "EX-2"))[0] == "Done"
+        assert _issue_reads(jira, "EX-2") == reads + 1  # served from the refreshed cache
