@@ -147,12 +147,6 @@ def usable_instances(caller: Caller) -> list[JiraInstance]:
     return found
 
 
-def jira_for(user: AsanaUser, instance: JiraInstance, settings=None):
-    """Jira as ``user`` on ``instance`` (``jira_as_user``: a lost token marks the
-    credential, and the caller's request answers 401)."""
-    return jira_as_user.jira_for(user, instance)
-
-
 # -- create metadata, cached per user and instance --------------------------------------------
 
 def creatable_projects(jira, cache_key) -> list[dict]:
@@ -285,7 +279,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
             error=errors.pop(F_INSTANCE, None)))
     jira = types = None
     if choice.instance is not None:
-        jira = jira_for(user, choice.instance, caller.settings)
+        jira = jira_as_user.jira_for(user, choice.instance)
         key = (user.id, choice.instance.id)
         projects = creatable_projects(jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
@@ -367,7 +361,7 @@ def typeahead(caller: Caller, field_ref: str, query: str) -> dict:
     instance = next((i for i in usable_instances(caller) if str(i.id) == instance_id), None)
     if instance is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
-    jira = jira_for(user, instance, caller.settings)
+    jira = jira_as_user.jira_for(user, instance)
     metas = field_metas(jira, (user.id, instance.id), project, issuetype)
     meta = next((m for m in metas if str(m.get("fieldId")) == field_id), None)
     if meta is None:
@@ -441,7 +435,7 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
             _links_of_task(caller.task) >= caller.settings.max_issues_per_task:
         raise reject({F_SUMMARY: "This task already has its Jira issue "
                                  f"(at most {caller.settings.max_issues_per_task} per task)."})
-    jira = jira_for(user, choice.instance, caller.settings)
+    jira = jira_as_user.jira_for(user, choice.instance)
     cache_key = (user.id, choice.instance.id)
     metas = field_metas(jira, cache_key, choice.project, choice.issuetype)
     fields, errors = jira_fields_from(caller, values, metas)

@@ -55,6 +55,11 @@ def _label(value: dict) -> str:
     return str(value.get("name") or value.get("value") or value.get("id"))
 
 
+# Jira's ``schema.type`` of a single-valued field → the form's kind for it.
+_SCALAR_KINDS = {"number": "number", "option": "select", "priority": "priority",
+                 "version": "version", "user": "user", "date": "date", "datetime": "datetime"}
+
+
 def classify(meta: dict) -> JiraField:
     schema = meta.get("schema") or {}
     ftype = schema.get("type")
@@ -65,20 +70,8 @@ def classify(meta: dict) -> JiraField:
     if ftype == "string":
         kind = "textarea" if system in ("description", "environment") or custom == "textarea" \
             else "text"
-    elif ftype == "number":
-        kind = "number"
-    elif ftype == "option":
-        kind = "select"
-    elif ftype == "priority":
-        kind = "priority"
-    elif ftype == "version":
-        kind = "version"
-    elif ftype == "user":
-        kind = "user"
-    elif ftype == "date":
-        kind = "date"
-    elif ftype == "datetime":
-        kind = "datetime"
+    elif ftype in _SCALAR_KINDS:
+        kind = _SCALAR_KINDS[ftype]
     elif ftype == "array":
         kind = {"option": "multiselect", "component": "components", "version": "versions",
                 "user": "users"}.get(items)

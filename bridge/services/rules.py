@@ -22,7 +22,7 @@ from ..errors import BridgeError
 from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance, RuleAction, audit
 from ..timeutil import utcnow
-from . import asana_users, create_issue, idempotency, jira_fields, wikimarkup
+from . import asana_users, create_issue, idempotency, jira_as_user, jira_fields, wikimarkup
 from .create_issue import (
     COPY_OPTION,
     F_COPY,
@@ -64,7 +64,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
             error=errors.pop(F_INSTANCE, None)))
     jira = None
     if choice.instance is not None:
-        jira = create_issue.jira_for(user, choice.instance, caller.settings)
+        jira = jira_as_user.jira_for(user, choice.instance)
         key = (user.id, choice.instance.id)
         projects = create_issue.creatable_projects(jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
@@ -121,7 +121,7 @@ def save(caller: Caller, urls: Urls, values: dict, *, action_gid: str,
     if not (choice.instance and choice.project and choice.issuetype):
         raise FormRejected(build_form(caller, urls, values,
                                       {F_ISSUETYPE: "Choose a project and an issue type."}))
-    jira = create_issue.jira_for(user, choice.instance, caller.settings)
+    jira = jira_as_user.jira_for(user, choice.instance)
     metas = create_issue.field_metas(jira, (user.id, choice.instance.id), choice.project,
                                      choice.issuetype)
     fixed, errors = create_issue.jira_fields_from(caller, values, metas)
@@ -174,7 +174,7 @@ def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
         return _error("This rule's Jira connection was removed; edit the rule to choose "
                       "again.")
     try:
-        jira = create_issue.jira_for(creator, instance, settings)
+        jira = jira_as_user.jira_for(creator, instance)
     except JiraNeedsReconnect:
         return _reconnect(action, creator, instance)
     try:
