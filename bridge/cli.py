@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .sandbox.cli import sandbox
 
 
 def _app():
@@ -26,8 +25,34 @@ def _app():
         raise click.ClickException(str(exc)) from None
 
 
+def _plugins() -> dict:
+    """Commands other distributions add through the ``asana_jira_bridge.commands`` entry
+    point group (the sandbox adds ``demo`` and ``sandbox``), as Flask's CLI loads
+    ``flask.commands``: the bridge never imports them by name, and a production install
+    without the sandbox simply lacks them."""
+    from importlib.metadata import entry_points
+
+    return {entry.name: entry for entry in entry_points(group="asana_jira_bridge.commands")}
+
+
 class _BridgeGroup(click.Group):
-    """Database failures end as one sentence, not a traceback."""
+    """Database failures end as one sentence, not a traceback; plugin commands load lazily."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(_plugins()))
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        entry = _plugins().get(name)
+        if entry is not None:
+            return entry.load()
+        if name in ("demo", "sandbox"):
+            raise click.UsageError(
+                f"'{name}' comes with the sandbox (the simulators), which is not installed: "
+                "pip install -e ./sandbox from a clone (scripts/bootstrap does)")
+        return None
 
     def invoke(self, ctx):
         import peewee
@@ -53,7 +78,6 @@ def main():
     """
 
 
-main.add_command(sandbox)
 
 
 @main.command("init-db")
@@ -354,76 +378,6 @@ def doctor(instance_ids):
         click.echo("No Jira instances registered yet.")
     if failed:
         raise SystemExit(1)
-
-
-@main.command()
-@click.option("--jira-version", default="8.20.0", show_default=True,
-              help="Version the Jira simulator plays (8.22+ connects with OAuth 2.0).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
-              help="Bridge port (the simulators take the next two; 0 = any free ports).")
-@click.option("--instance-path", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("instance") / "demo", show_default=True,
-              help="Folder for the demo's own database and key.")
-def demo(jira_version, port, instance_path):
-    """Run the bridge wired to the Asana and Jira simulators, on loopback, and print the
-    URL of the demo task page. Ctrl-C or SIGTERM stops all three."""
-    import logging
-    import signal
-    import threading
-
-    from . import logs
-
-    try:
-        from .sandbox import demo as sandbox_demo
-        from .sandbox.asana import validator  # noqa: F401  (needs jsonschema)
-    except ModuleNotFoundError as exc:
-        raise click.ClickException(
-            f"the demo needs the '{exc.name}' package: install the demo extra, "
-            "pip install -e '.[demo]' (scripts/bootstrap does)") from None
-
-    # Signals first: a SIGTERM while starting stops the demo as soon as it is up, rather
-    # than killing it halfway with the ports of the servers already started.
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    logs.configure("info", "text")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
-    ports = (port, port + 1, port + 2) if port else (0, 0, 0)
-    try:
-        running = sandbox_demo.start(instance_path, jira_version=jira_version,
-                                     bridge_port=ports[0], asana_port=ports[1],
-                                     jira_port=ports[2], say=lambda line: click.echo(line))
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot start the demo: {exc.strerror or exc} (ports {ports[0]}-{ports[2]}; "
-            "try --port 0 for any free ports)") from None
-    click.echo(
-        "\nReady. Open the demo task page in a browser:\n\n"
-        f"    {running.task_url}\n\n"
-        "There: Connect (the popup signs you in to Asana, then Jira), link an issue, create "
-        "one, add a rule and run it. Then change the linked issue's status in Jira and "
-        "reload the task: the widget follows within a second. For EX-2:\n\n"
-        f"    curl -X POST {running.jira.url}/_sim/issues/EX-2 "
-        "-H 'Content-Type: application/json' -d '{\"status\": \"Done\"}'\n\n"
-        "Ctrl-C stops the demo.")
-    # Wake up often: the kernel may deliver SIGTERM to any thread (a server's), and then
-    # only a main thread that runs now and then notices it; an untimed wait would sleep
-    # through it (the "SIGTERM does nothing" of the first demo).
-    while not stop.wait(0.2):
-        pass
-    click.echo("Stopping the demo...")
-    running.stop()
-    click.echo("Demo stopped.")
-    # Everything is stopped and closed; skip the interpreter's finalisation, which takes
-    # about a second here (freeing the simulators' specs and validators) and is what a
-    # supervisor's stop timeout would otherwise wait for.
-    import os
-    import sys
-
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 @main.group()

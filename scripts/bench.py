@@ -155,8 +155,8 @@ class Gunicorn:
 
 class World:
     def __init__(self, args, tmp: str):
-        from bridge.sandbox.jira import create_jira_simulator, get_state
-        from bridge.sandbox.liveserver import LiveServer
+        from bridge_sandbox.jira import create_jira_simulator, get_state
+        from bridge_sandbox.liveserver import LiveServer
 
         self.args = args
         self.tmp = tmp
@@ -183,11 +183,11 @@ class World:
     def setup(self) -> None:
         """Instances, Alice's credentials and links, written as the flows would."""
         import jwt
+        from bridge_sandbox.jira.state import AccessToken, OAuth2Token
 
         from bridge import create_app, migrations
         from bridge.jira import oauth2
         from bridge.models import AsanaUser, IssueLink, JiraInstance
-        from bridge.sandbox.jira.state import AccessToken, OAuth2Token
         from bridge.services import credentials, instances, webhooks
 
         if self.args.database_url:
@@ -239,7 +239,7 @@ class World:
             db.close()
 
     def signed(self, path: str, params: list[tuple[str, str]]) -> tuple[str, dict]:
-        from bridge.sandbox.asana.signing import sign
+        from bridge_sandbox.asana.signing import sign
 
         query = urlencode(params, quote_via=quote, safe="")
         return f"{path}?{query}", {"X-Asana-Request-Signature": sign(CLIENT_SECRET, query)}

@@ -57,11 +57,12 @@ class World:
     and the environment a bridge process needs to use them."""
 
     def __init__(self, latency: float = 0.0):
+        from bridge_sandbox.asana import create_asana_simulator
+        from bridge_sandbox.asana.seed import ALICE, WORKSPACE
+        from bridge_sandbox.jira import create_jira_simulator, get_state
+        from bridge_sandbox.liveserver import LiveServer
+
         from bridge import create_app, migrations
-        from bridge.sandbox.asana import create_asana_simulator
-        from bridge.sandbox.asana.seed import ALICE, WORKSPACE
-        from bridge.sandbox.jira import create_jira_simulator, get_state
-        from bridge.sandbox.liveserver import LiveServer
 
         self.tmp = tempfile.mkdtemp(prefix="bridge-bench-create-")
         self.bridge_port = _free_port()
@@ -96,6 +97,8 @@ class World:
     def _connect_alice(self, sim, alice: str, workspace: str) -> None:
         import secrets as _secrets
 
+        from bridge_sandbox.jira.state import OAuth2Token
+
         from bridge.models import (
             AsanaUser,
             AsanaWorkspace,
@@ -103,7 +106,6 @@ class World:
             JiraInstance,
             utcnow,
         )
-        from bridge.sandbox.jira.state import OAuth2Token
 
         refresh = sim.issue_refresh_token(alice, ASANA_CLIENT_ID, "default")
         access = sim.issue_access_token(alice, ASANA_CLIENT_ID, refresh)
@@ -140,8 +142,9 @@ class World:
 
 def bench_copy(size_mib: int, world: World | None = None) -> dict:
     """One generated file of ``size_mib`` MiB, Asana → worker → Jira."""
+    from bridge_sandbox.asana.seed import TASK_EMPTY
+
     from bridge.models import AttachmentCopy, IssueLink
-    from bridge.sandbox.asana.seed import TASK_EMPTY
     from bridge.services import attachments
 
     own = world is None
@@ -199,9 +202,8 @@ def bench_submit(submits: int, latency: float, workers: int = 2,
                  world: World | None = None) -> dict:
     """Form submits through gunicorn, each creating an issue and queueing five copies."""
     import requests
-
-    from bridge.sandbox.asana.host import AppComponentsHost
-    from bridge.sandbox.asana.seed import ALICE, ATTACHMENTS, TASK_RICH, WORKSPACE
+    from bridge_sandbox.asana.host import AppComponentsHost
+    from bridge_sandbox.asana.seed import ALICE, ATTACHMENTS, TASK_RICH, WORKSPACE
 
     own = world is None
     world = world or World(latency=latency)

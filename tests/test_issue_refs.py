@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from bridge_sandbox.jira import jql as sim_jql
 
 from bridge.jira import issue_refs, jql
-from bridge.sandbox.jira import jql as sim_jql
 
 BASES = ["https://jira.example.com", "https://example.com/jira", "http://10.0.0.5:8080"]
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from bridge_sandbox.liveserver import LiveServer
 from flask import Flask, jsonify, request
 
 from bridge import logs
 from bridge.jira import webhooks as jira_webhooks
 from bridge.jira.errors import JiraError
-from bridge.sandbox.liveserver import LiveServer
 
 
 @pytest.fixture

@@ -112,8 +112,8 @@ def test_the_normaliser_returns_a_canonical_url_or_a_sentence(raw):
 
 @pytest.fixture(scope="module")
 def loopback_jira():
-    from bridge.sandbox.jira import create_jira_simulator
-    from bridge.sandbox.liveserver import LiveServer
+    from bridge_sandbox.jira import create_jira_simulator
+    from bridge_sandbox.liveserver import LiveServer
 
     server = LiveServer()
     server.app = create_jira_simulator(version="8.20.0", base_url=server.url)

@@ -40,7 +40,7 @@ def _form_chunks(total: int, size: int = 1000):
 
 @pytest.fixture
 def served(make_app):
-    from bridge.sandbox.liveserver import LiveServer
+    from bridge_sandbox.liveserver import LiveServer
 
     app = _with_echo(make_app(MAX_CONTENT_LENGTH=str(LIMIT)))
     with LiveServer(app) as server:

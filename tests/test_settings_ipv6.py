@@ -85,8 +85,9 @@ def test_names_resolving_to_wrapped_metadata_are_refused(monkeypatch):
 
 @pytest.mark.e2e
 def test_a_jira_simulator_on_ipv6_loopback_is_probed_like_one_on_127_0_0_1():
-    from bridge.sandbox.jira import create_jira_simulator
-    from bridge.sandbox.liveserver import LiveServer
+    from bridge_sandbox.jira import create_jira_simulator
+    from bridge_sandbox.liveserver import LiveServer
+
     from bridge.services.instances import probe
 
     server = LiveServer(host="::1")

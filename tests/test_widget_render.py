@@ -4,9 +4,9 @@ picks each field's schema by its type): Jira payloads full and sparse, nulls inc
 from __future__ import annotations
 
 import pytest
+from bridge_sandbox.asana import validator
 
 from bridge.asana import components as ui
-from bridge.sandbox.asana import validator
 from bridge.services import widget
 
 BASE = "https://jira.example.com/jira"

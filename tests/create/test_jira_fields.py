@@ -1,8 +1,8 @@
 """Jira create-metadata fields as form fields and back (jira-server.md §3.7, §3.8)."""
 
 import pytest
+from bridge_sandbox.asana import validator
 
-from bridge.sandbox.asana import validator
 from bridge.services import jira_fields
 from bridge.services.jira_fields import FieldValueError
 

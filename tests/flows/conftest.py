@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass
 
 import pytest
+from bridge_sandbox.liveserver import LiveServer
 from flask import Flask
-
-from bridge.sandbox.liveserver import LiveServer
 
 from .browser import Browser
 
@@ -39,7 +38,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def asana_server():
-    from bridge.sandbox.asana import create_asana_simulator
+    from bridge_sandbox.asana import create_asana_simulator
 
     server = LiveServer()
     server.app = create_asana_simulator(base_url=server.url)
@@ -57,7 +56,7 @@ def bridge_server():
 
 @pytest.fixture(scope="session")
 def jira_servers():
-    from bridge.sandbox.jira import create_jira_simulator
+    from bridge_sandbox.jira import create_jira_simulator
 
     servers: dict[tuple, LiveServer] = {}
 
@@ -88,7 +87,7 @@ def asana(asana_server, bridge_server):
 @pytest.fixture
 def jira_factory(jira_servers):
     """``jira_factory(version, public_base_url=None)`` → a reset Jira simulator server."""
-    from bridge.sandbox.jira import get_state
+    from bridge_sandbox.jira import get_state
 
     def make(version: str, public_base_url: str | None = None) -> LiveServer:
         server = jira_servers(version, public_base_url)
@@ -101,7 +100,7 @@ def jira_factory(jira_servers):
 
 
 def jira_state(server: LiveServer):
-    from bridge.sandbox.jira import get_state
+    from bridge_sandbox.jira import get_state
 
     return get_state(server.app)
 

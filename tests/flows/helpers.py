@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bridge_sandbox.asana.seed import WORKSPACE
+
 from bridge.models import JiraInstance
-from bridge.sandbox.asana.seed import WORKSPACE
 from bridge.services import instances
 
 from .conftest import jira_state

@@ -10,9 +10,9 @@ focus) and leaves screenshots in ``test-results/screenshots/``.
 from __future__ import annotations
 
 import pytest
+from bridge_sandbox.asana.seed import WORKSPACE
 
 from bridge.models import BridgeAdmin, JiraInstance
-from bridge.sandbox.asana.seed import WORKSPACE
 
 from .chromium import needs_chromium
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from bridge_sandbox.asana.seed import WORKSPACE
 
 from bridge.models import AsanaWorkspace, BridgeAdmin, JiraCredential, JiraInstance
-from bridge.sandbox.asana.seed import WORKSPACE
 
 from .browser import Browser
 from .conftest import asana_consent, jira_login, jira_state

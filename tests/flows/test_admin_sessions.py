@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from bridge_sandbox.asana.seed import WORKSPACE
 from click.testing import CliRunner
 
 from bridge.models import AdminSession, JiraInstance, utcnow
-from bridge.sandbox.asana.seed import WORKSPACE
 
 from .browser import Browser, forms_of
 from .conftest import asana_consent

@@ -7,9 +7,9 @@ import re
 import time
 
 import pytest
+from bridge_sandbox.asana.seed import WORKSPACE
 
 from bridge.models import AuditEvent, JiraInstance
-from bridge.sandbox.asana.seed import WORKSPACE
 
 from .chromium import needs_chromium
 from .conftest import jira_state

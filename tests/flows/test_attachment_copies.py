@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from bridge_sandbox.asana.seed import ATTACHMENTS, BIG_ATTACHMENT, TASK_RICH, content_digest
 
 from bridge import queue
 from bridge.models import AsanaUser, AttachmentCopy, IssueLink, JiraCredential, WorkerBeat
-from bridge.sandbox.asana.seed import ATTACHMENTS, BIG_ATTACHMENT, TASK_RICH, content_digest
 from bridge.services import asana_users, attachments, jira_as_user
 
 from .conftest import jira_state

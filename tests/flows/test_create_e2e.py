@@ -14,10 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from bridge.models import ActionRun, AttachmentCopy, AuditEvent, IssueLink, JiraCredential
-from bridge.sandbox.asana.host import AppComponentsHost
-from bridge.sandbox.asana.seed import (
+from bridge_sandbox.asana.host import AppComponentsHost
+from bridge_sandbox.asana.seed import (
     ALICE,
     ATTACHMENTS,
     BIG_ATTACHMENT,
@@ -27,6 +25,8 @@ from bridge.sandbox.asana.seed import (
     WORKSPACE,
     content_digest,
 )
+
+from bridge.models import ActionRun, AttachmentCopy, AuditEvent, IssueLink, JiraCredential
 from bridge.services import attachments, create_issue
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from bridge_sandbox.asana import validator
+from bridge_sandbox.asana.seed import ALICE, TASK_PLAIN, TASK_RICH, WORKSPACE
 
 from bridge.models import ActionRun, AttachmentCopy, IssueLink
-from bridge.sandbox.asana import validator
-from bridge.sandbox.asana.seed import ALICE, TASK_PLAIN, TASK_RICH, WORKSPACE
 from bridge.services import create_issue
 from bridge.services.create_issue import Caller, FormRejected, Urls
 

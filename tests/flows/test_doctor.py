@@ -149,13 +149,13 @@ def test_untrusted_tls_certificate_is_named(doctor, bridge, tmp_path):
     import datetime as dt
     import ssl
 
+    from bridge_sandbox.jira import create_jira_simulator
+    from bridge_sandbox.liveserver import LiveServer
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from bridge.sandbox.jira import create_jira_simulator
-    from bridge.sandbox.liveserver import LiveServer
     from bridge.services import instances
 
     key = ec.generate_private_key(ec.SECP256R1())

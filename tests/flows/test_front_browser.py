@@ -4,8 +4,7 @@ passes the page checks (axe-core, 1280 and 375 px, keyboard) and its links lead 
 from __future__ import annotations
 
 import pytest
-
-from bridge.sandbox.liveserver import LiveServer
+from bridge_sandbox.liveserver import LiveServer
 
 from .chromium import needs_chromium
 from .helpers import oauth1_instance

@@ -12,10 +12,10 @@ import json
 import time
 
 import pytest
+from bridge_sandbox.asana.host import AppComponentsHost
+from bridge_sandbox.asana.seed import ALICE, BOB, TASK_EMPTY, TASK_LINKS, TASK_PLAIN, WORKSPACE
 
 from bridge.models import AuditEvent, IssueLink
-from bridge.sandbox.asana.host import AppComponentsHost
-from bridge.sandbox.asana.seed import ALICE, BOB, TASK_EMPTY, TASK_LINKS, TASK_PLAIN, WORKSPACE
 
 from .browser import Browser
 from .conftest import ASANA_CLIENT_SECRET, asana_consent, jira_login, popup_message

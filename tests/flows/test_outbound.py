@@ -130,7 +130,7 @@ def ok(conn, stopped):
 
 
 def test_normal_answers_pass_and_pooled_connections_outlive_their_first_deadline():
-    from bridge.sandbox.liveserver import LiveServer
+    from bridge_sandbox.liveserver import LiveServer
 
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/json"),

@@ -6,9 +6,9 @@ Asana's origin as target (asana-app-components.md §7.1)."""
 from __future__ import annotations
 
 import pytest
+from bridge_sandbox.asana.seed import PROJECT, TASK_PLAIN
 
 from bridge.models import JiraCredential
-from bridge.sandbox.asana.seed import PROJECT, TASK_PLAIN
 
 from .chromium import needs_chromium
 from .conftest import ASANA_CLIENT_ID

@@ -16,10 +16,10 @@ import re
 from urllib.parse import quote, quote_plus
 
 import pytest
+from bridge_sandbox.asana.seed import WORKSPACE
 
 from bridge import logs
 from bridge.models import sealed_columns
-from bridge.sandbox.asana.seed import WORKSPACE
 
 from .browser import Browser
 from .conftest import ASANA_CLIENT_SECRET, USERS, asana_consent, jira_state, popup_message

@@ -10,10 +10,10 @@ import time
 
 import pytest
 import requests
+from bridge_sandbox.asana import validator
+from bridge_sandbox.asana.host import AppComponentsHost, check_response
+from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 
-from bridge.sandbox.asana import validator
-from bridge.sandbox.asana.host import AppComponentsHost, check_response
-from bridge.sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 from bridge.web.app_components import AsanaCall, SignedBlueprint, connected_instances, jira_for
 
 from .conftest import ASANA_CLIENT_SECRET

@@ -17,9 +17,9 @@ import time
 
 import pytest
 import requests
+from bridge_sandbox.asana.seed import PROJECT, TASK_PLAIN, TASK_RICH
 
 from bridge.models import IssueLink, JiraInstance
-from bridge.sandbox.asana.seed import PROJECT, TASK_PLAIN, TASK_RICH
 
 from .chromium import needs_chromium
 from .conftest import ASANA_CLIENT_ID, jira_state

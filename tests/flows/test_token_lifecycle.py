@@ -7,12 +7,12 @@ import datetime as dt
 import threading
 
 import pytest
+from bridge_sandbox.asana.seed import WORKSPACE
 
 from bridge.db import database
 from bridge.jira import oauth2
 from bridge.jira.errors import JiraNeedsReconnect
 from bridge.models import IssueLink, JiraCredential, JiraInstance, utcnow
-from bridge.sandbox.asana.seed import WORKSPACE
 from bridge.services import credentials, instances, jira_as_user
 
 from .conftest import jira_state

@@ -6,9 +6,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import pytest
+from bridge_sandbox.asana.seed import SIDE_WORKSPACE
 
 from bridge.models import AsanaUser, JiraCredential, PendingAuth
-from bridge.sandbox.asana.seed import SIDE_WORKSPACE
 
 from .browser import Browser
 from .conftest import asana_consent, jira_login, jira_state, popup_message

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from bridge_sandbox.asana.host import AppComponentsHost
+from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 
 from bridge.models import IssueLink, JiraInstance
-from bridge.sandbox.asana.host import AppComponentsHost
-from bridge.sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 from bridge.services import webhooks, widget
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET
@@ -221,7 +221,7 @@ def test_two_nodes_on_one_database_both_honour_a_webhook_one_received(
 
 
 def test_two_jira_instances_in_one_workspace_side_by_side(bridge, jira_factory):
-    from bridge.sandbox.asana.seed import TASK_RICH
+    from bridge_sandbox.asana.seed import TASK_RICH
 
     from .browser import Browser
     from .conftest import asana_consent, jira_login, popup_message

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from bridge_sandbox.asana import validator
+from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, TASK_RICH, WORKSPACE
 
 from bridge.models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance
-from bridge.sandbox.asana import validator
-from bridge.sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, TASK_RICH, WORKSPACE
 from bridge.services import webhooks, widget
 
 from .conftest import jira_state

@@ -4,8 +4,7 @@ state is reset before every test."""
 from __future__ import annotations
 
 import pytest
-
-from bridge.sandbox.liveserver import LiveServer
+from bridge_sandbox.liveserver import LiveServer
 
 CLIENT_ID = "1200000000000001"
 CLIENT_SECRET = "sim-client-secret-0123456789abcdef"
@@ -14,7 +13,7 @@ REDIRECT_URI = "http://127.0.0.1:9/oauth/asana/callback"
 
 @pytest.fixture(scope="session")
 def sim_server():
-    from bridge.sandbox.asana import create_asana_simulator
+    from bridge_sandbox.asana import create_asana_simulator
 
     server = LiveServer()
     server.app = create_asana_simulator(base_url=server.url)

@@ -18,9 +18,8 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 import requests
+from bridge_sandbox.asana import signing
 from flask import Flask, Response, jsonify, redirect, request
-
-from bridge.sandbox.asana import signing
 
 SIGNED = ("/asana/widget", "/asana/form", "/asana/lookup", "/asana/typeahead", "/asana/rule")
 

@@ -7,13 +7,12 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import bridge_sandbox.asana as asana_pkg
 import requests
+from bridge_sandbox.asana import seed, signing
+from bridge_sandbox.asana.cli import command
+from bridge_sandbox.asana.host import AppComponentsHost
 from click.testing import CliRunner
-
-import bridge.sandbox.asana as asana_pkg
-from bridge.sandbox.asana import seed, signing
-from bridge.sandbox.asana.cli import command
-from bridge.sandbox.asana.host import AppComponentsHost
 
 from .conftest import CLIENT_ID, CLIENT_SECRET
 

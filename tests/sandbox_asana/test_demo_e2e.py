@@ -11,8 +11,7 @@ import os
 import shutil
 
 import pytest
-
-from bridge.sandbox.asana import seed
+from bridge_sandbox.asana import seed
 
 from .conftest import CLIENT_ID
 

@@ -10,10 +10,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
-
-from bridge.sandbox.asana import seed
-from bridge.sandbox.asana.host import AppComponentsHost, ComponentResponse, check_response
-from bridge.sandbox.asana.validator import ResponseInvalid
+from bridge_sandbox.asana import seed
+from bridge_sandbox.asana.host import AppComponentsHost, ComponentResponse, check_response
+from bridge_sandbox.asana.validator import ResponseInvalid
 
 from .conftest import CLIENT_SECRET
 

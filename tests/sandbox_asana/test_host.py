@@ -9,11 +9,10 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
-
-from bridge.sandbox.asana import signing
-from bridge.sandbox.asana.host import AppComponentsHost
-from bridge.sandbox.asana.specs import shared_dir
-from bridge.sandbox.asana.validator import ResponseInvalid
+from bridge_sandbox.asana import signing
+from bridge_sandbox.asana.host import AppComponentsHost
+from bridge_sandbox.asana.specs import shared_dir
+from bridge_sandbox.asana.validator import ResponseInvalid
 
 from .conftest import CLIENT_SECRET
 

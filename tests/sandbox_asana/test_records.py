@@ -9,10 +9,9 @@ import resource
 
 import pytest
 import requests
-
-from bridge.sandbox.asana import seed
-from bridge.sandbox.asana.specs import load_spec
-from bridge.sandbox.asana.validator import validate_rest
+from bridge_sandbox.asana import seed
+from bridge_sandbox.asana.specs import load_spec
+from bridge_sandbox.asana.validator import validate_rest
 
 from .conftest import CLIENT_ID
 from .test_oauth import login

@@ -6,9 +6,8 @@ import hashlib
 
 import pytest
 import requests
-
-from bridge.sandbox.asana import seed
-from bridge.sandbox.asana.validator import ResponseInvalid, validate_rest
+from bridge_sandbox.asana import seed
+from bridge_sandbox.asana.validator import ResponseInvalid, validate_rest
 
 from .test_oauth import login
 

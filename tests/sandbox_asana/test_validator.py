@@ -6,9 +6,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-from bridge.sandbox.asana.specs import load_spec
-from bridge.sandbox.asana.validator import (
+from bridge_sandbox.asana.specs import load_spec
+from bridge_sandbox.asana.validator import (
     FORM_FIELD_SCHEMAS,
     WIDGET_FIELD_SCHEMAS,
     WIDGET_FOOTER_SCHEMAS,

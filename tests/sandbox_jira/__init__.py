@@ -1,1 +1,1 @@
-"""Tests of the Jira Server / Data Center simulator (bridge.sandbox.jira)."""
+"""Tests of the Jira Server / Data Center simulator (bridge_sandbox.jira)."""

@@ -14,11 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from bridge_sandbox.jira import create_jira_simulator, get_state
+from bridge_sandbox.jira.state import SimState
+from bridge_sandbox.liveserver import LiveServer
 from flask import Flask
-
-from bridge.sandbox.jira import create_jira_simulator, get_state
-from bridge.sandbox.jira.state import SimState
-from bridge.sandbox.liveserver import LiveServer
 
 SHARED = Path(os.environ.get("BRIDGE_SHARED_DIR")
               or Path(__file__).resolve().parents[2].parent / "shared")

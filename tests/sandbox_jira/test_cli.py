@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import werkzeug.serving
+from bridge_sandbox.jira.app import get_state
+from bridge_sandbox.jira.cli import command
 from click.testing import CliRunner
-
-from bridge.sandbox.jira.app import get_state
-from bridge.sandbox.jira.cli import command
 
 
 def test_refuses_non_loopback_host():
@@ -32,7 +31,7 @@ def test_runs_werkzeug_with_version_and_base_url(monkeypatch):
 
 
 def test_sandbox_group_finds_the_command():
-    from bridge.sandbox.cli import sandbox
+    from bridge_sandbox.cli import sandbox
 
     result = CliRunner().invoke(sandbox, ["jira", "--help"])
     assert result.exit_code == 0 and "--jira-version" in result.output

@@ -115,8 +115,8 @@ def test_successful_login_resets_the_count_and_control_clears(jira):
 
 
 def test_captcha_login_url_keeps_the_context_path():
-    from bridge.sandbox.jira import create_jira_simulator
-    from bridge.sandbox.liveserver import LiveServer
+    from bridge_sandbox.jira import create_jira_simulator
+    from bridge_sandbox.liveserver import LiveServer
 
     server = LiveServer()
     server.app = create_jira_simulator("8.20.0", base_url=server.url + "/jira")

@@ -421,8 +421,8 @@ def test_deactivated_user_gets_a_bare_401(jira, oauth1_tokens):
 
 
 def test_context_path_is_part_of_the_signed_url():
-    from bridge.sandbox.jira import create_jira_simulator, get_state
-    from bridge.sandbox.liveserver import LiveServer
+    from bridge_sandbox.jira import create_jira_simulator, get_state
+    from bridge_sandbox.liveserver import LiveServer
 
     server = LiveServer()
     server.app = create_jira_simulator("8.20.0", base_url=server.url + "/jira")

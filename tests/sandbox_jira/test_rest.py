@@ -306,8 +306,8 @@ def test_unknown_rest_path_is_jersey_404(jira):
 
 
 def test_context_path_from_base_url(jira_factory):
-    from bridge.sandbox.jira import create_jira_simulator
-    from bridge.sandbox.liveserver import LiveServer
+    from bridge_sandbox.jira import create_jira_simulator
+    from bridge_sandbox.liveserver import LiveServer
 
     server = LiveServer()
     server.app = create_jira_simulator("8.20.0", base_url=server.url + "/jira")
@@ -322,8 +322,8 @@ def test_context_path_from_base_url(jira_factory):
 def test_base_url_none_follows_the_request_host_and_fixture_dict():
     import json
 
-    from bridge.sandbox.jira import create_jira_simulator, get_state
-    from bridge.sandbox.jira.state import FIXTURE_DIR
+    from bridge_sandbox.jira import create_jira_simulator, get_state
+    from bridge_sandbox.jira.state import FIXTURE_DIR
 
     fixture = json.loads((FIXTURE_DIR / "default.json").read_text())
     fixture["serverTitle"] = "Custom"

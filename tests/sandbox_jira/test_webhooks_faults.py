@@ -6,9 +6,8 @@ import time
 
 import pytest
 import requests
+from bridge_sandbox.liveserver import LiveServer
 from flask import Flask, request
-
-from bridge.sandbox.liveserver import LiveServer
 
 ADMIN = ("admin", "admin")
 BOB = ("bob", "bob")

@@ -18,13 +18,13 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from bridge.sandbox.jira.state import (
+from bridge_sandbox.jira.state import (
     OAUTH2_ACCESS_TTL,
     OAUTH2_REFRESH_TTL,
     AuthCode,
     OAuth2Token,
 )
-from bridge.sandbox.jira.webutil import current_user, local, login_redirect, state
+from bridge_sandbox.jira.webutil import current_user, local, login_redirect, state
 
 bp = Blueprint("oauth2", __name__)
 

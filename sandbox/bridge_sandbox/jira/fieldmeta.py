@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bridge.sandbox.jira import representations as rep
+from bridge_sandbox.jira import representations as rep
 
 BASE_FIELDS = ("summary", "issuetype", "project", "description", "priority", "assignee",
                "labels")

@@ -30,8 +30,8 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from bridge.sandbox.asana import signing, validator
-from bridge.sandbox.asana.clock import iso_z
+from bridge_sandbox.asana import signing, validator
+from bridge_sandbox.asana.clock import iso_z
 
 # Route paths of the bridge's App Components (ARCHITECTURE §4).
 DEFAULT_PATHS = {

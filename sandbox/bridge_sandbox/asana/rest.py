@@ -32,9 +32,9 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
-from bridge.sandbox.asana import seed
-from bridge.sandbox.asana.clock import iso_z
-from bridge.sandbox.asana.state import SimError
+from bridge_sandbox.asana import seed
+from bridge_sandbox.asana.clock import iso_z
+from bridge_sandbox.asana.state import SimError
 
 bp = Blueprint("asana_rest", __name__, url_prefix="/api/1.0")
 files = Blueprint("asana_files", __name__)

@@ -13,10 +13,10 @@ import re
 
 from flask import Blueprint, Response, abort, g, jsonify, request, send_file
 
-from bridge.sandbox.jira import fieldmeta, jql
-from bridge.sandbox.jira import representations as rep
-from bridge.sandbox.jira.auth import has_scope
-from bridge.sandbox.jira.webutil import error_json, not_authenticated, state
+from bridge_sandbox.jira import fieldmeta, jql
+from bridge_sandbox.jira import representations as rep
+from bridge_sandbox.jira.auth import has_scope
+from bridge_sandbox.jira.webutil import error_json, not_authenticated, state
 
 bp = Blueprint("rest", __name__)
 files_bp = Blueprint("attachment_files", __name__)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from bridge.sandbox.asana import control, demo, oauth, rest
-from bridge.sandbox.asana.clock import SimClock
-from bridge.sandbox.asana.state import ACCESS_TOKEN_TTL, DOWNLOAD_URL_TTL, SimState
+from bridge_sandbox.asana import control, demo, oauth, rest
+from bridge_sandbox.asana.clock import SimClock
+from bridge_sandbox.asana.state import ACCESS_TOKEN_TTL, DOWNLOAD_URL_TTL, SimState
 
 HERE = Path(__file__).resolve().parent
 

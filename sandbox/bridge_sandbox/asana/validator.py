@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from bridge.sandbox.asana.specs import load_spec
+from bridge_sandbox.asana.specs import load_spec
 
 # kind -> top-level schema name in the spec
 KINDS = {

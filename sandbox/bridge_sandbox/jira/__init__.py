@@ -6,6 +6,6 @@ application links, a REST v2 subset, webhooks, rate limiting and fault injection
 Use :func:`create_jira_simulator` to build one.
 """
 
-from bridge.sandbox.jira.app import create_jira_simulator, get_state
+from bridge_sandbox.jira.app import create_jira_simulator, get_state
 
 __all__ = ["create_jira_simulator", "get_state"]

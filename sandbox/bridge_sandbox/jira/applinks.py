@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 
-from bridge.sandbox.jira.auth import has_scope
-from bridge.sandbox.jira.keys import InvalidPublicKey
-from bridge.sandbox.jira.webutil import error_json, local, login_redirect, not_authenticated, state
+from bridge_sandbox.jira.auth import has_scope
+from bridge_sandbox.jira.keys import InvalidPublicKey
+from bridge_sandbox.jira.webutil import error_json, local, login_redirect, not_authenticated, state
 
 bp = Blueprint("applinks", __name__)
 
@@ -193,7 +193,7 @@ def rest_link(version, link_id):
 
 
 def _consumer_entity(c) -> dict:
-    from bridge.sandbox.jira.keys import parse_public_key
+    from bridge_sandbox.jira.keys import parse_public_key
 
     pem = parse_public_key(c.public_key_pem)
     body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))

@@ -1,6 +1,6 @@
 """``/_sim/...``: HTTP control of the simulator for out-of-process tests and the demo.
 
-Each endpoint maps onto a :class:`~bridge.sandbox.jira.state.SimState` method.  These
+Each endpoint maps onto a :class:`~bridge_sandbox.jira.state.SimState` method.  These
 paths skip authentication, faults and rate limiting; the simulator only ever binds
 loopback addresses.
 
@@ -28,9 +28,9 @@ from dataclasses import asdict
 
 from flask import Blueprint, jsonify, render_template, request
 
-from bridge.sandbox.jira import representations as rep
-from bridge.sandbox.jira.keys import InvalidPublicKey
-from bridge.sandbox.jira.webutil import error_json, state
+from bridge_sandbox.jira import representations as rep
+from bridge_sandbox.jira.keys import InvalidPublicKey
+from bridge_sandbox.jira.webutil import error_json, state
 
 bp = Blueprint("sim_control", __name__, url_prefix="/_sim")
 

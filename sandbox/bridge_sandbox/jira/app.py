@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, jsonify, request
 from werkzeug.http import http_date
 
-from bridge.sandbox.jira import (
+from bridge_sandbox.jira import (
     applinks,
     auth,
     control,
@@ -29,8 +29,8 @@ from bridge.sandbox.jira import (
     uploads,
     webhooks,
 )
-from bridge.sandbox.jira.state import SimState
-from bridge.sandbox.jira.webutil import error_json
+from bridge_sandbox.jira.state import SimState
+from bridge_sandbox.jira.webutil import error_json
 
 
 class _ContextPath:

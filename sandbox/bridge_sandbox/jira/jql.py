@@ -331,7 +331,7 @@ def _text_match(query: str, haystack) -> bool:
 
 
 def sort_issues(issues: list[dict], order_by: list[tuple[str, bool]], state) -> list[dict]:
-    from bridge.sandbox.jira.state import parse_jira_time
+    from bridge_sandbox.jira.state import parse_jira_time
 
     def key_for(field):
         def k(issue):

@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
-from bridge.sandbox.asana.host import DEFAULT_PATHS
-from bridge.sandbox.asana.state import SimError
+from bridge_sandbox.asana.host import DEFAULT_PATHS
+from bridge_sandbox.asana.state import SimError
 
 bp = Blueprint("asana_demo", __name__)
 

@@ -5,8 +5,8 @@ reference is unsure, the choice made is noted next to the code.
 
 In-process use (tests)::
 
-    from bridge.sandbox.liveserver import LiveServer
-    from bridge.sandbox.asana import create_asana_simulator
+    from bridge_sandbox.liveserver import LiveServer
+    from bridge_sandbox.asana import create_asana_simulator
 
     server = LiveServer()
     server.app = create_asana_simulator(base_url=server.url)
@@ -37,8 +37,8 @@ In-process use (tests)::
     sim.run_rule(draft["action"], task, deliveries=2)              # from Asana's servers
 
 Out of process: ``asana-jira-bridge sandbox asana --bridge-url ... --client-secret ...`` and
-the ``/_sim/...`` endpoints (see :mod:`bridge.sandbox.asana.control`). Responses are checked
-with :func:`bridge.sandbox.asana.validator.validate`.
+the ``/_sim/...`` endpoints (see :mod:`bridge_sandbox.asana.control`). Responses are checked
+with :func:`bridge_sandbox.asana.validator.validate`.
 
 The factory is imported lazily so that the validator can be used without loading Flask apps.
 """
@@ -46,7 +46,7 @@ The factory is imported lazily so that the validator can be used without loading
 
 def __getattr__(name):
     if name == "create_asana_simulator":
-        from bridge.sandbox.asana.app import create_asana_simulator
+        from bridge_sandbox.asana.app import create_asana_simulator
 
         return create_asana_simulator
     raise AttributeError(name)

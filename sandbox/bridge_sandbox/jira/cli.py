@@ -22,7 +22,7 @@ def command(port: int, host: str, version: str, base_url: str | None, fixture: s
     """Run the Jira Server / Data Center simulator."""
     from werkzeug.serving import run_simple
 
-    from bridge.sandbox.jira.app import create_jira_simulator
+    from bridge_sandbox.jira.app import create_jira_simulator
 
     if not is_loopback(host):
         raise click.BadParameter("the simulator only binds loopback addresses", param_hint="--host")

@@ -24,7 +24,7 @@ def command(port, host, bridge_url, client_id, client_secret, redirect_uris):
     """Run the Asana simulator (OAuth, REST, App Components host, demo task page)."""
     from werkzeug.serving import run_simple
 
-    from bridge.sandbox.asana.app import create_asana_simulator
+    from bridge_sandbox.asana.app import create_asana_simulator
 
     if not is_loopback(host):
         raise click.BadParameter("the simulator binds loopback addresses only", param_hint="--host")

@@ -19,9 +19,9 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from bridge.sandbox.asana import seed
-from bridge.sandbox.asana.clock import SimClock, iso_z
-from bridge.sandbox.asana.host import DEFAULT_PATHS, AppComponentsHost
+from bridge_sandbox.asana import seed
+from bridge_sandbox.asana.clock import SimClock, iso_z
+from bridge_sandbox.asana.host import DEFAULT_PATHS, AppComponentsHost
 
 ACCESS_TOKEN_TTL = 3600  # reference §7.2: expires_in 3600
 AUTH_CODE_TTL = 600  # not documented; ten minutes is the usual OAuth choice

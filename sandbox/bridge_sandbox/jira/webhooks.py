@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import requests
 from flask import Blueprint, g, jsonify, request
 
-from bridge.sandbox.jira import jql
-from bridge.sandbox.jira import representations as rep
-from bridge.sandbox.jira.auth import has_scope
-from bridge.sandbox.jira.webutil import error_json, not_authenticated, state
+from bridge_sandbox.jira import jql
+from bridge_sandbox.jira import representations as rep
+from bridge_sandbox.jira.auth import has_scope
+from bridge_sandbox.jira.webutil import error_json, not_authenticated, state
 
 bp = Blueprint("webhooks", __name__)
 

@@ -15,7 +15,7 @@ import time
 
 from flask import Response, g, request
 
-from bridge.sandbox.jira.webutil import error_json, state
+from bridge_sandbox.jira.webutil import error_json, state
 
 
 def apply_faults() -> Response | None:

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from bridge.sandbox.jira.state import jira_time, parse_jira_time
+from bridge_sandbox.jira.state import jira_time, parse_jira_time
 
 ISSUE_EXPAND = ("renderedFields", "names", "schema", "operations", "editmeta", "changelog",
                 "versionedRepresentations")

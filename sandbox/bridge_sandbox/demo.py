@@ -108,9 +108,9 @@ def match_url_pattern(jira_base_url: str) -> str:
 def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int = 0,
           asana_port: int = 0, jira_port: int = 0,
           say: Callable[[str], None] = _quiet) -> Demo:
-    from .. import create_app, migrations
-    from ..models import JiraInstance
-    from ..services import instances, webhooks
+    from bridge import create_app, migrations
+    from bridge.models import JiraInstance
+    from bridge.services import instances, webhooks
     from .asana import create_asana_simulator, seed
     from .jira import create_jira_simulator, get_state
 

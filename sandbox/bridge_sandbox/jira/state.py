@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bridge.sandbox.jira.versions import VersionProfile
+from bridge_sandbox.jira.versions import VersionProfile
 
 FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures"
 
@@ -499,7 +499,7 @@ class SimState:
 
         Without ``applink_id`` a Generic Application link is created for it.
         """
-        from bridge.sandbox.jira.keys import parse_public_key
+        from bridge_sandbox.jira.keys import parse_public_key
 
         pem = parse_public_key(public_key, allow_certificate=allow_certificate)
         with self.lock:

@@ -18,14 +18,14 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, abort, render_template, request
 from oauthlib.oauth1.rfc5849 import signature as oauth_sig
 
-from bridge.sandbox.jira.state import (
+from bridge_sandbox.jira.state import (
     ACCESS_TOKEN_TTL,
     REQUEST_TOKEN_TTL,
     SESSION_TTL,
     AccessToken,
     RequestToken,
 )
-from bridge.sandbox.jira.webutil import current_user, local, login_redirect, oauth_problem, state
+from bridge_sandbox.jira.webutil import current_user, local, login_redirect, oauth_problem, state
 
 bp = Blueprint("oauth1", __name__)
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, render_template, request
 
-from bridge.sandbox.jira import oauth1, oauth2
-from bridge.sandbox.jira.webutil import error_json, local, state
+from bridge_sandbox.jira import oauth1, oauth2
+from bridge_sandbox.jira.webutil import error_json, local, state
 
 bp = Blueprint("auth", __name__)
 

@@ -46,9 +46,9 @@ from __future__ import annotations
 import requests
 from flask import Blueprint, current_app, jsonify, request
 
-from bridge.sandbox.asana import rest, seed, validator
-from bridge.sandbox.asana.host import DEFAULT_PATHS, check_response
-from bridge.sandbox.asana.state import SimError
+from bridge_sandbox.asana import rest, seed, validator
+from bridge_sandbox.asana.host import DEFAULT_PATHS, check_response
+from bridge_sandbox.asana.state import SimError
 
 bp = Blueprint("asana_control", __name__, url_prefix="/_sim")
 
