@@ -343,8 +343,13 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
         return (_remember(instance_id, key, row.generation, row.fetched_at, body) if shared
                 else encode(body))
     instance = _instance(instance_id)
-    if _memory.down_until.get(instance_id, 0) > time.monotonic():
-        return encode(_while_down(instance, key, row))
+    # A snapshot was read with a linker's token: it is shown on a task it is linked to,
+    # and nowhere else, Jira down or not (issue 16 §1).
+    shown = row if linked else None
+    if jira_is_down(instance_id):
+        if not linked and not _can_read(instance, req.user):
+            raise NeedsJiraConnection(problem="not_connected")
+        return encode(_while_down(instance, key, shown))
     readers = [gid for _, gid, _ in links] if linked else []
     outcome = _read(instance, key, readers + [req.user], options)
     if outcome.snapshot is not None:
@@ -355,7 +360,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
         return encode(body)
     if outcome.down:
         _memory.down_until[instance_id] = time.monotonic() + DOWN_BACKOFF
-        return encode(_while_down(instance, key, row))
+        return encode(_while_down(instance, key, shown))
     if outcome.missing and not outcome.reconnect:
         missing = {"key": key, "id": row.issue_id if row else "", "missing": True}
         body = render(missing, name)
@@ -369,9 +374,21 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
         raise NeedsJiraConnection(problem="not_connected")
     notice = (f"{_names(outcome.reconnect)} must reconnect Jira (the Jira app's "
               "authorization in Asana) for this to update.")
-    if row is not None and not row.data.get("missing"):
-        return encode(render(row.data, name, notice=notice))
+    if shown is not None and not shown.data.get("missing"):
+        return encode(render(shown.data, name, notice=notice))
     return encode(render({"key": key, "placeholder": True}, name, notice=notice))
+
+
+def jira_is_down(instance_id: int) -> bool:
+    """Whether this process is leaving the instance alone for a while (it failed)."""
+    return _memory.down_until.get(instance_id, 0) > time.monotonic()
+
+
+def _can_read(instance: JiraInstance, user_gid: str) -> bool:
+    """Whether the viewer has a credential that could read the instance now."""
+    cred = _credentials(instance, [user_gid]).get(user_gid)
+    return (cred is not None and cred.state == credentials.ACTIVE
+            and cred.auth_mode == instance.auth_mode)
 
 
 def _copies_notice(link_id: int) -> str | None:

@@ -293,3 +293,40 @@ def test_webhook_sends_the_reread_to_the_queue_and_a_worker_refreshes_the_snapsh
         widget.reset_process_cache()
         assert _status(_view(bridge, instance, "EX-2"))[0] == "Done"
         assert _issue_reads(jira, "EX-2") == reads + 1  # served from the refreshed cache
+
+
+def test_while_jira_is_down_a_snapshot_is_shown_only_on_a_task_it_is_linked_to(
+        bridge, jira_factory):
+    """Issue 16.1: Alice links SEC-1, which Bob cannot see in Jira. While the instance
+    counts as down, Bob's unlinked task (and a viewer with no Jira credential at all)
+    naming SEC-1 in its resource URL must get nothing of what Alice's token read."""
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)  # alice can see SEC-1
+    authorize_user(bridge, jira, user="bob", email="bob@example.com")  # bob cannot
+    stranger = "1300000000000099"  # a workspace member who never connected Jira
+    with bridge.app.app_context():
+        _link(instance, "SEC-1", ALICE, task=TASK_RICH)
+        _link(instance, "EX-1", ALICE, task=TASK_RICH)
+        seen = _view(bridge, instance, "SEC-1", task=TASK_RICH)
+        assert seen["metadata"]["title"] == "SEC-1 Rotate the signing keys"
+        jira_state(jira).add_fault("error", count=1000, status=503)
+        for _ in range(3):  # Jira fails for several calls of linked tasks: down
+            for key in ("SEC-1", "EX-1"):
+                linked = _view(bridge, instance, key, task=TASK_RICH, max_age=0)
+                assert linked["metadata"]["footer"]["text"].startswith(
+                    "Jira cannot be reached right now")
+        assert _status(_view(bridge, instance, "SEC-1", task=TASK_RICH, max_age=0)) \
+            == _status(seen)  # the linked task still shows the last snapshot
+        assert widget.jira_is_down(instance.id)
+
+        for max_age in (60.0, 0):
+            body = _view(bridge, instance, "SEC-1", task=TASK_PLAIN, user=BOB,
+                         max_age=max_age)
+            shown = str(body)
+            for secret in ("Rotate", "signing", "Alice", "Highest", "Open"):
+                assert secret not in shown, (secret, body)
+            assert body["metadata"]["title"] == "SEC-1"
+            with pytest.raises(widget.NeedsJiraConnection):
+                _view(bridge, instance, "SEC-1", task=TASK_PLAIN, user=stranger,
+                      max_age=max_age)
