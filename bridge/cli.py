@@ -127,47 +127,17 @@ def worker(threads, parent_pid):
     worker_mod.run(threads or settings.worker_threads, parent_pid=parent_pid)
 
 
-def _start_worker_process(settings):
-    """``serve``'s companion worker: a child process, restarted if it dies (see
-    ``bridge.worker`` for why a process and not threads in the web workers)."""
-    import subprocess
+def _start_worker_process():
+    """``serve``'s companion worker, kept running and stopped with serve
+    (``bridge.supervisor``)."""
+    import os
     import sys
-    import threading
-    import time
 
-    state = {"proc": None, "stopping": False}
+    from .supervisor import QueueWorkerSupervisor
 
-    def spawn():
-        import os
-
-        return subprocess.Popen([sys.executable, "-c", "from bridge.cli import main; main()",
-                                 "worker", "--parent-pid", str(os.getpid())])
-
-    def supervise():
-        delay = 1.0
-        while not state["stopping"]:
-            started = time.monotonic()
-            state["proc"] = spawn()
-            state["proc"].wait()
-            if state["stopping"]:
-                return
-            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
-            click.echo(f"asana-jira-bridge: the queue worker exited "
-                       f"({state['proc'].returncode}); restarting in {delay:.0f} s", err=True)
-            time.sleep(delay)
-
-    def stop():
-        state["stopping"] = True
-        proc = state["proc"]
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    threading.Thread(target=supervise, name="bridge-worker-supervisor", daemon=True).start()
-    return stop
+    command = [sys.executable, "-c", "from bridge.cli import main; main()",
+               "worker", "--parent-pid", str(os.getpid())]
+    return QueueWorkerSupervisor(command, lambda line: click.echo(line, err=True)).start()
 
 
 @main.command()
@@ -200,31 +170,47 @@ def serve(bind, workers, threads, dev, no_migrate, no_worker):
     if not host or not port.isdigit():
         raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--bind")
     click.echo(f"asana-jira-bridge {__version__} listening on http://{bind}", err=True)
-    stop_worker = None if no_worker else _start_worker_process(settings)
+    supervisor = None if no_worker else _start_worker_process()
+    on_stop = supervisor.shutting_down if supervisor else (lambda: None)
     try:
         if dev:
+            _stop_on_sigterm(on_stop)
             app.run(host=host.strip("[]"), port=int(port), debug=False, threaded=True)
             return
-        _serve_gunicorn(bind, workers, threads, settings)
+        _serve_gunicorn(bind, workers, threads, settings, on_stop)
     finally:
-        if stop_worker is not None:
-            stop_worker()
+        if supervisor is not None:
+            supervisor.stop()  # does nothing in a forked gunicorn worker
 
 
-def _serve_gunicorn(bind, workers, threads, settings):
+def _stop_on_sigterm(on_stop):
+    """Flask's server dies on SIGTERM without unwinding; make it unwind (and stop the
+    queue worker) as on Ctrl-C."""
+    import signal
+    import sys
+
+    def handler(signum, frame):
+        on_stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _serve_gunicorn(bind, workers, threads, settings, on_stop=lambda: None):
     _gunicorn_app({
         "bind": bind,
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread",
         "timeout": 30,
-        "graceful_timeout": 20,
+        # Asana gives up on a request after 10 s: finishing one for longer helps no one.
+        "graceful_timeout": 10,
         "accesslog": None,
         "proc_name": "asana-jira-bridge",
         # gunicorn's control socket defaults to one path per user; keep ours with this
         # bridge's other state so two bridges on one machine do not collide.
         "control_socket": str(settings.instance_path / "gunicorn.ctl"),
-    }).run()
+    }, on_stop).run()
 
 
 def _announce_setup_token(app) -> None:
@@ -247,11 +233,32 @@ def _announce_setup_token(app) -> None:
             f"in {settings.instance_path / 'setup_token'}.)\n", err=True)
 
 
-def _gunicorn_app(options: dict):
-    """gunicorn with the bridge built by ``create_app`` in each worker (after fork)."""
+def _gunicorn_app(options: dict, on_stop=lambda: None):
+    """gunicorn with the bridge built by ``create_app`` in each worker (after fork).
+
+    ``on_stop`` is called from the arbiter's signal handler on SIGTERM, SIGINT and SIGQUIT,
+    so the queue worker stops together with the web workers, not after them.
+    """
+    import signal
+    import sys
+
     from gunicorn.app.base import BaseApplication
+    from gunicorn.arbiter import Arbiter
+
+    class BridgeArbiter(Arbiter):
+        def signal(self, sig, frame):
+            if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+                on_stop()
+            super().signal(sig, frame)
 
     class BridgeApplication(BaseApplication):
+        def run(self):  # BaseApplication.run with our arbiter
+            try:
+                BridgeArbiter(self).run()
+            except RuntimeError as e:
+                print(f"\nError: {e}\n", file=sys.stderr)
+                sys.exit(1)
+
         def load_config(self):
             for key, value in options.items():
                 if key in self.cfg.settings:  # e.g. control_socket exists from gunicorn 25.1
