@@ -105,3 +105,37 @@ def test_keys_in_accepts_only_keys():
     for bad in (["EX-1) OR (1=1"], [], ['EX-1"']):
         with pytest.raises(ValueError):
             jql.keys_in(bad)
+
+
+@pytest.mark.parametrize("text", [
+    "https://jira.example.com/browse/EX-2%0A",  # issue 16.4: "$" matched before a newline
+    "https://jira.example.com/browse/EX-2%0A/",
+    "https://jira.example.com/projects/EX/issues/EX-2%0A",
+    "https://jira.example.com/secure/RapidBoard.jspa?selectedIssue=EX-2%0AX",
+])
+def test_a_key_followed_by_a_newline_is_no_key(text):
+    assert issue_refs.parse_url(text, BASES).key is None
+
+
+def test_validating_patterns_do_not_match_before_a_trailing_newline():
+    from bridge.asana import signing
+    from bridge.jira import urls
+
+    assert issue_refs.KEY.match("EX-2") and not issue_refs.KEY.match("EX-2\n")
+    with pytest.raises(ValueError):
+        jql.keys_in(["EX-2\n"])
+    assert signing._GID.match("123") and not signing._GID.match("123\n")
+    assert not signing._HEX64.match("a" * 64 + "\n")
+    assert urls._LABEL.match("jira") and not urls._LABEL.match("jira\n")
+
+
+def test_no_validating_pattern_in_the_bridge_ends_in_a_dollar():
+    """``$`` also matches before a trailing newline: validators end in ``\\Z``."""
+    from pathlib import Path
+
+    root = Path(issue_refs.__file__).resolve().parents[1]
+    offenders = [f"{path.relative_to(root)}:{n}"
+                 for path in root.rglob("*.py")
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"""\$["']""", line) and re.search(r"re\.|compile\(", line)]
+    assert not offenders, offenders

@@ -52,7 +52,7 @@ def iso_utc(value: str | dt.datetime | None) -> str | None:
         moment = value
     else:
         text = str(value).strip()
-        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+        text = re.sub(r"([+-]\d{2})(\d{2})\Z", r"\1:\2", text)
         text = text[:-1] + "+00:00" if text.endswith("Z") else text
         try:
             moment = dt.datetime.fromisoformat(text)

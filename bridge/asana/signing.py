@@ -31,8 +31,8 @@ from urllib.parse import parse_qsl
 from .errors import AsanaRequestExpired, AsanaRequestMalformed, AsanaSignatureInvalid
 
 HEADER = "X-Asana-Request-Signature"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_GID = re.compile(r"^[0-9]{1,64}$")
+_HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
+_GID = re.compile(r"\A[0-9]{1,64}\Z")
 # Typeahead text: ``query`` (OAS), then the older ``value`` and ``fragment`` (§5.6).
 TEXT_PARAMETERS = ("query", "value", "fragment")
 

@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .urls import DEFAULT_PORTS, is_cloud_host
 
-KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[1-9][0-9]{0,17}$")
+KEY = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*-[1-9][0-9]{0,17}\Z")
 _ISSUE_PATHS = (
-    re.compile(r"^/browse/([^/]+)/?$"),
-    re.compile(r"^/projects/[^/]+/issues/([^/]+)/?$"),
+    re.compile(r"\A/browse/([^/]+)/?\Z"),
+    re.compile(r"\A/projects/[^/]+/issues/([^/]+)/?\Z"),
 )
 
 
@@ -47,7 +47,7 @@ class Ref:
 
 
 def is_url(text: str) -> bool:
-    return bool(re.match(r"^[a-z][a-z0-9+.-]*://", text.strip(), re.I))
+    return bool(re.match(r"\A[a-z][a-z0-9+.-]*://", text.strip(), re.I))
 
 
 def as_key(text: str) -> str | None:

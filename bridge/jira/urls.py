@@ -92,7 +92,7 @@ def normalize_base_url(raw: str) -> str:
     return url
 
 
-_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_LABEL = re.compile(r"\A[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 
 
 def _checked_host(host: str) -> str:
@@ -119,7 +119,7 @@ _METADATA_IPS = {"169.254.169.254", "fd00:ec2::254", "100.100.100.200"}
 # Hosts made only of digits, dots and hex: "2852039166", "0xa9.0xfe.0xa9.0xfe", "0251.0376.."
 # The resolver reads them as IP addresses in forms ipaddress does not, so they would slip
 # past the address check below.
-_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$", re.I)
+_NUMERIC_HOST = re.compile(r"\A(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\Z", re.I)
 
 
 def _refuse_forbidden_host(host: str) -> None:

@@ -22,8 +22,10 @@ serves next. Without webhooks a snapshot is served for at most ``BRIDGE_WIDGET_M
 seconds. A refresh writes only if the generation is still the one it read, so a webhook
 that arrives while Jira is being read is never overwritten by older data.
 
-While Jira is down the last snapshot is shown with a footer that says so; a deleted or
-hidden issue gets a valid widget that says so. Neither is an error: Asana shows an error
+While Jira gives no answer the last snapshot is shown, on the tasks it is linked to only,
+with a footer that says so; when Jira counts as down (``jira_outages`` says which failures
+count) it is not asked for a few seconds. A deleted or hidden issue gets a valid widget
+that says so. Neither is an error: Asana shows an error
 as "Something went wrong" (asana-app-components.md §10.1), which helps nobody.
 """
 
@@ -51,7 +53,7 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import attachments, credentials, jira_as_user
+from . import attachments, credentials, jira_as_user, jira_outages
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -64,7 +66,6 @@ UNKNOWN_STATUS_COLOR = "cool-gray"
 _CATEGORY_BY_COLOR_NAME = {"blue-gray": "new", "yellow": "indeterminate", "green": "done"}
 _CATEGORY_BY_ID = {2: "new", 4: "indeterminate", 3: "done"}
 
-DOWN_BACKOFF = 5.0  # seconds a process serves snapshots without asking a Jira that failed
 MEMORY_ENTRIES = 10_000
 
 
@@ -236,7 +237,6 @@ class _Entry:
 class _Memory:
     entries: dict[tuple[int, str], _Entry] = field(default_factory=dict)
     linked: set[tuple[str, int, str]] = field(default_factory=set)  # (task, instance, key)
-    down_until: dict[int, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def put(self, key: tuple[int, str], entry: _Entry) -> None:
@@ -251,7 +251,6 @@ class _Memory:
         with self.lock:
             self.entries.clear()
             self.linked.clear()
-            self.down_until.clear()
 
 
 _memory = _Memory()
@@ -262,6 +261,7 @@ def reset_process_cache() -> None:
     """Forget what this process remembers (tests, and after ``rotate-key``)."""
     _memory.clear()
     _instances.clear()
+    jira_outages.outages.clear()
 
 
 _GENERATION_SQL: dict[str, str] = {}
@@ -349,7 +349,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     if jira_is_down(instance_id):
         if not linked and not _can_read(instance, req.user):
             raise NeedsJiraConnection(problem="not_connected")
-        return encode(_while_down(instance, key, shown))
+        return encode(_while_down(instance, key, shown, DOWN_NOTICE))
     readers = [gid for _, gid, _ in links] if linked else []
     outcome = _read(instance, key, readers + [req.user], options)
     if outcome.snapshot is not None:
@@ -358,9 +358,8 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
         if generation is not None and shared:
             return _remember(instance_id, key, generation, fetched_at, body)
         return encode(body)
-    if outcome.down:
-        _memory.down_until[instance_id] = time.monotonic() + DOWN_BACKOFF
-        return encode(_while_down(instance, key, shown))
+    if outcome.failed:
+        return encode(_while_down(instance, key, shown, outcome.failed))
     if outcome.missing and not outcome.reconnect:
         missing = {"key": key, "id": row.issue_id if row else "", "missing": True}
         body = render(missing, name)
@@ -381,7 +380,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
 
 def jira_is_down(instance_id: int) -> bool:
     """Whether this process is leaving the instance alone for a while (it failed)."""
-    return _memory.down_until.get(instance_id, 0) > time.monotonic()
+    return jira_outages.outages.is_down(instance_id)
 
 
 def _can_read(instance: JiraInstance, user_gid: str) -> bool:
@@ -407,15 +406,22 @@ def _remember(instance_id: int, key: str, generation: int, fetched_at, body: dic
     return data
 
 
-def _while_down(instance: JiraInstance, key: str, row: IssueSnapshot | None) -> dict:
+DOWN_NOTICE = "Jira cannot be reached right now"
+LIMITED_NOTICE = "Jira is limiting requests right now"
+REFUSED_NOTICE = "Jira could not answer right now"
+
+
+def _while_down(instance: JiraInstance, key: str, row: IssueSnapshot | None,
+                notice: str) -> dict:
+    """The last snapshot with a footer saying why it is not fresh (``row`` is ``None``
+    when there is none, or the task is not linked: then only the key is shown)."""
     name = instance.name or instance.base_url
     if row is not None:
         at = ui.iso_utc(row.fetched_at) or ""
         when = f"{at[:10]} {at[11:16]} UTC" if at else "earlier"
-        notice = f"Jira cannot be reached right now; showing what it said at {when}."
-        return render(row.data, name, notice=notice)
+        return render(row.data, name, notice=f"{notice}; showing what it said at {when}.")
     return render({"key": key, "placeholder": True}, name,
-                  notice="Jira cannot be reached right now; try again later.")
+                  notice=f"{notice}; try again later.")
 
 
 def _epoch(moment) -> float:
@@ -457,7 +463,7 @@ def _instance(instance_id: int) -> JiraInstance:
 class _Outcome:
     snapshot: dict | None = None
     missing: bool = False
-    down: bool = False
+    failed: str | None = None  # why Jira gave no answer (a notice), if it did not
     reconnect: list[AsanaUser] = field(default_factory=list)
 
     @property
@@ -504,12 +510,13 @@ def _read(instance: JiraInstance, key: str, readers: list[str],
         except (JiraNotFound, JiraPermissionDenied):
             outcome.missing = True  # hidden from this reader; another may see it
             continue
-        except (JiraUnavailable, JiraRateLimited):
-            outcome.down = True
+        except JiraError as exc:  # show the last snapshot; only an unwell Jira counts
+            jira_outages.outages.failed(instance.id, (gid, key), exc)
+            outcome.failed = (DOWN_NOTICE if isinstance(exc, JiraUnavailable)
+                              else LIMITED_NOTICE if isinstance(exc, JiraRateLimited)
+                              else REFUSED_NOTICE)
             return outcome
-        except JiraError:
-            outcome.down = True  # misconfigured or odd answers: show the last snapshot
-            return outcome
+        jira_outages.outages.succeeded(instance.id)
         outcome.snapshot = summarize(issue)
         outcome.missing = False
         return outcome

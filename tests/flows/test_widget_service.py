@@ -330,3 +330,49 @@ def test_while_jira_is_down_a_snapshot_is_shown_only_on_a_task_it_is_linked_to(
             with pytest.raises(widget.NeedsJiraConnection):
                 _view(bridge, instance, "SEC-1", task=TASK_PLAIN, user=stranger,
                       max_age=max_age)
+
+
+def test_refusals_of_one_user_or_one_request_never_mark_jira_down(bridge, jira_factory):
+    """Issue 16.4: a refused OAuth signature, 403s and 404s are about a user or a request,
+    not about Jira: the widget keeps asking Jira for everyone. Several failed calls of an
+    unwell Jira (503) do make it stop asking for a while."""
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    authorize_user(bridge, jira, user="bob", email="bob@example.com")  # bob cannot see SEC
+    state = jira_state(jira)
+    with bridge.app.app_context():
+        for key in ("EX-1", "EX-2"):
+            _link(instance, key, ALICE)
+            _view(bridge, instance, key)
+        for _ in range(3):
+            for key in ("SEC-1", "EX-404"):
+                hidden = _view(bridge, instance, key, task=TASK_RICH, user=BOB, max_age=0)
+                assert hidden["metadata"]["fields"][0]["text"] == "Not available"
+        assert not widget.jira_is_down(instance.id)
+
+        real_base = state.base_url
+        state.base_url = "https://jira.behind-a-proxy.example"  # Jira now refuses signatures
+        try:
+            for _ in range(3):
+                for key in ("EX-1", "EX-2"):
+                    body = _view(bridge, instance, key, max_age=0)
+                    assert _status(body) != ("Unknown", "cool-gray")  # the last snapshot
+            assert not widget.jira_is_down(instance.id)
+            assert body["metadata"]["footer"]["text"].startswith(
+                "Jira could not answer right now; showing what it said at")
+        finally:
+            state.base_url = real_base
+        reads = _issue_reads(jira, "EX-1")
+        state.update_issue("EX-1", {"status": "Done"})
+        assert _status(_view(bridge, instance, "EX-1", max_age=0)) == ("Done", "green")
+        assert _issue_reads(jira, "EX-1") == reads + 1
+
+        state.add_fault("error", count=3, status=503)
+        for key in ("EX-1", "EX-2", "EX-1"):
+            _view(bridge, instance, key, max_age=0)
+        assert widget.jira_is_down(instance.id)
+        reads = _issue_reads(jira, "EX-1")
+        body = _view(bridge, instance, "EX-1", max_age=0)
+        assert body["metadata"]["footer"]["text"].startswith("Jira cannot be reached")
+        assert _issue_reads(jira, "EX-1") == reads  # not asked while down
