@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import upstream
 
 TEST_DATABASE_URL = os.environ.get("BRIDGE_TEST_DATABASE_URL", "")
 TEST_SECRET = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -30,6 +31,26 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _upstream_layer(request):
+    """Tests marked ``upstream`` need the upstream documents beside the repository
+    (tests/upstream.py); without them they are skipped, never an error."""
+    if request.node.get_closest_marker("upstream") and not upstream.available():
+        pytest.skip(upstream.REASON)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Report every upstream skip at one place, so pytest's summary shows one line with
+    the count and the reason instead of one line per test module."""
+    report = yield
+    if report.skipped and item.get_closest_marker("upstream") \
+            and isinstance(report.longrepr, tuple) and report.longrepr[2].endswith(
+                upstream.REASON):
+        report.longrepr = (upstream.__file__, 1, report.longrepr[2])
+    return report
 
 
 @pytest.fixture(autouse=True)

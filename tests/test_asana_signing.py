@@ -1,14 +1,16 @@
 """Asana's App Components signatures (asana-app-components.md §4.1-4.2), checked against
-known-good vectors computed independently of the project, and every way a request can be
+known-good vectors computed independently of the bridge's code (tests/vectors, made by
+scripts/make-test-vectors; the upstream vectors too where they are beside the
+repository), and every way a request can be
 forged, altered, replayed or malformed."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
+import upstream
 
 from bridge.asana import signing
 from bridge.asana.errors import (
@@ -18,8 +20,7 @@ from bridge.asana.errors import (
     AsanaSignatureInvalid,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-VECTORS = json.loads((SHARED / "vectors" / "asana-signature.json").read_text())
+VECTORS = upstream.vectors("asana-signature.json")
 SECRET = VECTORS["client_secret"]
 BEFORE = dt.datetime(2026, 12, 1, 9, 59, 59, tzinfo=dt.UTC)  # vectors expire at 10:00:00
 AFTER = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)
@@ -41,6 +42,15 @@ def test_known_good_vectors(case):
                                    now=_at(BEFORE))
     assert call.user == "34567" and call.workspace == "12345"
     assert call.expires_at == AFTER
+
+
+@pytest.mark.upstream
+def test_upstream_vectors():
+    theirs = upstream.shared_json("vectors", "asana-signature.json")
+    assert theirs["cases"], "the upstream vector file has no cases"
+    for case in theirs["cases"]:
+        assert signing.sign(theirs["client_secret"], case["message"]) == \
+            case["x_asana_request_signature"], case["name"]
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda c: c["name"])

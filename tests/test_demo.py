@@ -169,8 +169,7 @@ def test_scripts_run_demo_on_a_fresh_clone(tmp_path):
     fresh clone (the pip cache is reused) and starts the demo from it."""
     clone = tmp_path / "clone"
     _copy_of_the_repository(clone)
-    shared = ROOT.parent / "shared"
-    env = _env(BRIDGE_SHARED_DIR=str(shared)) if shared.is_dir() else _env()
+    env = _env()  # the clone sits in tmp_path with nothing beside it
     env.pop("VIRTUAL_ENV", None)
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                   if not p.startswith(str(ROOT)))

@@ -1,16 +1,17 @@
 """OAuth 1.0a consumer keys and the RSA-SHA1 signer (jira-server.md §1.1, §1.3).
 
 The signer is checked three ways, none of which uses it to check itself: against the
-shared vectors (computed by independent implementations), with ``cryptography``'s RSA
-verifier, and through oauthlib's own server-side verifier on a full request.
+vectors in tests/vectors (oauthlib base strings, ``cryptography`` signatures; made by
+scripts/make-test-vectors), with ``cryptography``'s RSA verifier, and through oauthlib's
+own server-side verifier on a full request. Where the upstream vectors (made by yet
+other implementations) are beside the repository, they are checked too.
 """
 
 import base64
-import json
-from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import pytest
+import upstream
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -21,8 +22,7 @@ from oauthlib.oauth1.rfc5849 import signature as oauth_sig
 from bridge.jira.keys import generate_key_pair, public_pem_from_private
 from bridge.jira.signing import JiraOAuth1Client, sign_rsa_sha1
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-VECTORS = json.loads((SHARED / "vectors" / "oauth1-rsa-sha1.json").read_text())
+VECTORS = upstream.vectors("oauth1-rsa-sha1.json")
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +62,33 @@ def test_signer_reproduces_independent_vectors(case):
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda c: c["name"])
 def test_oauthlib_base_string_through_our_client_matches_vectors(case):
     """The whole client path (oauthlib's base string + our signer) gives the vector."""
+    assert _client_signature(case, VECTORS["private_key_pem"]) == case["oauth_signature"]
+
+
+def test_vector_key_pair_matches():
+    assert public_pem_from_private(VECTORS["private_key_pem"]) == VECTORS["public_key_pem"]
+
+
+@pytest.mark.upstream
+def test_signer_and_client_reproduce_upstream_vectors():
+    """The stricter layer: vectors computed by other implementations, with their own key."""
+    theirs = upstream.shared_json("vectors", "oauth1-rsa-sha1.json")
+    assert theirs["cases"], "the upstream vector file has no cases"
+    for case in theirs["cases"]:
+        assert sign_rsa_sha1(case["base_string"], theirs["private_key_pem"]) == \
+            case["oauth_signature"], case["name"]
+        assert _client_signature(case, theirs["private_key_pem"]) == case["oauth_signature"], \
+            case["name"]
+    ours = {c["name"]: c["base_string"] for c in VECTORS["cases"]}
+    for case in theirs["cases"]:
+        if case["name"] in ours:
+            assert ours[case["name"]] == case["base_string"], case["name"]
+
+
+def _client_signature(case: dict, private_pem: str) -> str:
     params = dict(case["oauth_params"])
     client = JiraOAuth1Client(
-        params["oauth_consumer_key"], rsa_key=VECTORS["private_key_pem"],
+        params["oauth_consumer_key"], rsa_key=private_pem,
         resource_owner_key=params.get("oauth_token"),
         verifier=params.get("oauth_verifier"),
         callback_uri=params.get("oauth_callback"),
@@ -72,14 +96,10 @@ def test_oauthlib_base_string_through_our_client_matches_vectors(case):
     )
     body = case.get("form")
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
-    from urllib.parse import urlencode
-
     body_text = urlencode(body) if isinstance(body, dict) else body
     _, signed_headers, _ = client.sign(case["url"], http_method=case["method"],
                                        body=body_text, headers=headers)
-    auth = signed_headers["Authorization"]
-    params_in_header = _header_params(auth)
-    assert params_in_header["oauth_signature"] == case["oauth_signature"]
+    return _header_params(signed_headers["Authorization"])["oauth_signature"]
 
 
 def test_signature_verifies_with_cryptography(pair):

@@ -111,6 +111,7 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
     from bridge import create_app, migrations
     from bridge.models import JiraInstance
     from bridge.services import instances, webhooks
+
     from .asana import create_asana_simulator, seed
     from .jira import create_jira_simulator, get_state
 

@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 import requests
+import upstream
 from bridge_sandbox.asana import signing
 from bridge_sandbox.asana.host import AppComponentsHost
-from bridge_sandbox.asana.specs import shared_dir
 from bridge_sandbox.asana.validator import ResponseInvalid
 
 from .conftest import CLIENT_SECRET
@@ -20,7 +20,7 @@ IDS = {"workspace": "1100000000000001", "user": "1300000000000001"}
 
 
 def _vectors():
-    return json.loads((shared_dir() / "vectors" / "asana-signature.json").read_text())
+    return upstream.vectors("asana-signature.json")
 
 
 @pytest.mark.parametrize("case", _vectors()["cases"], ids=lambda c: c["name"])
@@ -29,6 +29,14 @@ def test_signature_matches_independent_vectors(case):
     assert signing.sign(secret, case["message"]) == case["x_asana_request_signature"]
     assert signing.verify(secret, case["message"], case["x_asana_request_signature"])
     assert not signing.verify(secret, case["message"] + " ", case["x_asana_request_signature"])
+
+
+@pytest.mark.upstream
+def test_signature_matches_upstream_vectors():
+    theirs = upstream.shared_json("vectors", "asana-signature.json")
+    for case in theirs["cases"]:
+        assert signing.sign(theirs["client_secret"], case["message"]) == \
+            case["x_asana_request_signature"], case["name"]
 
 
 def test_host_get_reproduces_vector_message_and_signature():

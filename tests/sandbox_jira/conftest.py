@@ -6,22 +6,18 @@ test that uses it, so tests stay independent and the suite stays fast.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import upstream
 from bridge_sandbox.jira import create_jira_simulator, get_state
 from bridge_sandbox.jira.state import SimState
 from bridge_sandbox.liveserver import LiveServer
 from flask import Flask
 
-SHARED = Path(os.environ.get("BRIDGE_SHARED_DIR")
-              or Path(__file__).resolve().parents[2].parent / "shared")
-VECTORS = json.loads((SHARED / "vectors" / "oauth1-rsa-sha1.json").read_text())
+VECTORS = upstream.vectors("oauth1-rsa-sha1.json")
 PRIVATE_KEY = VECTORS["private_key_pem"]
 PUBLIC_KEY = VECTORS["public_key_pem"]
 CONSUMER_KEY = VECTORS["consumer_key"]

@@ -1,37 +1,30 @@
-"""Locate and load the shared Asana specs in place (they are never copied into the repo).
+"""Load the Asana schemas the simulator checks against, kept in this package.
 
-The ``shared`` folder sits beside the repository root (``/work/shared`` next to
-``/work/main``; CI places a copy the same way). ``BRIDGE_SHARED_DIR`` overrides it.
+``schemas/app_components.json`` and ``schemas/rest.json`` are subsets of Asana's official
+OpenAPI files (github.com/Asana/openapi, ``defs/app_components_oas.yaml`` and
+``defs/asana_oas.yaml``): the schemas the validator and the tests name, and what they
+reference. Each file says which upstream file (and its sha256) it came from;
+``scripts/extract-asana-schemas`` regenerates them. Nothing here reads outside the package.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+import json
 from pathlib import Path
 
-import yaml
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
-
-def shared_dir() -> Path:
-    override = os.environ.get("BRIDGE_SHARED_DIR")
-    if override:
-        return Path(override)
-    import bridge
-
-    return Path(bridge.__file__).resolve().parents[1].parent / "shared"
-
-
-def spec_path(name: str) -> Path:
-    return shared_dir() / "specs" / "asana" / name
+# The upstream file name (as the validator names a spec) -> the subset kept here.
+FILES = {
+    "app_components_oas.yaml": "app_components.json",
+    "asana_oas.yaml": "rest.json",
+}
 
 
 @functools.lru_cache(maxsize=4)
 def load_spec(name: str = "app_components_oas.yaml") -> dict:
-    path = spec_path(name)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Asana spec not found at {path}; set BRIDGE_SHARED_DIR to the shared folder"
-        )
-    with path.open("rb") as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """``{"source", "components": {"schemas": {...}}}`` for one of :data:`FILES`."""
+    if name not in FILES:
+        raise KeyError(f"no Asana schemas kept for {name!r}; one of {sorted(FILES)}")
+    return json.loads((SCHEMAS / FILES[name]).read_text(encoding="utf-8"))
