@@ -1,6 +1,6 @@
 """Asana simulator: OAuth 2.0 provider, REST API subset, App Components host and demo page.
 
-It behaves like Asana as documented in ``shared/reference/asana-app-components.md``; where the
+It behaves like Asana as documented in ``docs/asana-app-components.md``; where the
 reference is unsure, the choice made is noted next to the code.
 
 In-process use (tests)::

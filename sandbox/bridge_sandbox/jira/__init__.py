@@ -1,7 +1,7 @@
 """Jira Server / Data Center simulator (project issue #3).
 
 An in-memory Flask app that behaves like the Jira features the bridge depends on, as
-described in ``shared/reference/jira-server.md``: OAuth 1.0a and OAuth 2.0 providers,
+described in ``docs/jira-server.md``: OAuth 1.0a and OAuth 2.0 providers,
 application links, a REST v2 subset, webhooks, rate limiting and fault injection.
 Use :func:`create_jira_simulator` to build one.
 """
