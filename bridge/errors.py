@@ -3,8 +3,9 @@
 Each external system has its own hierarchy (``bridge.jira.errors``, ``bridge.asana.errors``)
 rooted here. A ``BridgeError`` carries an HTTP status, a stable machine ``code`` and a
 ``public_message`` that is safe to show: it never contains tokens, secrets or raw upstream
-bodies. Views turn any ``BridgeError`` into the single JSON error shape
-``{"error": {"code": ..., "message": ...}}``.
+bodies. ``bridge.web.errors`` turns any ``BridgeError`` into an answer, in the shape of
+the route family that raised it (Asana's on App Components routes, the bridge's own
+elsewhere).
 """
 
 from __future__ import annotations
@@ -25,17 +26,9 @@ class BridgeError(Exception):
             self.code = code
         super().__init__(self.public_message)
 
-    def to_dict(self) -> dict:
-        return {"error": {"code": self.code, "message": self.public_message}}
-
 
 class BadRequest(BridgeError):
     status = 400
     code = "bad_request"
     public_message = "The request is not valid."
 
-
-class NotFound(BridgeError):
-    status = 404
-    code = "not_found"
-    public_message = "Not found."

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import peewee as pw
 
 from . import models
-from .models import SchemaVersion
+from .models import JSONField, SchemaVersion
+from .timeutil import utcnow
 
 # Migration 1 as released: these tables, no others. Models added later are created by the
 # migration that introduced them, so a fresh database goes through the same steps as an old
@@ -24,8 +25,27 @@ _INITIAL_MODELS = ("AsanaWorkspace", "JiraInstance", "AsanaUser", "BridgeAdmin",
                    "IssueSnapshot", "Job", "AuditEvent")
 
 
+class _Job(models.BaseModel):
+    """Migration 1's ``job`` table, kept here as released: the model is gone from
+    ``bridge.models`` (the queue's own tables replaced it) and migration 6 drops it."""
+
+    kind = pw.CharField(max_length=64)
+    payload = JSONField(default=dict)
+    state = pw.CharField(default="queued", max_length=16, index=True)
+    attempts = pw.IntegerField(default=0)
+    run_after = pw.DateTimeField(default=utcnow)
+    locked_by = pw.CharField(null=True, max_length=128)
+    locked_at = pw.DateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "job"
+
+
 def _initial(db: pw.Database) -> None:
-    db.create_tables([getattr(models, name) for name in _INITIAL_MODELS])
+    db.create_tables([_Job if name == "Job" else getattr(models, name)
+                      for name in _INITIAL_MODELS])
 
 
 def _queue_and_copies(db: pw.Database) -> None:
@@ -60,12 +80,19 @@ def _admin_sessions(db: pw.Database) -> None:
     db.create_tables([AdminSession])
 
 
+def _drop_jobs(db: pw.Database) -> None:
+    """The ``job`` table was never used: durable work is huey's tables plus a row per
+    piece of work (``AttachmentCopy``)."""
+    db.drop_tables([_Job], safe=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
     (3, "durable queue, attachment copies, worker heartbeats", _queue_and_copies),
     (4, "rate counts shared across workers and nodes", _rate_counts),
     (5, "admin sessions kept on the server", _admin_sessions),
+    (6, "drop the unused job table", _drop_jobs),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -242,20 +242,6 @@ class IssueSnapshot(BaseModel):
         indexes = ((("instance", "issue_key"), True), (("instance", "issue_id"), False))
 
 
-class Job(BaseModel):
-    """Durable background work (attachment copies) that survives a restart."""
-
-    kind = pw.CharField(max_length=64)
-    payload = JSONField(default=dict)
-    state = pw.CharField(default="queued", max_length=16, index=True)
-    attempts = pw.IntegerField(default=0)
-    run_after = pw.DateTimeField(default=utcnow)
-    locked_by = pw.CharField(null=True, max_length=128)
-    locked_at = pw.DateTimeField(null=True)
-    last_error = pw.TextField(null=True)
-    created_at = pw.DateTimeField(default=utcnow)
-
-
 class AttachmentCopy(BaseModel):
     """One Asana file to copy onto a linked Jira issue: the durable record of that work.
 
@@ -321,7 +307,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     PendingAuth,
     RateCount,
     IssueSnapshot,
-    Job,
     AuditEvent,
     AttachmentCopy,
     WorkerBeat,

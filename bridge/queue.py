@@ -201,6 +201,3 @@ def release_connection() -> None:
     if database is not None and not database.is_closed():
         database.close()
 
-
-def pending_count() -> int:
-    return current().pending_count()

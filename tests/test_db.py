@@ -3,7 +3,7 @@ connections. Runs on SQLite and, in CI, on PostgreSQL."""
 
 import pytest
 
-from bridge import create_app, migrations
+from bridge import create_app, migrations, models
 from bridge.models import AsanaUser, AsanaWorkspace, JiraInstance, SchemaVersion
 
 
@@ -19,6 +19,21 @@ def test_migrate_records_version_and_is_idempotent(settings):
         assert row.description == "initial schema"
         for model in (AsanaWorkspace, JiraInstance, AsanaUser):
             assert db.table_exists(model._meta.table_name)
+    db.close()
+
+
+def test_a_database_from_before_migration_6_loses_the_unused_job_table(settings):
+    app = create_app(settings)
+    db = app.extensions["bridge.db"]
+    with app.app_context():
+        db.create_tables([SchemaVersion])
+        for version, description, step in migrations.MIGRATIONS[:5]:  # as released
+            step(db)
+            SchemaVersion.create(version=version, description=description)
+        assert db.table_exists("job")
+        assert migrations.migrate(db) == [6]
+        assert not db.table_exists("job")
+        assert set(db.get_tables()) >= {m._meta.table_name for m in models.ALL_MODELS}
     db.close()
 
 

@@ -116,7 +116,6 @@ class JiraClient:
     CREATEMETA_FIELDS = "/rest/api/2/issue/createmeta/{project}/issuetypes/{issuetype}"
     ATTACHMENTS = "/rest/api/2/issue/{issue}/attachments"
     ATTACHMENT_META = "/rest/api/2/attachment/meta"
-    MY_PERMISSIONS = "/rest/api/2/mypermissions"
     UPLOAD_MIN_RATE = 256 * 1024  # bytes/s an attachment upload may not fall below
 
     def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None, *,
@@ -224,7 +223,6 @@ class JiraClient:
     # -- users and attachments (§3.9) ------------------------------------------------------
 
     USER_PICKER = "/rest/api/2/user/picker"
-    USER_SEARCH = "/rest/api/2/user/search"
 
     def user_picker(self, query: str, max_results: int = 20) -> list[dict]:
         """Users matching ``query`` (name, display name, email) for a typeahead:

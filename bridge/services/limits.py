@@ -40,8 +40,8 @@ def hit(key: str, limit: int, window: int, *, now: float | None = None) -> bool:
 
 
 def _purge_now_and_then() -> None:
-    """Until the queue runs ``maintenance.purge`` on a schedule (and as a safety net
-    after), old windows go from here, at most once a minute per process."""
+    """Old windows also go from here, at most once a minute per process, so a bridge
+    run without a queue worker (which purges every 15 minutes) stays bounded."""
     global _last_purge
     with _purge_lock:
         if time.monotonic() - _last_purge < PURGE_EVERY:

@@ -1,9 +1,9 @@
 """Housekeeping that keeps the tables the public can grow bounded.
 
-``purge`` deletes expired OAuth flows and old rate-limit windows. It is meant to run on a
-schedule (a periodic job of the queue). Until then, and as a safety net after, the same
-deletes also run from the paths that add rows: ``pending.start`` purges expired flows,
-``limits.hit`` purges old windows at most once a minute per process.
+``purge`` deletes expired OAuth flows and old rate-limit windows; the queue worker runs it
+every 15 minutes (``bridge.worker``). The paths that add rows delete too, so a bridge run
+without a worker stays bounded: ``pending.start`` purges expired flows, ``limits.hit``
+purges old windows at most once a minute per process.
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ _instances = _Instances()
 
 
 def reset_process_cache() -> None:
-    """Forget what this process remembers (tests, and after ``rotate-key``)."""
+    """Forget what this process remembers (tests start each from a cold process)."""
     _memory.clear()
     _instances.clear()
     jira_outages.outages.clear()

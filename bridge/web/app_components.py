@@ -22,15 +22,14 @@ Make a ``SignedBlueprint`` in your module and register it in ``create_app``; eac
 gets the verified ``AsanaCall`` as its first argument and returns a dict (200 JSON) or
 ``(dict, status)``::
 
-    from .app_components import AsanaCall, SignedBlueprint, connected_instances, jira_for
+    from .app_components import AsanaCall, SignedBlueprint
 
     bp = SignedBlueprint("forms", __name__)          # routes live under /asana
 
     @bp.get("/form")
     def form_metadata(call: AsanaCall):
-        instances = connected_instances(call)        # the workspace's Jira instances
-        jira = jira_for(call, instances[0])          # Jira as this user: 401 if not connected
-        return {"template": "form_metadata_v0", "metadata": {...}}
+        return forms_service.metadata(call)          # services/ do the work, Flask-free
+
 
 Raise a ``BridgeError`` (e.g. ``JiraNotFound``) for a failure: its status and
 ``public_message`` become the answer. A form's 400 with per-field errors is returned as
@@ -46,12 +45,9 @@ from flask import Blueprint, abort, g, request
 
 from ..asana import signing
 from ..asana.signing import AsanaCall
-from ..jira.client import JiraClient
-from ..models import JiraInstance
-from ..services import instances, jira_as_user
 from .security import settings
 
-__all__ = ["AsanaCall", "SignedBlueprint", "connected_instances", "current_call", "jira_for"]
+__all__ = ["AsanaCall", "SignedBlueprint", "current_call"]
 
 log = logging.getLogger("bridge.app_components")
 PREFIX = "/asana"
@@ -108,17 +104,3 @@ class SignedBlueprint(Blueprint):
 
         return decorator
 
-
-# -- helpers every handler needs ----------------------------------------------------------
-
-
-def connected_instances(call: AsanaCall) -> list[JiraInstance]:
-    """The Jira instances connected to the call's workspace, oldest first (several may
-    be connected side by side)."""
-    return instances.for_workspace(call.workspace)
-
-
-def jira_for(call: AsanaCall, instance: JiraInstance) -> JiraClient:
-    """Jira as the calling Asana user on ``instance``; ``JiraNotConnected`` (401) when the
-    user must authorize first."""
-    return jira_as_user.jira_for(call.user, instance)

@@ -14,7 +14,8 @@ from bridge_sandbox.asana import validator
 from bridge_sandbox.asana.host import AppComponentsHost, check_response
 from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 
-from bridge.web.app_components import AsanaCall, SignedBlueprint, connected_instances, jira_for
+from bridge.services import instances, jira_as_user
+from bridge.web.app_components import AsanaCall, SignedBlueprint
 
 from .conftest import ASANA_CLIENT_SECRET
 from .helpers import authorize_user, oauth1_instance
@@ -29,7 +30,8 @@ probe = SignedBlueprint("probe", __name__)
 @probe.get("/probe/typeahead")
 def probe_typeahead(call: AsanaCall):
     if call.text == "jira":
-        me = jira_for(call, connected_instances(call)[0]).myself()
+        jira = jira_as_user.jira_for(call.user, instances.for_workspace(call.workspace)[0])
+        me = jira.myself()
         return {"items": [{"title": me["displayName"], "value": me["name"]}]}
     return {"items": [{"title": call.text or "nothing", "value": call.user}]}
 
