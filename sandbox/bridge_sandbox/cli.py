@@ -76,6 +76,8 @@ def demo(jira_version, port, instance_path):
         raise click.ClickException(
             f"cannot start the demo: {exc.strerror or exc} (ports {ports[0]}-{ports[2]}; "
             "try --port 0 for any free ports)") from None
+    except sandbox_demo.NotReady as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(
         "\nReady. Open the demo task page in a browser:\n\n"
         f"    {running.task_url}\n\n"

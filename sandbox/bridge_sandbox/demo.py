@@ -10,7 +10,11 @@ link); seeds a few more issues with statuses, priorities and assignees; and retu
 URL to open. State lives in its own instance folder, apart from a real bridge's.
 
 Every step is announced through ``say`` so a newcomer sees what is happening while it
-starts.
+starts. Before the demo says "Ready", :func:`check_ready` proves that each part serves
+(the Jira simulator, the Asana simulator and its task page, the bridge answering a signed
+App Components call that the Asana host accepts, the queue worker beating in the
+database); a part that does not stops the demo with :class:`NotReady`, a sentence naming
+the part and what to do.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +45,18 @@ DEMO_ISSUES = [
     ("EX", "1", "Report charts unreadable in dark mode", "Medium", "alice", "Done"),
     ("SEC", "3", "Review third-party licences before 2.0", "High", "alice", "In Progress"),
 ]
+
+
+class NotReady(RuntimeError):
+    """A part of the demo does not serve. ``str()`` is the sentence for the terminal."""
+
+    def __init__(self, part: str, problem: str, todo: str):
+        self.part = part
+        super().__init__(f"The demo is not ready: {part} {problem}. {todo}")
+
+
+REINSTALL = ("Run scripts/bootstrap (it reinstalls the bridge and ./sandbox into .venv), "
+             "then start the demo again; the messages above say more.")
 
 
 @dataclass
@@ -113,6 +130,7 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
     from bridge.services import instances, webhooks
 
     from .asana import create_asana_simulator, seed
+    from .asana import get_state as get_asana_state
     from .jira import create_jira_simulator, get_state
 
     asana = LiveServer(port=asana_port)
@@ -124,7 +142,7 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
         say(f"Starting the Asana simulator on {asana.url} (sign in as alice@example.com / "
             "alice-password)")
         asana.app = create_asana_simulator(base_url=asana.url)
-        asana.app.sim.register_app(
+        get_asana_state(asana.app).register_app(
             client_id=ASANA_CLIENT_ID, client_secret=client_secret, name="Jira (demo bridge)",
             redirect_uris=[bridge.url + "/oauth/asana/callback"], bridge_url=bridge.url,
             match_url_pattern=match_url_pattern(jira.url), install_on=[seed.PROJECT])
@@ -185,8 +203,86 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
         for server in (bridge, asana, jira):
             server.stop()
         raise
-    return Demo(bridge=bridge, asana=asana, jira=jira, instance_path=instance_path,
-                task_url=f"{asana.url}/demo/task/{seed.TASK_RICH}", worker=worker)
+    running = Demo(bridge=bridge, asana=asana, jira=jira, instance_path=instance_path,
+                   task_url=f"{asana.url}/demo/task/{seed.TASK_RICH}", worker=worker)
+    try:
+        say("Checking that every part serves")
+        check_ready(running)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+WORKER_WAIT = 20.0  # seconds for the worker's first beat (it imports the bridge first)
+
+
+def check_ready(running: Demo, worker_wait: float = WORKER_WAIT) -> None:
+    """Raise :class:`NotReady` naming the first part of ``running`` that does not serve."""
+    import requests
+
+    from .asana import get_state, seed
+
+    def get(part: str, url: str) -> requests.Response:
+        try:
+            resp = requests.get(url, timeout=10)
+        except requests.RequestException as exc:
+            raise NotReady(part, f"does not answer at {url} ({type(exc).__name__})",
+                           REINSTALL) from None
+        if resp.status_code != 200:
+            raise NotReady(part, f"answers {resp.status_code} at {url}", REINSTALL)
+        return resp
+
+    info = get("the Jira simulator", f"{running.jira.url}/rest/api/2/serverInfo")
+    if "version" not in info.json():
+        raise NotReady("the Jira simulator", "answers serverInfo without a version",
+                       REINSTALL)
+    get("the bridge", f"{running.bridge.url}/healthz")
+    page = get("the Asana simulator's demo task page", running.task_url)
+    for script in ("task.js",):
+        if script not in page.text:
+            raise NotReady("the Asana simulator's demo task page", f"does not load {script}",
+                           REINSTALL)
+        get("the Asana simulator's demo task page", f"{running.asana.url}/_static/{script}")
+    # One signed App Components call, as the task page makes them: the Asana host signs
+    # it, the bridge verifies and answers (401: nobody is connected to Jira yet), and the
+    # host checks the answer against Asana's schemas.
+    try:
+        host = get_state(running.asana.app).host_for()
+        answer = host.widget(workspace=seed.WORKSPACE, task=seed.TASK_RICH, user=seed.ALICE,
+                             attachment="1", resource_url=f"{running.jira.url}/browse/EX-1")
+    except Exception as exc:
+        raise NotReady("the Asana simulator's App Components host",
+                       f"cannot call the bridge ({type(exc).__name__}: {exc})",
+                       REINSTALL) from None
+    if answer.outcome not in ("ok", "auth_required"):
+        raise NotReady("the bridge", f"answered the signed widget call with {answer.status} "
+                       f"{answer.body!r}", REINSTALL)
+    _check_worker(running, worker_wait)
+
+
+def _check_worker(running: Demo, wait: float) -> None:
+    from bridge.models import WorkerBeat
+
+    part = "the queue worker (it copies attachments to Jira)"
+    proc = running.worker
+    deadline = time.monotonic() + wait
+    db = running.bridge.app.extensions["bridge.db"]
+    while True:
+        code = proc.poll() if proc is not None else None
+        if proc is None or code is not None:
+            raise NotReady(part, f"exited with code {code}" if proc else "was not started",
+                           REINSTALL)
+        with running.bridge.app.app_context():
+            try:
+                beating = WorkerBeat.select().where(WorkerBeat.pid == proc.pid).exists()
+            finally:
+                db.close()
+        if beating:
+            return
+        if time.monotonic() > deadline:
+            raise NotReady(part, f"has not reached the database in {wait:.0f} s", REINSTALL)
+        time.sleep(0.1)
 
 
 def seed_jira(state) -> list[str]:

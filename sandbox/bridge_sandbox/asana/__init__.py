@@ -6,12 +6,12 @@ reference is unsure, the choice made is noted next to the code.
 In-process use (tests)::
 
     from bridge_sandbox.liveserver import LiveServer
-    from bridge_sandbox.asana import create_asana_simulator
+    from bridge_sandbox.asana import create_asana_simulator, get_state
 
     server = LiveServer()
     server.app = create_asana_simulator(base_url=server.url)
     server.start()
-    sim = server.app.sim                      # SimState
+    sim = get_state(server.app)               # SimState (as bridge_sandbox.jira.get_state)
     sim.register_app(client_id="1", client_secret="s",
                      redirect_uris=["http://127.0.0.1:8080/oauth/asana/callback"],
                      bridge_url="http://127.0.0.1:8080")
@@ -45,11 +45,11 @@ The factory is imported lazily so that the validator can be used without loading
 
 
 def __getattr__(name):
-    if name == "create_asana_simulator":
-        from bridge_sandbox.asana.app import create_asana_simulator
+    if name in ("create_asana_simulator", "get_state"):
+        from bridge_sandbox.asana import app
 
-        return create_asana_simulator
+        return getattr(app, name)
     raise AttributeError(name)
 
 
-__all__ = ["create_asana_simulator"]
+__all__ = ["create_asana_simulator", "get_state"]

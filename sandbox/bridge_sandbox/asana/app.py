@@ -14,6 +14,11 @@ from bridge_sandbox.asana.state import ACCESS_TOKEN_TTL, DOWNLOAD_URL_TTL, SimSt
 HERE = Path(__file__).resolve().parent
 
 
+def get_state(app: Flask) -> SimState:
+    """The simulator state of an app made by :func:`create_asana_simulator`."""
+    return app.extensions["asana_sim"]
+
+
 def create_asana_simulator(
     base_url: str | None = None,
     apps: list[dict] | None = None,
@@ -29,7 +34,8 @@ def create_asana_simulator(
     :meth:`SimState.register_app`; they are registered again after every reset. ``clock`` is
     a ``time.time``-like callable (or a :class:`SimClock`) that every expiry reads.
 
-    The state is ``app.sim`` (a :class:`SimState`); ``app.sim.reset()`` restores the seed.
+    The state is ``get_state(app)`` (a :class:`SimState`, also ``app.sim``), as with the
+    Jira simulator; ``get_state(app).reset()`` restores the seed.
     """
     sim_clock = clock if isinstance(clock, SimClock) else SimClock(clock)
     app = Flask(__name__, template_folder=str(HERE / "templates"),
@@ -49,6 +55,7 @@ def create_asana_simulator(
     state.reset = reset
     reset()
     app.sim = state
+    app.extensions["asana_sim"] = state
     app.register_blueprint(oauth.bp)
     app.register_blueprint(rest.bp)
     app.register_blueprint(rest.files)
