@@ -8,7 +8,8 @@ in constant time, with the sealed one. Rotating it is making a new one.
 
 A delivery is trusted only to say *which* issue changed: the widget's snapshot is marked
 stale on every node at once, then re-read from Jira with a linker's token
-(``services.widget.on_issue_event``). Its content is never shown.
+(``services.widget.on_issue_event``): one queued re-read per issue, however many
+deliveries arrive while it is pending. Its content is never shown.
 """
 
 from __future__ import annotations

@@ -551,30 +551,59 @@ def _store(instance: JiraInstance, key: str, snap: dict, row: IssueSnapshot | No
 def invalidate(instance: JiraInstance, *, issue_id: str = "", issue_key: str = "") -> list[str]:
     """Mark an issue's snapshots stale on every node; returns the keys they are held
     under (the key a widget asked for can be an old key of a moved issue)."""
+    return [key for key, _ in _invalidate(instance, issue_id, issue_key)]
+
+
+def _invalidate(instance: JiraInstance, issue_id: str, issue_key: str
+                ) -> list[tuple[str, bool]]:
+    """``(key, fresh until now)`` of each snapshot made stale. A snapshot that was already
+    stale has a re-read pending (or a view will read Jira itself): the caller need not
+    ask for another one. Each row flips with one conditional UPDATE, so of many nodes
+    receiving deliveries for one issue at once exactly one sees it flip."""
     cond = pw.SQL("1 = 0")
     if issue_id:
         cond = cond | (IssueSnapshot.issue_id == str(issue_id))
     if issue_key:
         cond = cond | (IssueSnapshot.issue_key == issue_key.upper())
     where = (IssueSnapshot.instance == instance) & cond
-    keys = [k for (k,) in IssueSnapshot.select(IssueSnapshot.issue_key).where(where).tuples()]
-    if keys:
-        (IssueSnapshot.update(stale=True, generation=IssueSnapshot.generation + 1)
-         .where(where).execute())
-    return keys
+    rows = IssueSnapshot.select(IssueSnapshot.id, IssueSnapshot.issue_key).where(where).tuples()
+    found = []
+    for row_id, key in rows:
+        bump = IssueSnapshot.generation + 1
+        flipped = (IssueSnapshot.update(stale=True, generation=bump)
+                   .where((IssueSnapshot.id == row_id) & (IssueSnapshot.stale == False))  # noqa: E712
+                   .execute())
+        if not flipped:
+            IssueSnapshot.update(generation=bump).where(IssueSnapshot.id == row_id).execute()
+        found.append((key, bool(flipped)))
+    return found
+
+
+REREAD_ATTEMPTS = 3
 
 
 def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
     """Re-read a stale snapshot now with its linkers' tokens (after a webhook), so the
-    next view is served from the cache. Returns whether fresh data was stored."""
-    row = IssueSnapshot.get_or_none(instance=instance, issue_key=key)
-    readers = [gid for _, gid, _ in _linkers(instance.id, key, task="")]
-    outcome = _read(_instance(instance.id), key, readers, options)
-    if outcome.snapshot is not None:
-        return _store(instance, key, outcome.snapshot, row)[0] is not None
-    if outcome.missing and not outcome.reconnect and readers:
-        return _store(instance, key, {"key": key, "id": row.issue_id if row else "",
-                                      "missing": True}, row)[0] is not None
+    next view is served from the cache. Returns whether fresh data was stored.
+
+    Deliveries that arrive while Jira is being read only bump the generation (the row is
+    already stale: no second re-read is queued), so the write then fails and the issue is
+    read again, a few times at most; what is still stale after that a view reads itself.
+    """
+    for _ in range(REREAD_ATTEMPTS):
+        row = IssueSnapshot.get_or_none(instance=instance, issue_key=key)
+        if row is not None and not row.stale:
+            return False  # a view or another worker refreshed it since
+        readers = [gid for _, gid, _ in _linkers(instance.id, key, task="")]
+        outcome = _read(_instance(instance.id), key, readers, options)
+        if outcome.snapshot is not None:
+            stored = outcome.snapshot
+        elif outcome.missing and not outcome.reconnect and readers:
+            stored = {"key": key, "id": row.issue_id if row else "", "missing": True}
+        else:
+            return False
+        if _store(instance, key, stored, row)[0] is not None:
+            return True
     return False
 
 
@@ -605,17 +634,22 @@ def on_issue_event(instance: JiraInstance, payload: dict, options: WidgetOptions
                    reread: Callable[[JiraInstance, str, WidgetOptions], bool] = refresh
                    ) -> list[str]:
     """Handle a Jira webhook's payload: it only says *which* issue changed; its content is
-    never trusted (anyone who learns the URL could post one). Returns the affected keys."""
+    never trusted (anyone who learns the URL could post one). Returns the affected keys.
+
+    A flood of deliveries for one issue costs one re-read: ``reread`` is asked only for a
+    snapshot this delivery made stale (issue 16 §7)."""
     issue = payload.get("issue") if isinstance(payload, dict) else None
     if not isinstance(issue, dict):
         return []
     issue_id, key = str(issue.get("id") or ""), str(issue.get("key") or "")
     if not (issue_id or key):
         return []
-    keys = invalidate(instance, issue_id=issue_id, issue_key=key)
-    for held in keys:
+    found = _invalidate(instance, issue_id, key)
+    for held, flipped in found:
+        if not flipped:
+            continue  # a re-read is pending already
         try:
             reread(instance, held, options)
         except JiraError:
             pass  # stays stale: the next view reads Jira itself
-    return keys
+    return [held for held, _ in found]

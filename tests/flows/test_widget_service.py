@@ -86,6 +86,7 @@ def test_linker_token_reads_then_memory_serves_until_the_generation_moves(
         # Another node refreshed the snapshot: this one takes it from the database.
         jira_state(jira).update_issue("EX-1", {"status": "Done"})
         snap = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-1")
+        widget.invalidate(instance, issue_key="EX-1")
         assert widget.refresh(instance, "EX-1", _options(bridge))
         assert IssueSnapshot.get_by_id(snap.id).generation > snap.generation
         assert _status(_view(bridge, instance, "EX-1")) == ("Done", "green")
@@ -376,3 +377,80 @@ def test_refusals_of_one_user_or_one_request_never_mark_jira_down(bridge, jira_f
         body = _view(bridge, instance, "EX-1", max_age=0)
         assert body["metadata"]["footer"]["text"].startswith("Jira cannot be reached")
         assert _issue_reads(jira, "EX-1") == reads  # not asked while down
+
+
+def _post_deliveries(url: str, payload: dict, count: int, threads: int = 6) -> list[int]:
+    import concurrent.futures
+
+    import requests
+
+    session = requests.Session()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda _: session.post(url, json=payload, timeout=10).status_code,
+                             range(count)))
+
+
+def test_a_flood_of_deliveries_for_one_issue_costs_one_jira_read(bridge, jira_factory):
+    """Issue 16.7 (webhooks): 600 deliveries for one issue queue one re-read, not 600."""
+    jira = jira_factory("10.3.0")
+    instance = oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    huey = bridge.app.extensions["bridge.queue"]
+    with bridge.app.app_context():
+        _link(instance, "EX-2", ALICE)
+        _view(bridge, instance, "EX-2")
+        url = f"{bridge.url}/jira/webhook/{webhooks.token_for(JiraInstance.get_by_id(instance.id))}"
+        before = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-2").generation
+    huey.flush()
+    jira_state(jira).update_issue("EX-2", {"status": "Done"}, user="bob")
+    payload = {"webhookEvent": "jira:issue_updated", "issue": {"id": "10001", "key": "EX-2"}}
+    assert set(_post_deliveries(url, payload, 600)) == {204}
+    with bridge.app.app_context():
+        snapshot = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-2")
+        assert snapshot.stale and snapshot.generation == before + 600
+        assert huey.pending_count() == 1
+        reads = _issue_reads(jira, "EX-2")
+        while (message := huey.dequeue()) is not None:
+            huey.execute(message)
+        assert _issue_reads(jira, "EX-2") == reads + 1
+        widget.reset_process_cache()
+        assert _status(_view(bridge, instance, "EX-2"))[0] == "Done"
+        assert _issue_reads(jira, "EX-2") == reads + 1
+        # Fresh again: the next delivery queues the next re-read.
+        assert set(_post_deliveries(url, payload, 3, threads=1)) == {204}
+        assert huey.pending_count() == 1
+
+
+def test_a_delivery_during_the_reread_is_not_lost(bridge, jira_factory):
+    """While the worker reads Jira a new change arrives: no second message is queued (the
+    snapshot is stale already), so the worker itself must read again before it stores."""
+    import threading
+
+    jira = jira_factory("10.3.0")
+    instance = oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    state = jira_state(jira)
+    with bridge.app.app_context():
+        _link(instance, "EX-2", ALICE)
+        _view(bridge, instance, "EX-2")
+        instance = JiraInstance.get_by_id(instance.id)
+        url = f"{bridge.url}/jira/webhook/{webhooks.token_for(instance)}"
+    payload = {"webhookEvent": "jira:issue_updated", "issue": {"id": "10001", "key": "EX-2"}}
+    huey = bridge.app.extensions["bridge.queue"]
+    huey.flush()
+    state.update_issue("EX-2", {"status": "Done"}, user="bob")
+    assert _post_deliveries(url, payload, 1) == [204]
+    state.add_fault("slow", count=1, delay=0.6, path_prefix="/rest/api/2/issue/EX-2")
+    with bridge.app.app_context():
+        message = huey.dequeue()
+        worker = threading.Thread(target=lambda: bridge.app.app_context().push()
+                                  or huey.execute(message))
+        worker.start()
+        time.sleep(0.3)  # the worker is reading Jira now
+        state.update_issue("EX-2", {"status": "Open"}, user="bob")
+        assert _post_deliveries(url, payload, 1) == [204]
+        assert huey.pending_count() == 0  # coalesced into the running re-read
+        worker.join(10)
+        snapshot = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-2")
+        assert not snapshot.stale
+        assert snapshot.data["status"] == "Open"
