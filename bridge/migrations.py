@@ -86,6 +86,20 @@ def _drop_jobs(db: pw.Database) -> None:
     db.drop_tables([_Job], safe=True)
 
 
+def _link_slots(db: pw.Database) -> None:
+    """Per-task link slots (services.links), one for each link already there, numbered
+    per task in the order the links were made."""
+    from .models import IssueLink, LinkSlot
+
+    db.create_tables([LinkSlot])
+    numbers: dict[str, int] = {}
+    for link_id, task in (IssueLink.select(IssueLink.id, IssueLink.task_gid)
+                          .order_by(IssueLink.id).tuples()):
+        number = numbers.get(task, 0)
+        numbers[task] = number + 1
+        LinkSlot.create(task_gid=task, slot=number, link=link_id, token="migrated")
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -93,6 +107,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (4, "rate counts shared across workers and nodes", _rate_counts),
     (5, "admin sessions kept on the server", _admin_sessions),
     (6, "drop the unused job table", _drop_jobs),
+    (7, "per-task link slots: the issue limit held by a unique index", _link_slots),
 )
 
 LATEST = MIGRATIONS[-1][0]

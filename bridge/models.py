@@ -174,6 +174,23 @@ class IssueLink(BaseModel):
         indexes = ((("task_gid", "instance", "issue_id"), True),)
 
 
+class LinkSlot(BaseModel):
+    """One of a task's ``BRIDGE_MAX_ISSUES_PER_TASK`` places for a link (``services.links``).
+
+    The unique (task, slot) index is the limit: two workers or nodes cannot both hold slot
+    0 of a task, on SQLite or PostgreSQL. ``link`` is empty while the issue is being made
+    in Jira (claimed, then bound); deleting the link frees the slot with it."""
+
+    task_gid = pw.CharField(max_length=64)
+    slot = pw.IntegerField()
+    link = pw.ForeignKeyField(IssueLink, null=True, backref="slots", on_delete="CASCADE")
+    token = pw.CharField(max_length=64)
+    claimed_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("task_gid", "slot"), True),)
+
+
 class RuleAction(BaseModel):
     action_gid = pw.CharField(unique=True, max_length=64)
     workspace = pw.ForeignKeyField(AsanaWorkspace, backref="rule_actions", on_delete="CASCADE")
@@ -302,6 +319,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     SetupToken,
     JiraCredential,
     IssueLink,
+    LinkSlot,
     RuleAction,
     ActionRun,
     PendingAuth,

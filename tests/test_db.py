@@ -31,7 +31,7 @@ def test_a_database_from_before_migration_6_loses_the_unused_job_table(settings)
             step(db)
             SchemaVersion.create(version=version, description=description)
         assert db.table_exists("job")
-        assert migrations.migrate(db) == [6]
+        assert migrations.migrate(db)[:1] == [6]
         assert not db.table_exists("job")
         assert set(db.get_tables()) >= {m._meta.table_name for m in models.ALL_MODELS}
     db.close()
@@ -108,3 +108,30 @@ def test_unique_workspace_and_base_url(app):
         JiraInstance.create(workspace=ws, base_url="https://j", auth_mode="oauth1")
         with pytest.raises(peewee.IntegrityError), app.extensions["bridge.db"].atomic():
             JiraInstance.create(workspace=ws, base_url="https://j", auth_mode="oauth2")
+
+
+def test_link_slots_migration_numbers_the_links_already_there(settings):
+    """Links made before the slots each get one, so the limit holds for old tasks too."""
+    from bridge.models import IssueLink, LinkSlot
+
+    app = create_app(settings)
+    db = app.extensions["bridge.db"]
+    with app.app_context():
+        every = migrations.MIGRATIONS
+        migrations.MIGRATIONS = every[:6]
+        try:
+            migrations.migrate(db)
+        finally:
+            migrations.MIGRATIONS = every
+        assert not db.table_exists(LinkSlot._meta.table_name)
+        ws = AsanaWorkspace.create(gid="1")
+        inst = JiraInstance.create(workspace=ws, base_url="https://jira.example.com",
+                                   auth_mode="oauth2")
+        for task, issue in (("7", "1"), ("8", "2"), ("7", "3")):
+            IssueLink.create(task_gid=task, instance=inst, issue_id=issue,
+                             issue_key=f"EX-{issue}")
+        assert migrations.migrate(db)[:1] == [7]
+        slots = [(s.task_gid, s.slot, s.link.issue_key) for s in
+                 LinkSlot.select().order_by(LinkSlot.task_gid, LinkSlot.slot)]
+        assert slots == [("7", 0, "EX-1"), ("7", 1, "EX-3"), ("8", 0, "EX-2")]
+    db.close()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from ..asana import forms
 from ..errors import BridgeError
 from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect, JiraNotFound
-from ..models import AsanaUser, AsanaWorkspace, IssueLink, JiraInstance
+from ..models import AsanaUser, AsanaWorkspace, JiraInstance
 from . import (
     asana_users,
     attachments,
@@ -37,6 +37,7 @@ from . import (
     idempotency,
     jira_as_user,
     jira_fields,
+    links,
     wikimarkup,
 )
 from .jira_fields import JiraField
@@ -204,6 +205,11 @@ def task_content(caller: Caller) -> dict:
             "permalink_url": task.get("permalink_url")}
 
 
+def _task_content_cached(caller: Caller, user: AsanaUser) -> dict:
+    """The task's content while the form is open (each change would read it again)."""
+    return _cache.get(("task", caller.task, user.id), 30.0, lambda: task_content(caller))
+
+
 def description_prefill(wiki: str) -> str:
     """The notes as they fit the form (3000 characters); longer ones end with a marker that
     submit replaces with the rest, read again from Asana, so no text is lost."""
@@ -270,6 +276,16 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
     values = dict(values or {})
     user = _asana_user(caller)
     instances = usable_instances(caller)
+    if caller.task:
+        limit = caller.settings.max_issues_per_task
+        if first and content is None:
+            content = task_content(caller)
+
+        def attached():
+            return (content or _task_content_cached(caller, user))["files"]
+
+        if not links.has_room(caller.task, limit, attached, actor=str(caller.user)):
+            return full_form(urls, limit)
     choice = _choose(caller, values, instances)
     fields: list[dict] = []
     if len(instances) > 1:
@@ -315,8 +331,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                                    error=errors.pop(F_DESCRIPTION, None)))
     if caller.task:
         if content is None:
-            content = _cache.get(("task", caller.task, user.id), 30.0,
-                                 lambda: task_content(caller))
+            content = _task_content_cached(caller, user)
         if attachments.summarize(content["files"])[0] or attachments.external_links(
                 content["files"]):
             fields.append(forms.checkbox(F_COPY, "Attachments",
@@ -431,10 +446,6 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
         raise reject({F_SUMMARY: "Enter a summary."})
     if len(summary) > SUMMARY_MAX:
         raise reject({F_SUMMARY: f"Jira takes at most {SUMMARY_MAX} characters."})
-    if not run.has("created") and \
-            _links_of_task(caller.task) >= caller.settings.max_issues_per_task:
-        raise reject({F_SUMMARY: "This task already has its Jira issue "
-                                 f"(at most {caller.settings.max_issues_per_task} per task)."})
     jira = jira_as_user.jira_for(user, choice.instance)
     cache_key = (user.id, choice.instance.id)
     metas = field_metas(jira, cache_key, choice.project, choice.issuetype)
@@ -454,10 +465,21 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
                    "summary": summary})
     if description.strip():
         fields["description"] = description
-    created = run.step("created", lambda: _create(user, choice.instance, jira, fields,
-                                                  on_invalid=reject))
-    return finish(choice.instance, created, summary, task=caller.task, user=user,
-                  attachment_gid=attachment_gid, files=files if copy else [])
+    limit = caller.settings.max_issues_per_task
+    slot = None
+    if not run.has("created") and caller.task:
+        try:  # the limit is held before Jira is asked (services.links)
+            slot = links.claim(caller.task, limit, lambda: task_content(caller)["files"],
+                               actor=str(caller.user))
+        except links.TaskFull:
+            raise FormRejected(full_form(urls, limit), "The task is full.") from None
+    try:
+        created = run.step("created", lambda: _create(user, choice.instance, jira, fields,
+                                                      on_invalid=reject))
+        return finish(choice.instance, created, summary, task=caller.task, user=user,
+                      attachment_gid=attachment_gid, files=files if copy else [], slot=slot)
+    finally:
+        links.release(slot)
 
 
 def _create(user, instance, jira, fields: dict, on_invalid) -> dict:
@@ -472,24 +494,22 @@ def _create(user, instance, jira, fields: dict, on_invalid) -> dict:
 
 
 def finish(instance: JiraInstance, created: dict, summary: str, *, task: str | None,
-           user: AsanaUser, attachment_gid=None, files: list[dict]) -> dict:
+           user: AsanaUser, attachment_gid=None, files: list[dict],
+           slot: links.Slot | None = None) -> dict:
     """Record the link, queue the copies, and answer the attached resource (§6.4)."""
-    link = None
     if task:
-        link = IssueLink.get_or_none((IssueLink.task_gid == str(task))
-                                     & (IssueLink.instance == instance)
-                                     & (IssueLink.issue_id == created["id"]))
-        if link is None:
-            link = IssueLink.create(task_gid=str(task), instance=instance,
-                                    issue_id=created["id"], issue_key=created["key"],
-                                    attachment_gid=attachment_gid, linked_by=user)
+        link, _ = links.link(task_gid=task, instance=instance, issue_id=created["id"],
+                             issue_key=created["key"], user=user,
+                             attachment_gid=attachment_gid, slot=slot)
         if files:
             attachments.plan(link, files)
     return {"resource_name": forms.clip(f"{created['key']}: {summary}", 200),
             "resource_url": f"{instance.base_url}/browse/{created['key']}"}
 
 
-def _links_of_task(task: str | None) -> int:
-    if not task:
-        return 0
-    return IssueLink.select().where(IssueLink.task_gid == str(task)).count()
+def full_form(urls: Urls, limit: int) -> dict:
+    """The form of a task that has as many issues as allowed: a notice, no submit."""
+    return forms.form("Create a Jira issue", [
+        forms.static_text("task_full", links.full_heading(limit), style="header"),
+        forms.static_text("task_full_help", "Remove one from the task to create another."),
+    ], on_change=urls.on_change)

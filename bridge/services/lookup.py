@@ -12,10 +12,10 @@ per task) and §8 (a pasted URL of another host is refused and never fetched).
 - Everything is read with the acting user's own Jira token (``jira_as_user``): they see
   only what Jira lets them see, and a user with no usable credential gets
   ``JiraNotConnected`` (401: Asana opens the Authentication URL).
-- Attaching records one ``IssueLink`` per issue and task (who, when) and an audit event;
-  a refused attach records an audit event too and changes nothing else. Beyond
-  ``BRIDGE_MAX_ISSUES_PER_TASK`` links, links whose Asana attachment is gone from the task
-  (asked of Asana with the user's Asana token) stop counting and are dropped.
+- Attaching records one link per issue and task through ``links`` (which holds the
+  ``BRIDGE_MAX_ISSUES_PER_TASK`` limit and forgets links whose Asana attachment is gone,
+  asked of Asana with the user's Asana token) and an audit event; a refused attach
+  records an audit event too and changes nothing else.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import contextvars
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import peewee as pw
 
 from ..asana import components
 from ..asana.errors import AsanaError, AsanaNeedsReconnect
@@ -41,8 +39,8 @@ from ..jira.errors import (
     JiraNotFound,
     JiraPermissionDenied,
 )
-from ..models import AsanaUser, IssueLink, JiraInstance, audit, utcnow
-from . import asana_users, instances, jira_as_user
+from ..models import AsanaUser, JiraInstance, audit
+from . import asana_users, instances, jira_as_user, links
 
 log = logging.getLogger("bridge.lookup")
 
@@ -87,13 +85,7 @@ class IssueNotVisible(LookupRefused):
     public_message = "Jira has no such issue, or your Jira account cannot see it."
 
 
-class TooManyIssues(LookupRefused):
-    code = "too_many_issues"
-
-    def __init__(self, limit: int):
-        one = "one Jira issue" if limit == 1 else f"{limit} Jira issues"
-        super().__init__(f"This task already has {one} linked, the most this bridge allows. "
-                         "Remove a linked issue from the task first.")
+TooManyIssues = links.TaskFull
 
 
 class NoTask(LookupRefused):
@@ -263,23 +255,18 @@ def _attach(call: AsanaCall, settings) -> dict:
     key = str(issue["key"]).upper()
     url = issue_refs.browse_url(instance.base_url, key)
     user = AsanaUser.get(AsanaUser.gid == call.user)  # jira_for found its credential
-    link = IssueLink.get_or_none(task_gid=call.task, instance=instance,
-                                 issue_id=str(issue["id"]))
-    if link is None:
-        _make_room(call, user, settings)
-        try:
-            with database.atomic():  # a savepoint: the same attach may be racing this one
-                IssueLink.create(task_gid=call.task, attachment_gid=call.attachment,
-                                 instance=instance, issue_id=str(issue["id"]),
-                                 issue_key=key, linked_by=user, created_at=utcnow())
-        except pw.IntegrityError:
-            pass  # linked by the other request: one record per issue and task
-        else:
-            audit("lookup.linked", actor=call.user, target=url, task=call.task)
-    elif call.attachment and link.attachment_gid != call.attachment:
-        link.attachment_gid = call.attachment  # attached again: Asana made a new one
-        link.save()
-        audit("lookup.relinked", actor=call.user, target=url, task=call.task)
+    if links.find(call.task, instance, str(issue["id"])) is not None:
+        made = links.link(task_gid=call.task, instance=instance, issue_id=str(issue["id"]),
+                          issue_key=key, user=user, attachment_gid=call.attachment)[1]
+    else:
+        with links.reserved(call.task, settings.max_issues_per_task,
+                            lambda: _attachments(user, call.task, settings),
+                            actor=call.user) as slot:
+            made = links.link(task_gid=call.task, instance=instance,
+                              issue_id=str(issue["id"]), issue_key=key, user=user,
+                              attachment_gid=call.attachment, slot=slot)[1]
+    if made:
+        audit("lookup.linked", actor=call.user, target=url, task=call.task)
     summary = (issue.get("fields") or {}).get("summary") or ""
     return {"resource_name": components.clip(f"{key} {summary}", TITLE_MAX),
             "resource_url": url}
@@ -295,38 +282,13 @@ def _find(call: AsanaCall, target: Target) -> tuple[JiraInstance, dict]:
     raise IssueNotVisible()
 
 
-def _still_attached(link: IssueLink, gids: set, urls: set, by_id: dict) -> bool:
-    """Whether the task still shows the link: its Asana attachment (by gid), or an
-    attachment of the issue's canonical URL (Asana attaches ``resource_url``)."""
-    if link.attachment_gid and link.attachment_gid in gids:
-        return True
-    instance = by_id.get(link.instance_id)
-    return instance is not None and \
-        issue_refs.browse_url(instance.base_url, link.issue_key) in urls
-
-
-def _make_room(call: AsanaCall, user: AsanaUser, settings) -> None:
-    """Refuse a new link beyond the limit, after dropping links whose Asana attachment
-    has been removed from the task (those no longer count). Asana is asked only when the
-    task is at the limit."""
-    limit = settings.max_issues_per_task
-    links = list(IssueLink.select().where(IssueLink.task_gid == call.task))
-    if len(links) < limit:
-        return
+def _attachments(user: AsanaUser, task: str, settings) -> list[dict]:
+    """The task's attachments, read with the user's Asana token; when Asana cannot say,
+    every link still counts (so the task stays full)."""
     try:
-        attached = asana_users.client_for(user, settings).attachments(call.task)
+        return asana_users.client_for(user, settings).attachments(task)
     except AsanaNeedsReconnect:
         raise
-    except AsanaError as exc:  # cannot tell: every link still counts
+    except AsanaError as exc:
         log.info("lookup.attachments_unknown error_code=%s", exc.code)
-        raise TooManyIssues(limit) from None
-    gids = {str(a.get("gid")) for a in attached}
-    urls = {a.get("view_url") for a in attached if a.get("view_url")}
-    by_id = {i.id: i for i in instances.for_workspace(call.workspace)}
-    stale = [link for link in links if not _still_attached(link, gids, urls, by_id)]
-    for link in stale:
-        link.delete_instance(recursive=True)
-        audit("lookup.link_dropped", actor=call.user, target=link.issue_key, task=call.task,
-              outcome="attachment_removed")
-    if len(links) - len(stale) >= limit:
-        raise TooManyIssues(limit)
+        raise links.TaskFull(settings.max_issues_per_task) from None

@@ -22,7 +22,15 @@ from ..errors import BridgeError
 from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance, RuleAction, audit
 from ..timeutil import utcnow
-from . import asana_users, create_issue, idempotency, jira_as_user, jira_fields, wikimarkup
+from . import (
+    asana_users,
+    create_issue,
+    idempotency,
+    jira_as_user,
+    jira_fields,
+    links,
+    wikimarkup,
+)
 from .create_issue import (
     COPY_OPTION,
     F_COPY,
@@ -208,15 +216,29 @@ def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
             raise _Refused(detail) from None
         return {"id": str(made["id"]), "key": made["key"]}
 
+    limit = settings.max_issues_per_task
+    slot = None
+    if not run.has("created"):
+        try:  # the per-task limit holds for rules too, claimed before Jira is asked
+            slot = links.claim(task, limit, lambda: asana.attachments(task),
+                               actor=creator.gid)
+        except links.TaskFull:
+            log.info("rule.task_full action=%s", action.action_gid)
+            return _error(f"This task already has {links.TaskFull(limit).limit_words}, the "
+                          "most the bridge allows: the rule created no issue.")
     try:
-        created = run.step("created", create)
-    except _Refused as exc:
-        log.info("rule.refused action=%s", action.action_gid)
-        return _error(f"Jira refused the new issue ({exc}). Edit the rule's fixed values.")
-    except JiraNeedsReconnect:
-        return _reconnect(action, creator, instance)
-    resource = create_issue.finish(instance, created, summary, task=task, user=creator,
-                                   files=files)
+        try:
+            created = run.step("created", create)
+        except _Refused as exc:
+            log.info("rule.refused action=%s", action.action_gid)
+            return _error(f"Jira refused the new issue ({exc}). Edit the rule's fixed "
+                          "values.")
+        except JiraNeedsReconnect:
+            return _reconnect(action, creator, instance)
+        resource = create_issue.finish(instance, created, summary, task=task, user=creator,
+                                       files=files, slot=slot)
+    finally:
+        links.release(slot)
     audit("rule.ran", actor=creator.gid, target=action.action_gid, issue=created["key"])
     return {"action_result": "resources_created", "resources_created": [resource]}
 

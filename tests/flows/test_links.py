@@ -1,0 +1,242 @@
+"""The per-task issue limit (``services.links``), attacked with concurrent requests over real
+HTTP: in-process (threads) and on ``asana-jira-bridge serve --workers 2`` (gunicorn, two
+processes), on SQLite and, with ``BRIDGE_TEST_DATABASE_URL``, PostgreSQL (issue 16 §2).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from bridge_sandbox.asana.host import AppComponentsHost
+from bridge_sandbox.asana.seed import ALICE, PROJECT, TASK_PLAIN, WORKSPACE
+
+from bridge.models import AuditEvent, IssueLink, LinkSlot
+from bridge.services import create_issue
+
+from .conftest import ADMIN_EMAIL, ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
+from .helpers import authorize_user, oauth2_instance
+
+pytestmark = pytest.mark.e2e
+SUBMIT = {"project": "EX", "issuetype": "3", "description": ""}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    create_issue.reset_caches()
+    yield
+    create_issue.reset_caches()
+
+
+def _ready(bridge, jira_factory, latency=0.3):
+    jira = jira_factory("10.3.0")
+    jira_state(jira).configure(latency=latency)
+    oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    return jira
+
+
+def _host(url) -> AppComponentsHost:
+    return AppComponentsHost(url, ASANA_CLIENT_SECRET, retry_backoff=0.1, timeout=60)
+
+
+def _at_once(n: int, fn) -> list:
+    """``fn(i)`` in ``n`` threads released together; their results (or exceptions)."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except Exception as exc:  # reported by the caller
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _new_issues(jira, prefix: str) -> list[dict]:
+    return [i for i in jira_state(jira).issues.values()
+            if str(i.get("summary", "")).startswith(prefix)]
+
+
+def _links(bridge) -> list[IssueLink]:
+    with bridge.app.app_context():
+        return list(IssueLink.select().order_by(IssueLink.id))
+
+
+def _twenty_submits(url, jira, prefix):
+    host = _host(url)
+    results = _at_once(20, lambda i: host.form_submit(
+        workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+        values={**SUBMIT, "summary": f"{prefix} {i}"}))
+    statuses = sorted(getattr(r, "status", repr(r)) for r in results)
+    assert statuses == [200] + [400] * 19, statuses
+    for refused in (r for r in results if r.status == 400):
+        fields = {f["id"]: f for f in refused.body["metadata"]["fields"]}
+        assert fields["task_full"]["name"] == "This task already has its Jira issue."
+        assert "on_submit_callback" not in refused.body["metadata"]
+    assert len(_new_issues(jira, prefix)) == 1
+
+
+def _eight_attaches(url, jira):
+    state = jira_state(jira)
+    keys = [state.create_issue({"project": "EX", "issuetype": "3",
+                                "summary": f"Attach target {i}"}, "alice")["key"]
+            for i in range(8)]
+    host = _host(url)
+    results = _at_once(8, lambda i: host.lookup_attach(
+        workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE, query=keys[i]))
+    statuses = sorted(getattr(r, "status", repr(r)) for r in results)
+    assert statuses == [200] + [400] * 7, statuses
+
+
+def test_twenty_submits_at_once_with_limit_one_make_one_issue(bridge, jira_factory):
+    jira = _ready(bridge, jira_factory)
+    _twenty_submits(bridge.url, jira, "Raced")
+    links = _links(bridge)
+    assert len(links) == 1 and links[0].task_gid == TASK_PLAIN
+    with bridge.app.app_context():  # the slot is bound to the link, no claim left over
+        assert [(s.slot, s.link_id) for s in LinkSlot.select()] == [(0, links[0].id)]
+
+
+def test_eight_attaches_at_once_leave_one_link(bridge, asana, jira_factory):
+    jira = _ready(bridge, jira_factory, latency=0.1)
+    _eight_attaches(bridge.url, jira)
+    assert len(_links(bridge)) == 1
+
+
+def test_a_removed_attachment_frees_the_slot_for_the_form(bridge, asana, jira_factory):
+    _ready(bridge, jira_factory, latency=0)
+    host = _host(bridge.url)
+    attached = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                  query="EX-2")
+    assert attached.status == 200
+    resource = asana.app.sim.attach_resource(TASK_PLAIN, attached.body)
+    # The form says so when it opens: a notice, no submit button, nothing on Summary.
+    opened = host.form_metadata(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE)
+    assert opened.status == 200
+    fields = {f["id"]: f for f in opened.body["metadata"]["fields"]}
+    assert fields["task_full"]["name"] == "This task already has its Jira issue."
+    assert "summary" not in fields and "on_submit_callback" not in opened.body["metadata"]
+    # The user removes EX-2 from the task's attachments: the form is usable again.
+    asana.app.sim.remove_attachment(resource["gid"])
+    opened = host.form_metadata(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE)
+    fields = {f["id"]: f for f in opened.body["metadata"]["fields"]}
+    assert "task_full" not in fields and "summary" in fields
+    made = host.form_submit(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                            values={**SUBMIT, "summary": "After removal"})
+    assert made.status == 200, made.body
+    assert [link.issue_key for link in _links(bridge)] == [made.body["resource_url"]
+                                                           .rsplit("/", 1)[1]]
+    with bridge.app.app_context():
+        assert AuditEvent.select().where((AuditEvent.action == "link.removed")
+                                         & (AuditEvent.target == "EX-2")).count() == 1
+
+
+def test_a_fresh_link_not_yet_attached_in_asana_still_counts(bridge, asana, jira_factory):
+    """Asana attaches the resource after the bridge answers: until then a link is not
+    'removed', or a second request would drop it and link its own issue."""
+    _ready(bridge, jira_factory, latency=0)
+    host = _host(bridge.url)
+    assert host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                              query="EX-1").status == 200
+    refused = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                 query="EX-2")
+    assert refused.status == 400 and "already has one Jira issue" in refused.body["error"]
+    assert [link.issue_key for link in _links(bridge)] == ["EX-1"]
+
+
+def _rule(host, asana):
+    sim = asana.app.sim
+    draft = sim.new_rule_action(project=PROJECT)
+    common = {"workspace": WORKSPACE, "project": PROJECT, "user": ALICE,
+              "action_type": draft["action_type"]}
+    saved = host.rule_submit(**common, action=draft["action"],
+                             values={"project": "EX", "issuetype": "3"}, rule_name="r")
+    assert saved.status == 200, saved.body
+    return common, draft["action"]
+
+
+def test_rule_runs_keep_the_limit(bridge, asana, jira_factory):
+    jira = _ready(bridge, jira_factory, latency=0.2)
+    host = _host(bridge.url)
+    common, action = _rule(host, asana)
+    results = _at_once(2, lambda i: host.rule_run(**common, action=action,
+                                                  target_object=TASK_PLAIN,
+                                                  idempotency_key=f"run-{i}"))
+    bodies = [r.body for r in results]
+    made = [b for b in bodies if b.get("action_result") == "resources_created"]
+    refused = [b for b in bodies if b.get("error")]
+    assert len(made) == 1 and len(refused) == 1, bodies
+    assert "already has one Jira issue" in refused[0]["error"]
+    assert len(_links(bridge)) == 1
+    assert sum(1 for i in jira_state(jira).issues.values()
+               if i.get("summary") == "Export to CSV is slow") == 1
+
+
+# -- the same races on gunicorn with two worker processes ----------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(bridge, asana, settings, tmp_path):
+    """``asana-jira-bridge serve --workers 2`` on the test's database and secrets."""
+    port = _free_port()
+    env = {**os.environ, **{"BRIDGE_" + k: v for k, v in settings.items()},
+           "BRIDGE_PUBLIC_URL": bridge.url, "BRIDGE_ASANA_BASE_URL": asana.url,
+           "BRIDGE_ASANA_CLIENT_ID": ASANA_CLIENT_ID,
+           "BRIDGE_ASANA_CLIENT_SECRET": ASANA_CLIENT_SECRET, "BRIDGE_ADMINS": ADMIN_EMAIL}
+    exe = Path(sys.executable).with_name("asana-jira-bridge")
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(exe), "serve", "--workers", "2", "--no-worker",
+                                 "--bind", f"127.0.0.1:{port}"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/healthz", timeout=2)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"serve did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+    yield url
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_twenty_submits_on_two_gunicorn_workers_make_one_issue(bridge, jira_factory, served):
+    jira = _ready(bridge, jira_factory)
+    _twenty_submits(served, jira, f"Served {uuid.uuid4().hex[:6]}")
+    assert len(_links(bridge)) == 1
+
+
+def test_eight_attaches_on_two_gunicorn_workers_leave_one_link(bridge, jira_factory, served):
+    jira = _ready(bridge, jira_factory, latency=0.1)
+    _eight_attaches(served, jira)
+    assert len(_links(bridge)) == 1
