@@ -30,7 +30,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     # Imported here, not at the top: ``import bridge.jira.urls`` (the CLI, the simulators,
     # scripts) must not pull in Flask, the models and every blueprint.
     from . import config as config_mod
-    from . import db, logs, sealing
+    from . import db, logs, sealing, trust
     from .services import jira_as_user
     from .web import (
         admin,
@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1,
                                 x_prefix=1)
 
+    trust.configure(jira=settings.ca_bundle, asana=settings.asana_ca_bundle)
     jira_as_user.configure(public_url=settings.public_url, timeout=settings.http_timeout)
     db.init_app(app, settings.database_url)
     from . import queue

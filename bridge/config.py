@@ -127,6 +127,12 @@ def _emails(raw: str) -> tuple[str, ...]:
     return emails
 
 
+def _ca_bundle(raw: str) -> str:
+    from .trust import check_bundle
+
+    return check_bundle(raw)
+
+
 def _bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -170,6 +176,12 @@ SETTINGS: tuple[Setting, ...] = (
             default=1_048_576, parse=_int(1024, 100 * 1024 * 1024)),
     Setting("HTTP_TIMEOUT", "Timeout in seconds for every outbound call to Jira or Asana.",
             default=8.0, parse=_float(0.5, 120)),
+    Setting("CA_BUNDLE", "PEM file of the certificate authorities that sign Jira's TLS "
+            "certificate (a company CA). Default: the system trust store. Certificates are "
+            "always verified; no setting turns that off.", parse=_ca_bundle),
+    Setting("ASANA_CA_BUNDLE", "PEM file of the certificate authorities for calls to Asana "
+            "(e.g. behind a TLS-inspecting proxy). Default: the system trust store.",
+            parse=_ca_bundle),
     Setting("QUEUE_URL", "Where background work (attachment copies) is queued. Default: the "
             "bridge's own database (huey's SQL storage). `redis://host:6379/0` for Redis "
             "(install the `redis` extra).", default="", parse=_queue_url, secret=True),

@@ -22,6 +22,11 @@ goes through a ``GuardedSession``; a new endpoint gets these guards by using one
 Sessions never read the environment (``trust_env=False``: no proxy variables, no
 ``.netrc`` credentials sent to a look-alike host) and never retry (an OAuth 1.0a nonce
 must not be replayed).
+
+- **Certificates always verified**, against the CAs ``bridge.trust`` names for the
+  session's ``purpose`` (``BRIDGE_CA_BUNDLE`` for Jira, ``BRIDGE_ASANA_CA_BUNDLE`` for
+  Asana, else the system trust store). ``verify`` is set on every call, so neither a
+  setting nor a caller's ``verify=False`` can turn verification off.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
+
+from . import trust
 
 DEFAULT_DEADLINE = 30.0  # seconds, when a call gives neither deadline nor timeout
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024  # a JSON or form answer larger than this is refused
@@ -249,8 +256,10 @@ class GuardedSession(requests.Session):
     """
 
     def __init__(self, *, pool_maxsize: int = 32, user_agent: str = "asana-jira-bridge",
-                 address_check: Callable[[object], str | None] = address_problem):
+                 address_check: Callable[[object], str | None] = address_problem,
+                 purpose: str | None = None):
         super().__init__()
+        self.purpose = purpose  # "jira" or "asana": which CA bundle verifies its servers
         self.trust_env = False
         self.headers["User-Agent"] = user_agent
         self.address_check = address_check
@@ -262,6 +271,7 @@ class GuardedSession(requests.Session):
                 max_bytes: int | None = None, **kwargs):
         stream = bool(kwargs.get("stream"))
         kwargs["stream"] = True
+        kwargs["verify"] = trust.verify_for(self.purpose)  # never False, whoever asks
         limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
         call = _Call(time.monotonic() + _deadline(deadline, kwargs.get("timeout")),
                      self.address_check)

@@ -27,7 +27,7 @@ def http() -> outbound.GuardedSession:
     global _session
     with _session_lock:
         if _session is None:
-            _session = outbound.GuardedSession()
+            _session = outbound.GuardedSession(purpose="asana")
         return _session
 
 

@@ -58,14 +58,14 @@ def session_for(base_url: str) -> outbound.GuardedSession:
     with _sessions_lock:
         session = _sessions.get(base_url)
         if session is None:
-            session = _sessions[base_url] = outbound.GuardedSession()
+            session = _sessions[base_url] = outbound.GuardedSession(purpose="jira")
         return session
 
 
 def fresh_session() -> outbound.GuardedSession:
     """A guarded session of its own, for calls with an admin's password whose cookies
     must not mix with the instance's pooled session (application links, webhooks)."""
-    return outbound.GuardedSession(pool_maxsize=2)
+    return outbound.GuardedSession(pool_maxsize=2, purpose="jira")
 
 
 def error_for(exc: requests.RequestException, unreachable: str | None = None) -> JiraError:
@@ -75,6 +75,11 @@ def error_for(exc: requests.RequestException, unreachable: str | None = None) ->
             "Jira's host name now points to an address the bridge never calls "
             f"({exc.reason.rstrip('.')}). Check the DNS name of this Jira.",
             problem="forbidden_address")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return JiraMisconfigured(
+            "The bridge does not trust Jira's TLS certificate. If Jira uses a company "
+            "certificate authority, set BRIDGE_CA_BUNDLE to a PEM file of it; "
+            "asana-jira-bridge doctor names the certificate.", problem="tls_untrusted")
     if isinstance(exc, outbound.ResponseTooLarge):
         return JiraAnswerTooLarge(f"Jira's answer was larger than the bridge accepts "
                                   f"({exc.limit // (1024 * 1024)} MB).")

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
+from .. import trust
 from ..errors import BridgeError
 from ..jira import oauth1 as jira_oauth1
 from ..jira import probes
@@ -55,9 +56,10 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
         answer = probes.server_info(base, timeout=timeout)
     except probes.JiraUnreachable as exc:
         if exc.tls:
-            return [Finding("reachable", "fail", f"TLS to {base} failed: the certificate is "
-                            "not trusted by the bridge (or the name does not match).",
-                            [exc.cause])]
+            parts = urlsplit(base)
+            message, details = trust.refusal_sentence(parts.hostname or "", parts.port or 443,
+                                                      "jira", timeout=timeout)
+            return [Finding("reachable", "fail", message, details)]
         return [Finding("reachable", "fail", f"{base} cannot be reached from the bridge.",
                         [exc.cause])]
     if answer.redirected:

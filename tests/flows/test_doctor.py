@@ -180,5 +180,6 @@ def test_untrusted_tls_certificate_is_named(doctor, bridge, tmp_path):
             instances.create_oauth1_instance("1100000000000001", found)
         result = doctor()
     assert result.exit_code == 1
-    assert f"[FAIL] reachable: TLS to {server.url} failed: the certificate is not trusted" \
-        in result.output
+    assert "[FAIL] reachable: 127.0.0.1's certificate (CN=127.0.0.1) is self-signed and not " \
+        "in the CAs the bridge trusts (the system trust store" in result.output
+    assert "issued by: CN=127.0.0.1" in result.output
