@@ -43,7 +43,7 @@ import peewee as pw
 from .. import queue
 from ..asana import components as ui
 from ..db import database
-from ..jira import issue_refs
+from ..jira import icon_urls, issue_refs
 from ..jira.errors import (
     JiraError,
     JiraNeedsReconnect,
@@ -108,8 +108,10 @@ def status_color(category: dict | None) -> str:
     return STATUS_COLORS.get(key or "", UNKNOWN_STATUS_COLOR)
 
 
-def summarize(issue: dict) -> dict:
-    """The part of a Jira ``IssueBean`` the widget shows, robust to nulls and omissions."""
+def summarize(issue: dict, base_url: str | None = None) -> dict:
+    """The part of a Jira ``IssueBean`` the widget shows, robust to nulls and omissions.
+    Icon URLs are kept only if Asana may load them (``jira.icon_urls``: on the instance's
+    ``base_url``, or public https)."""
     fields = issue.get("fields") or {}
     status = fields.get("status") or {}
     priority = fields.get("priority") or {}
@@ -123,14 +125,15 @@ def summarize(issue: dict) -> dict:
         "key": str(issue.get("key") or ""),
         "summary": fields.get("summary") or "",
         "type": issuetype.get("name") or "",
-        "type_icon": issuetype.get("iconUrl"),
+        "type_icon": icon_urls.usable(issuetype.get("iconUrl"), base_url),
         "status": status.get("name") or "",
         "status_color": status_color(status.get("statusCategory")) if status else None,
-        "status_icon": status.get("iconUrl"),
+        "status_icon": icon_urls.usable(status.get("iconUrl"), base_url),
         "priority": priority.get("name"),
-        "priority_icon": priority.get("iconUrl"),
+        "priority_icon": icon_urls.usable(priority.get("iconUrl"), base_url),
         "assignee": (assignee.get("displayName") or assignee.get("name")) if assignee else None,
-        "assignee_icon": avatars.get("24x24") or avatars.get("16x16") or avatars.get("48x48"),
+        "assignee_icon": icon_urls.usable(
+            avatars.get("24x24") or avatars.get("16x16") or avatars.get("48x48"), base_url),
         "duedate": fields.get("duedate"),
         "comments": total if isinstance(total, int) else None,
         "updated": fields.get("updated"),
@@ -517,7 +520,7 @@ def _read(instance: JiraInstance, key: str, readers: list[str],
                               else REFUSED_NOTICE)
             return outcome
         jira_outages.outages.succeeded(instance.id)
-        outcome.snapshot = summarize(issue)
+        outcome.snapshot = summarize(issue, instance.base_url)
         outcome.missing = False
         return outcome
     return outcome

@@ -70,7 +70,10 @@ def test_linker_token_reads_then_memory_serves_until_the_generation_moves(
         assert body["metadata"]["title"].startswith("EX-1 ")
         fields = {f["name"]: f for f in body["metadata"]["fields"]}
         assert fields["Assignee"]["text"] == "Alice Able"  # the fixture's EX-1 assignee
+        # Icons on the instance's own base URL are kept, though it is on loopback (16.7).
         assert fields["Priority"]["icon_url"].startswith(jira.url)
+        assert fields["Assignee"]["icon_url"].startswith(jira.url)
+        assert body["metadata"]["subicon_url"].startswith(jira.url)
         # Bob has no Jira credential at all: he still sees what Alice's token read.
         assert _view(bridge, instance, "EX-1", user=BOB) == body
         reads = _issue_reads(jira, "EX-1")
