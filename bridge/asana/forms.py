@@ -104,3 +104,12 @@ def typeahead_item(title, value, subtitle=None) -> dict:
     if subtitle:
         item["subtitle"] = clip(subtitle, 200)
     return item
+
+
+def chosen(value) -> str | None:
+    """The option id a single-choice field (dropdown, radio, typeahead) was submitted with
+    (§6.2): the string itself, or a typeahead item's ``value``. A list or anything else
+    is no choice (Asana's schema has none, and a list is no dictionary key)."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    return value if isinstance(value, str) and value else None

@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from .. import safe_json
 from .errors import AsanaRequestExpired, AsanaRequestMalformed, AsanaSignatureInvalid
 
 HEADER = "X-Asana-Request-Signature"
@@ -35,6 +35,12 @@ _HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
 _GID = re.compile(r"\A[0-9]{1,64}\Z")
 # Typeahead text: ``query`` (OAS), then the older ``value`` and ``fragment`` (§5.6).
 TEXT_PARAMETERS = ("query", "value", "fragment")
+# Form values (§6.2): a form has at most 30 fields, a checkbox 10 options, a text 3000
+# characters; the bounds leave room and keep what services handle small.
+MAX_FIELDS = 100
+MAX_KEY = 255
+MAX_OPTIONS = 50
+MAX_VALUE_TEXT = 20_000
 
 
 def sign(client_secret: str, message: str) -> str:
@@ -138,14 +144,42 @@ def _text(params: Mapping, name: str, limit: int = 4096) -> str | None:
     return value
 
 
+def _values(values) -> dict:
+    """The form ``values`` in the shapes of Asana's schema (§6.2), or a refusal: services
+    get text, ``None``, lists of option ids, and flat typeahead items, nothing deeper."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise AsanaRequestMalformed("The request's values are not an object.")
+    if len(values) > MAX_FIELDS:
+        raise AsanaRequestMalformed("The request's values hold too many fields.")
+    for key, value in values.items():
+        if len(key) > MAX_KEY or not _is_form_value(value):
+            raise AsanaRequestMalformed(
+                "The request's values hold a field that is not text, a list of option ids "
+                "or a chosen typeahead item.")
+    return values
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_VALUE_TEXT
+
+
+def _is_form_value(value) -> bool:
+    if value is None or _is_text(value):
+        return True
+    if isinstance(value, list):  # a checkbox: option ids
+        return len(value) <= MAX_OPTIONS and all(_is_text(v) for v in value)
+    if isinstance(value, dict):  # a typeahead item: title, value, subtitle, icon_url
+        return len(value) <= MAX_OPTIONS and all(
+            len(k) <= MAX_KEY and (v is None or _is_text(v)) for k, v in value.items())
+    return False
+
+
 def _call(method: str, params: Mapping, now: dt.datetime) -> AsanaCall:
     expires_at = parse_expires_at(params.get("expires_at"))
     check_fresh(expires_at, now)
-    values = params.get("values", {})
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise AsanaRequestMalformed("The request's values are not an object.")
+    values = _values(params.get("values"))
     text = ""
     for name in TEXT_PARAMETERS:
         found = _text(params, name)
@@ -163,6 +197,13 @@ def _call(method: str, params: Mapping, now: dt.datetime) -> AsanaCall:
         idempotency_key=_text(params, "idempotency_key", 255), locale=_text(params, "locale"),
         params=params,
     )
+
+
+def _json(raw: bytes | str, what: str):
+    try:
+        return safe_json.loads(raw, what=what)
+    except safe_json.MalformedJSON as exc:
+        raise AsanaRequestMalformed(exc.public_message) from None
 
 
 def _utcnow() -> dt.datetime:
@@ -187,18 +228,12 @@ def verify_post(client_secret: str, raw_body: bytes | str, signature: str | None
                 now: Callable[[], dt.datetime] = _utcnow) -> AsanaCall:
     """A POST: the body is ``{"data": "<JSON string>"}`` and the message is that string
     exactly as sent (§3.2, §10.3)."""
-    try:
-        body = json.loads(raw_body or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise AsanaRequestMalformed("The request body is not JSON.") from None
+    body = _json(raw_body or b"", "The request body")
     message = body.get("data") if isinstance(body, dict) else None
     if not isinstance(message, str):
         raise AsanaRequestMalformed('The request body has no "data" string.')
     check_signature(client_secret, message, signature)
-    try:
-        params = json.loads(message)
-    except ValueError:
-        raise AsanaRequestMalformed('The request\'s "data" is not JSON.') from None
+    params = _json(message, 'The request\'s "data"')
     if not isinstance(params, dict):
         raise AsanaRequestMalformed('The request\'s "data" is not an object.')
     return _call("POST", params, now())

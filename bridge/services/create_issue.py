@@ -258,13 +258,11 @@ class Choice:
 
 def _choose(caller: Caller, values: dict, instances: list[JiraInstance]) -> Choice:
     instance = instances[0] if len(instances) == 1 else None
-    wanted = values.get(F_INSTANCE)
+    wanted = forms.chosen(values.get(F_INSTANCE))
     if wanted is not None:
-        instance = next((i for i in instances if str(i.id) == str(wanted)), instance)
-    project = values.get(F_PROJECT) or None
-    if isinstance(project, dict):
-        project = project.get("value")
-    return Choice(instance, project, values.get(F_ISSUETYPE) or None)
+        instance = next((i for i in instances if str(i.id) == wanted), instance)
+    return Choice(instance, forms.chosen(values.get(F_PROJECT)),
+                  forms.chosen(values.get(F_ISSUETYPE)))
 
 
 def build_form(caller: Caller, urls: Urls, values: dict | None = None,

@@ -19,7 +19,11 @@ from flask import Flask, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import logs
+from ..asana.errors import AsanaRequestRejected
 from ..errors import BridgeError
+from ..safe_json import MalformedJSON
+from ..services import limits
+from .security import RateLimited
 
 log = logging.getLogger("bridge.web")
 
@@ -67,6 +71,39 @@ def _request_credentials() -> list[str]:
     return found
 
 
+# Requests refused before anything is done (unreadable body, bad or missing signature,
+# expired): one warning line each, without a traceback, up to ``REFUSED_LIMIT`` per client
+# address per ``REFUSED_WINDOW`` seconds (counted in the database, across workers and
+# nodes); beyond that the answer is 429 with Retry-After and the log stays quiet.
+REFUSALS = (AsanaRequestRejected, MalformedJSON)
+REFUSED_LIMIT = 30
+REFUSED_WINDOW = 60
+
+
+class TooManyRefused(RateLimited):
+    code = "too_many_refused"
+    public_message = ("Too many requests from your address could not be read. Wait a minute "
+                      "and try again.")
+
+
+def _count_refusal(exc: BridgeError) -> BridgeError:
+    # The route's rule, not the path: a webhook path carries the instance's secret token.
+    where = request.url_rule.rule if request.url_rule is not None else request.path
+    try:
+        within = limits.hit(f"refused:{request.remote_addr}", REFUSED_LIMIT, REFUSED_WINDOW)
+    except Exception as failure:  # the database is down: answer the refusal anyway
+        log.warning("request.refused error_code=%s route=%s uncounted=%s", exc.code, where,
+                    type(failure).__name__)
+        return exc
+    if within:
+        log.warning("request.refused error_code=%s route=%s", exc.code, where)
+        return exc
+    log.debug("request.refused_limited error_code=%s route=%s", exc.code, where)
+    limited = TooManyRefused()
+    limited.retry_after = REFUSED_WINDOW
+    return limited
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _request_id():
@@ -91,8 +128,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(BridgeError)
     def _bridge_error(exc: BridgeError):
-        log.info("request.failed error_code=%s status=%s path=%s", exc.code, exc.status,
-                 request.path)
+        if isinstance(exc, REFUSALS):
+            exc = _count_refusal(exc)
+        else:
+            log.info("request.failed error_code=%s status=%s path=%s", exc.code, exc.status,
+                     request.path)
         response, status = error_body(exc.code, exc.public_message, exc.status)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:

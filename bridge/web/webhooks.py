@@ -16,7 +16,7 @@ import logging
 
 from flask import Blueprint, current_app, request
 
-from .. import logs
+from .. import logs, safe_json
 from ..services import webhooks, widget
 from .errors import error_body
 
@@ -36,7 +36,7 @@ def receive(token: str):
     if instance is None:
         log.warning("webhook.unknown_token")
         return error_body("not_found", "No Jira instance has this webhook address.", 404)
-    payload = request.get_json(silent=True)
+    payload = safe_json.loads(request.get_data(cache=True), what="The webhook's body")
     if not isinstance(payload, dict):
         return error_body("bad_request", "A Jira webhook posts a JSON object.", 400)
     keys = widget.on_issue_event(instance, payload, widget_options(),
