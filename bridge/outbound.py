@@ -14,7 +14,7 @@ goes through a ``GuardedSession``; a new endpoint gets these guards by using one
   downloads) are counted the same way as the caller reads them, against the cap it gives.
 - **The address actually connected to.** Each new connection resolves the name itself,
   refuses it if any address is forbidden (cloud metadata, link-local: the policy of
-  ``jira.urls.refuse_address``), and connects to the address it checked, so a name that
+  ``netaddr``), and connects to the address it checked, so a name that
   resolved to loopback when the instance was registered and to ``169.254.169.254`` now
   (DNS rebinding) is refused before a packet leaves. Pooled connections keep the address
   they were checked with.
@@ -46,6 +46,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
 from . import trust
+from .netaddr import address_problem
 
 DEFAULT_DEADLINE = 30.0  # seconds, when a call gives neither deadline nor timeout
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024  # a JSON or form answer larger than this is refused
@@ -75,18 +76,6 @@ class ForbiddenAddress(requests.ConnectionError):
 
 class _Refused(Exception):
     """Raised inside urllib3 (which would wrap an OSError and lose the reason)."""
-
-
-def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why the bridge must not connect to ``ip``, or ``None`` (loopback and private
-    addresses are fine: a Jira inside the company network is the point)."""
-    from .jira.urls import InvalidJiraURL, refuse_address
-
-    try:
-        refuse_address(ip)
-    except InvalidJiraURL as exc:
-        return exc.public_message
-    return None
 
 
 # -- the watchdog: one thread, a heap of deadlines -----------------------------------------

@@ -21,6 +21,7 @@ Rules this client keeps, each from a pitfall in jira-server.md §6:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Callable, Iterable
@@ -35,6 +36,7 @@ from .errors import (
     JiraAnswerTooLarge,
     JiraBadAnswer,
     JiraError,
+    JiraInvalidInput,
     JiraMisconfigured,
     JiraNeedsReconnect,
     JiraNotFound,
@@ -287,6 +289,33 @@ class JiraClient:
         if not projects:
             raise JiraNotFound("Jira has no such project, or you cannot create issues in it.")
         return projects[0].get("issuetypes") or []
+
+    def creatable_projects(self, limit: int = 50) -> list[dict]:
+        """Projects where the user may create issues, as ``{"key", "name", "id"}``.
+
+        Before 8.4 the old create metadata lists exactly those in one call (§3.7). From 8.4
+        there is no such list (§3.6: ``/project`` shows what one may browse), so the issue
+        types of
+        each visible project (the first ``limit``, archived ones left out) are asked for
+        in parallel, and projects with none are left out.
+        """
+        if self._version()[:2] < self.PAGED_CREATEMETA_SINCE:
+            found = self.get_json(self.CREATEMETA_ALL).get("projects") or []
+        else:
+            visible = [p for p in self.projects() if not p.get("archived")][:limit]
+
+            def can_create(project: dict) -> bool:
+                path = self.CREATEMETA_ISSUETYPES.format(project=_path_part(project["key"]))
+                try:
+                    return bool(self.get_json(path, maxResults=1).get("values"))
+                except (JiraNotFound, JiraInvalidInput):
+                    return False
+
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                allowed = list(pool.map(can_create, visible))
+            found = [p for p, ok in zip(visible, allowed, strict=True) if ok]
+        return [{"key": p["key"], "name": p.get("name", p["key"]), "id": str(p.get("id"))}
+                for p in found]
 
     def issue_types(self, project: str) -> list[dict]:
         """The issue types a user may create in ``project`` (key or id)."""

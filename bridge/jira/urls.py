@@ -16,6 +16,7 @@ import socket
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..errors import BadRequest
+from ..netaddr import METADATA, address_problem
 
 CLOUD_SUFFIXES = (".atlassian.net", ".jira.com", ".jira-dev.com", ".atlassian.com")
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
@@ -115,7 +116,6 @@ def _checked_host(host: str) -> str:
     return ascii_host
 
 
-_METADATA_IPS = {"169.254.169.254", "fd00:ec2::254", "100.100.100.200"}
 # Hosts made only of digits, dots and hex: "2852039166", "0xa9.0xfe.0xa9.0xfe", "0251.0376.."
 # The resolver reads them as IP addresses in forms ipaddress does not, so they would slip
 # past the address check below.
@@ -124,7 +124,7 @@ _NUMERIC_HOST = re.compile(r"\A(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\Z",
 
 def _refuse_forbidden_host(host: str) -> None:
     if host in _METADATA_HOSTS:
-        raise InvalidJiraURL("That address is a cloud metadata service, not a Jira.")
+        raise InvalidJiraURL(METADATA)
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -135,48 +135,11 @@ def _refuse_forbidden_host(host: str) -> None:
     refuse_address(ip)
 
 
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address carries and that a network may deliver to:
-    IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), 6to4
-    (``2002:AABB:CCDD::``, RFC 3056), Teredo (RFC 4380) and NAT64 (``64:ff9b::a.b.c.d``,
-    RFC 6052 / RFC 8215)."""
-    found = []
-    if ip.ipv4_mapped is not None:
-        found.append(ip.ipv4_mapped)
-    if ip.sixtofour is not None:
-        found.append(ip.sixtofour)
-    if ip.teredo is not None:
-        found.extend(ip.teredo)
-    packed = int(ip)
-    if any(ip in net for net in _NAT64) or (packed >> 32 == 0 and packed > 1):
-        found.append(ipaddress.IPv4Address(packed & 0xFFFFFFFF))
-    return found
-
-
 def refuse_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
-    """Addresses no Jira lives at, but an attacker would like the bridge to call.
-
-    IPv6 is judged like IPv4: ``::1`` and ``::ffff:127.0.0.1`` are loopback like
-    127.0.0.1 (allowed: a Jira on the same machine), and an IPv4 address wrapped in IPv6
-    (mapped, 6to4, Teredo, NAT64) is judged as that IPv4 address, so the metadata service
-    cannot hide as ``2002:a9fe:a9fe::``."""
-    if ip.version == 6:
-        embedded = _embedded_ipv4(ip)
-        for inner in embedded:
-            refuse_address(inner)
-        if ip.ipv4_mapped is not None or (int(ip) >> 32 == 0 and int(ip) > 1):
-            return  # it is that IPv4 address, judged above
-    if str(ip) in _METADATA_IPS:
-        raise InvalidJiraURL("That address is a cloud metadata service, not a Jira.")
-    if ip.is_loopback:
-        return
-    if ip.version == 4 and ip.packed[0] == 0:  # 0.0.0.0/8, "this network" (RFC 1122)
-        raise InvalidJiraURL("That address cannot be a Jira server (link-local or reserved).")
-    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
-        raise InvalidJiraURL("That address cannot be a Jira server (link-local or reserved).")
+    """Raise ``InvalidJiraURL`` for an address no Jira lives at (``netaddr``'s policy)."""
+    problem = address_problem(ip)
+    if problem:
+        raise InvalidJiraURL(problem)
 
 
 def check_resolved(base_url: str) -> None:

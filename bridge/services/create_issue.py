@@ -18,7 +18,6 @@ Jira, and records Jira's answer the moment it has it.
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
 import logging
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 
 from ..asana import forms
 from ..errors import BridgeError
-from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect, JiraNotFound
+from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance
 from . import (
     asana_users,
@@ -151,33 +150,10 @@ def usable_instances(caller: Caller) -> list[JiraInstance]:
 # -- create metadata, cached per user and instance --------------------------------------------
 
 def creatable_projects(jira, cache_key) -> list[dict]:
-    """Projects where the user may create issues (``{"key","name","id"}``).
-
-    Before 8.4 the old create metadata lists exactly those in one call. From 8.4 there is
-    no such list (§3.6: ``/project`` shows what one may browse), so each visible project's
-    issue types are asked for (in parallel, first 50), and those with none are left out.
-    """
-
-    def load():
-        if jira._version()[:2] < jira.PAGED_CREATEMETA_SINCE:
-            body = jira.get_json(jira.CREATEMETA_ALL)
-            return [{"key": p["key"], "name": p.get("name", p["key"]), "id": str(p.get("id"))}
-                    for p in body.get("projects") or []]
-        visible = [p for p in jira.projects() if not p.get("archived")][:forms.DROPDOWN_MAX]
-
-        def can_create(project):
-            try:
-                return bool(jira.get_json(jira.CREATEMETA_ISSUETYPES.format(
-                    project=project["key"]), maxResults=1).get("values"))
-            except (JiraNotFound, JiraInvalidInput):
-                return False
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            allowed = list(pool.map(can_create, visible))
-        return [{"key": p["key"], "name": p.get("name", p["key"]), "id": str(p.get("id"))}
-                for p, ok in zip(visible, allowed, strict=True) if ok]
-
-    return _cache.get(("projects", cache_key), META_TTL, load)
+    """Projects where the user may create issues (``JiraClient.creatable_projects``), at
+    most as many as a dropdown holds."""
+    return _cache.get(("projects", cache_key), META_TTL,
+                      lambda: jira.creatable_projects(limit=forms.DROPDOWN_MAX))
 
 
 def issue_types(jira, cache_key, project: str) -> list[dict]:

@@ -39,6 +39,17 @@ def test_create_metadata_uses_the_form_the_version_has(jira_factory, version, pa
     assert client.version[:2] == tuple(int(n) for n in version.split(".")[:2])
 
 
+@pytest.mark.parametrize("version", ["7.13.0", "8.20.0", "10.3.0"])
+def test_creatable_projects_leave_out_those_the_user_may_only_browse(jira_factory, version):
+    jira = jira_factory(version)
+    alice = JiraClient(jira.url, _basic("alice"))
+    assert [p["key"] for p in alice.creatable_projects()] == ["EX", "SEC"]
+    jira_state(jira).projects["SEC"]["permissionScheme"]["CREATE_ISSUES"] = ["user:nobody"]
+    projects = JiraClient(jira.url, _basic("alice")).creatable_projects()
+    assert [p["key"] for p in projects] == ["EX"]
+    assert set(projects[0]) == {"key", "name", "id"} and projects[0]["id"].isdigit()
+
+
 def test_create_metadata_pages_until_is_last(jira_factory):
     jira = jira_factory("10.3.0")
     client = JiraClient(jira.url, _basic("alice"))
