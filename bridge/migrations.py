@@ -100,6 +100,13 @@ def _link_slots(db: pw.Database) -> None:
         LinkSlot.create(task_gid=task, slot=number, link=link_id, token="migrated")
 
 
+def _remote_links(db: pw.Database) -> None:
+    """Remote links on Jira issues back to their Asana tasks (services.remote_links)."""
+    from .models import RemoteLink
+
+    db.create_tables([RemoteLink])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -108,6 +115,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (5, "admin sessions kept on the server", _admin_sessions),
     (6, "drop the unused job table", _drop_jobs),
     (7, "per-task link slots: the issue limit held by a unique index", _link_slots),
+    (8, "remote links back to Asana tasks", _remote_links),
 )
 
 LATEST = MIGRATIONS[-1][0]

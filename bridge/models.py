@@ -299,6 +299,37 @@ class WorkerBeat(BaseModel):
     beat_at = pw.DateTimeField(default=utcnow, index=True)
 
 
+class RemoteLink(BaseModel):
+    """The remote link on a Jira issue back to an Asana task (``services.remote_links``).
+
+    The row, not the queue message, is the work (see ``bridge.queue``): ``wanted`` says
+    whether the link should exist in Jira, ``state`` how far that is (``pending`` →
+    ``made`` / ``refused`` / ``failed``), ``generation`` is bumped by every change of
+    ``wanted`` so an attempt that finishes after an unlink cannot record a stale outcome.
+    ``link`` empties when the issue link is removed; the row then lives until the remote
+    link is gone from Jira."""
+
+    instance = pw.ForeignKeyField(JiraInstance, backref="remote_links", on_delete="CASCADE")
+    issue_id = pw.CharField(max_length=64)
+    issue_key = pw.CharField(max_length=255)
+    task_gid = pw.CharField(max_length=64)
+    link = pw.ForeignKeyField(IssueLink, null=True, backref="remote_links",
+                              on_delete="SET NULL")
+    user = pw.ForeignKeyField(AsanaUser, null=True, backref="remote_links", on_delete="SET NULL")
+    wanted = pw.BooleanField(default=True)
+    state = pw.CharField(default="pending", max_length=16, index=True)
+    generation = pw.IntegerField(default=1)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=utcnow)
+    enqueued_at = pw.DateTimeField(null=True)
+    jira_link_id = pw.CharField(null=True, max_length=64)
+    error = pw.TextField(null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("instance", "issue_id", "task_gid"), True),)
+
+
 class AuditEvent(BaseModel):
     """Who did what, when, and how it ended. Never issue content, never secrets."""
 
@@ -328,6 +359,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AuditEvent,
     AttachmentCopy,
     WorkerBeat,
+    RemoteLink,
 )
 
 

@@ -40,7 +40,7 @@ PURGES: dict[str, object] = {}
 
 def _load_handlers() -> None:
     """Import the modules that register queue handlers and maintenance sweeps."""
-    from .services import attachments  # noqa: F401
+    from .services import attachments, remote_links  # noqa: F401
 
 
 def _default_purges() -> None:

@@ -123,6 +123,7 @@ class JiraClient:
     CREATEMETA_FIELDS = "/rest/api/2/issue/createmeta/{project}/issuetypes/{issuetype}"
     ATTACHMENTS = "/rest/api/2/issue/{issue}/attachments"
     ATTACHMENT_META = "/rest/api/2/attachment/meta"
+    REMOTE_LINKS = "/rest/api/2/issue/{issue}/remotelink"
     UPLOAD_MIN_RATE = 256 * 1024  # bytes/s an attachment upload may not fall below
 
     def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None, *,
@@ -226,6 +227,24 @@ class JiraClient:
 
     def create_issue(self, fields: dict) -> dict:
         return json_of(self.request("POST", self.CREATE_ISSUE, json={"fields": fields}))
+
+    # -- remote issue links (WADL 7.6.1 ``issue/{issueIdOrKey}/remotelink``) -------------------
+
+    def remote_links(self, issue: str) -> list[dict]:
+        """Every remote link of the issue (``id``, ``globalId``, ``object``...)."""
+        found = self.get_json(self.REMOTE_LINKS.format(issue=_path_part(issue)))
+        return found if isinstance(found, list) else []
+
+    def save_remote_link(self, issue: str, link: dict) -> dict:
+        """Create the remote link, or update the one with the same ``globalId`` (Jira
+        answers 201 for a new link, 200 for an update; ``{"id", "self"}`` either way)."""
+        return json_of(self.request("POST", self.REMOTE_LINKS.format(issue=_path_part(issue)),
+                                    json=link))
+
+    def delete_remote_link(self, issue: str, global_id: str) -> None:
+        """Remove the issue's remote link with ``global_id`` (204; 404 if there is none)."""
+        self.request("DELETE", self.REMOTE_LINKS.format(issue=_path_part(issue)),
+                     params={"globalId": global_id})
 
     # -- users and attachments (§3.9) ------------------------------------------------------
 

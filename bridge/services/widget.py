@@ -53,7 +53,7 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import attachments, credentials, jira_as_user, jira_outages
+from . import attachments, credentials, jira_as_user, jira_outages, remote_links
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -330,7 +330,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     links = _linkers(instance_id, key, req.task)
     linked = bool(links) and links[0][0] == req.task
     link_id = links[0][2] if linked else None
-    copying = _copies_notice(link_id) if linked else None
+    copying = (_copies_notice(link_id) or remote_links.notice(link_id)) if linked else None
     # Memory holds one body per issue: a task with a copy footer of its own is not served
     # from it, and its body is not put there (another task's view would show that footer).
     shared = linked and copying is None

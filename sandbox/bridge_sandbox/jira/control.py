@@ -103,6 +103,7 @@ def _issues_page(changed=None, items=None, error=None, status=200):
         "sim_issues.html", issues=sorted(st.issues.values(), key=lambda i: i["key"]),
         statuses=list(st.statuses.values()), priorities=list(st.priorities.values()),
         users=list(st.users.values()), actor="admin", changed=changed, error=error,
+        remote_links={key: st.remote_links_of(key) for key in st.issues},
         changed_items=", ".join(f"{i['field']}: {i['fromString'] or '(none)'} → "
                                 f"{i['toString'] or '(none)'}" for i in items or [])), status
 

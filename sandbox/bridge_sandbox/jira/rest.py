@@ -674,6 +674,155 @@ def attachment_content(att_id, filename):
     return send_file(att["path"], mimetype=att["mimeType"], conditional=False)
 
 
+# -- remote issue links (WADL 7.6.1 ``issue/{issueIdOrKey}/remotelink``; DC 10.3 OpenAPI
+# getRemoteIssueLinks / createOrUpdateRemoteIssueLink / deleteRemoteIssueLinkByGlobalId) --
+
+LINKING_OFF = "Issue linking is currently disabled."  # wording UNCONFIRMED
+NO_LINK_PERMISSION = "You do not have permission to link issues in this project."  # UNCONFIRMED
+
+
+def remote_link_bean(st, link: dict) -> dict:
+    """The WADL's "Remote Issue Link" (its example, every property present)."""
+    obj = link.get("object") or {}
+    body_obj: dict = {"url": obj.get("url"), "title": obj.get("title"),
+                      "summary": obj.get("summary"), "icon": obj.get("icon") or {}}
+    if obj.get("status") is not None:
+        body_obj["status"] = obj["status"]
+    return {"id": link["id"],
+            "self": f"{st.base_url}/rest/api/2/issue/{link['_issue']}/remotelink/{link['id']}",
+            "globalId": link.get("globalId"), "application": link.get("application") or {},
+            "relationship": link.get("relationship"), "object": body_obj}
+
+
+def _linkable_issue(id_or_key: str, write: bool):
+    """The issue, or the error response: 401, 404 (missing or hidden), 403 (linking off,
+    or no Link Issues permission for a change)."""
+    st = state()
+    if g.user is None:
+        return None, not_authenticated()
+    issue = _visible_issue(id_or_key)
+    if issue is None:
+        return None, error_json(404, [ISSUE_MISSING])
+    if not st.settings["issue_linking_enabled"]:
+        return None, error_json(403, [LINKING_OFF])
+    if write and not st.has_permission(g.user, issue["project"], "LINK_ISSUES"):
+        return None, error_json(403, [NO_LINK_PERMISSION])
+    return issue, None
+
+
+def _check_icon(icon, where: str, errors: dict) -> None:
+    if icon is None:
+        return
+    if not isinstance(icon, dict) or any(
+            k not in ("url16x16", "title", "link") or not isinstance(v, str | None)
+            for k, v in icon.items()):
+        errors[where] = f"Unrecognized '{where}' value."  # wording UNCONFIRMED
+
+
+def _remote_link_errors(body) -> dict:
+    """What Jira refuses in a create-or-update request (the schema is closed:
+    ``additionalProperties: false``); ``'title' is required.`` is the WADL's example."""
+    if not isinstance(body, dict):
+        return {"": "Unrecognized request body."}
+    errors: dict = {}
+    unknown = set(body) - {"globalId", "application", "relationship", "object"}
+    for name in sorted(unknown):
+        errors[name] = f"Unrecognized field '{name}'."  # wording UNCONFIRMED
+    obj = body.get("object")
+    if not isinstance(obj, dict):
+        obj = {}
+    for name in ("globalId", "relationship"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            errors[name] = f"'{name}' must be a string."  # wording UNCONFIRMED
+    app = body.get("application")
+    if app is not None and (not isinstance(app, dict) or set(app) - {"type", "name"}):
+        errors["application"] = "Unrecognized 'application' value."  # wording UNCONFIRMED
+    if set(obj) - {"url", "title", "summary", "icon", "status"}:
+        errors["object"] = "Unrecognized 'object' value."  # wording UNCONFIRMED
+    if not isinstance(obj.get("url"), str) or not obj["url"].strip():
+        errors["url"] = "'url' is required."  # wording follows the WADL's title example
+    if not isinstance(obj.get("title"), str) or not obj["title"].strip():
+        errors["title"] = "'title' is required."
+    _check_icon(obj.get("icon"), "icon", errors)
+    status = obj.get("status")
+    if status is not None:
+        if not isinstance(status, dict) or set(status) - {"resolved", "icon"}:
+            errors["status"] = "Unrecognized 'status' value."  # wording UNCONFIRMED
+        else:
+            _check_icon(status.get("icon"), "status", errors)
+    return errors
+
+
+@bp.route("/issue/<id_or_key>/remotelink", methods=["GET"])
+def remote_links(id_or_key):
+    st = state()
+    issue, refused = _linkable_issue(id_or_key, write=False)
+    if refused is not None:
+        return refused
+    links = st.remote_links_of(issue["key"])
+    global_id = request.args.get("globalId")
+    if global_id is not None:  # one link (an object), or 404
+        found = next((link for link in links if link.get("globalId") == global_id), None)
+        if found is None:
+            return error_json(404, ["No remote link was found with the given globalId."])
+        return jsonify(remote_link_bean(st, found))
+    return jsonify([remote_link_bean(st, link) for link in links])
+
+
+@bp.route("/issue/<id_or_key>/remotelink", methods=["POST"])
+def save_remote_link(id_or_key):
+    """Create, or update the link with the same ``globalId``. 201 for a new link, 200 for
+    an update, body ``{"id", "self"}`` (the WADL lists 200 only; the 201 on create is what
+    Jira's resource answers, UNCONFIRMED here)."""
+    st = state()
+    issue, refused = _linkable_issue(id_or_key, write=True)
+    if refused is not None:
+        return refused
+    body = request.get_json(silent=True)
+    errors = _remote_link_errors(body)
+    if errors.pop("", None):
+        return error_json(400, ["Unrecognized request body."])
+    if errors:
+        return error_json(400, [], errors)
+    link, created = st.save_remote_link(issue["key"], body)
+    resp = jsonify({"id": link["id"], "self": remote_link_bean(st, link)["self"]})
+    resp.status_code = 201 if created else 200
+    return resp
+
+
+@bp.route("/issue/<id_or_key>/remotelink", methods=["DELETE"])
+def delete_remote_link(id_or_key):
+    st = state()
+    issue, refused = _linkable_issue(id_or_key, write=True)
+    if refused is not None:
+        return refused
+    global_id = request.args.get("globalId")
+    if not global_id:
+        return error_json(400, ["The globalId parameter is required."])  # UNCONFIRMED
+    if not st.delete_remote_link(issue["key"], global_id=global_id):
+        return error_json(404, ["No remote link was found with the given globalId."])
+    return Response(status=204)
+
+
+@bp.route("/issue/<id_or_key>/remotelink/<link_id>", methods=["GET", "DELETE"])
+def remote_link(id_or_key, link_id):
+    st = state()
+    issue, refused = _linkable_issue(id_or_key, write=request.method == "DELETE")
+    if refused is not None:
+        return refused
+    if not link_id.isdigit():
+        return error_json(400, ["The link id is not a valid number."])  # UNCONFIRMED
+    found = st.remote_links.get(int(link_id))
+    if found is None:
+        return error_json(404, ["No remote link with the given id exists."])  # UNCONFIRMED
+    if found["_issue"] != issue["key"]:
+        return error_json(400, ["The remote link does not belong to the issue."])  # UNCONFIRMED
+    if request.method == "DELETE":
+        st.delete_remote_link(issue["key"], link_id=found["id"])
+        return Response(status=204)
+    return jsonify(remote_link_bean(st, found))
+
+
 # -- §3.10 mypermissions ---------------------------------------------------------------------
 
 @bp.route("/mypermissions", methods=["GET"])

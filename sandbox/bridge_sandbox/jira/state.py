@@ -232,10 +232,15 @@ class SimState:
             self.next_attachment_id = 10000
             self.webhooks: dict[int, dict] = {}
             self.next_webhook_id = 1
+            # remote issue links by id; each carries its issue's key (``_issue``)
+            self.remote_links: dict[int, dict] = {}
+            self.next_remote_link_id = 10000
             self.webhook_deliveries: list[dict] = []
             self.faults: list[Fault] = []
             self.settings: dict[str, Any] = {
                 "attachments_enabled": True,
+                # Administration > Issue linking (remote links answer 403 when off)
+                "issue_linking_enabled": True,
                 "upload_limit": DEFAULT_UPLOAD_LIMIT,
                 "latency": 0.0,
                 "rate_limit": None,  # {"limit", "interval_seconds", "fill_rate"}
@@ -456,6 +461,40 @@ class SimState:
         return [{"field": "resolution", "fieldtype": "jira", "from": old,
                  "fromString": self.resolutions[old]["name"] if old else None, "to": new,
                  "toString": self.resolutions[new]["name"] if new else None}]
+
+    # -- remote issue links (WADL 7.6.1 ``issue/{issueIdOrKey}/remotelink``) --------------
+    def remote_links_of(self, key: str) -> list[dict]:
+        with self.lock:
+            return [dict(link) for link in self.remote_links.values() if link["_issue"] == key]
+
+    def save_remote_link(self, key: str, body: dict) -> tuple[dict, bool]:
+        """Create the link, or update the one with the same ``globalId`` (all its fields
+        replaced, as Jira does); returns ``(link, created)``."""
+        with self.lock:
+            global_id = body.get("globalId")
+            found = next((link for link in self.remote_links.values()
+                          if global_id and link["_issue"] == key
+                          and link.get("globalId") == global_id), None)
+            if found is None:
+                link_id = self.next_remote_link_id
+                self.next_remote_link_id += 1
+            else:
+                link_id = found["id"]
+            link = {"id": link_id, "_issue": key, "globalId": global_id,
+                    "application": body.get("application"),
+                    "relationship": body.get("relationship"), "object": body.get("object")}
+            self.remote_links[link_id] = link
+            return dict(link), found is None
+
+    def delete_remote_link(self, key: str, *, global_id: str | None = None,
+                           link_id: int | None = None) -> bool:
+        with self.lock:
+            for found in list(self.remote_links.values()):
+                if found["_issue"] == key and (found["id"] == link_id if link_id is not None
+                                               else found.get("globalId") == global_id):
+                    del self.remote_links[found["id"]]
+                    return True
+            return False
 
     def _emit(self, event: str, issue: dict, user: str | None, items: list[dict]) -> None:
         for listener in list(self.listeners):
