@@ -34,6 +34,7 @@ from ..errors import BridgeError
 from ..jira import issue_refs
 from ..models import AsanaUser, IssueLink, JiraInstance, LinkSlot, audit
 from ..timeutil import utcnow
+from . import remote_links
 
 log = logging.getLogger("bridge.links")
 
@@ -219,10 +220,12 @@ def link(*, task_gid: str, instance: JiraInstance, issue_id: str, issue_key: str
         else:
             audit("link.made", actor=user.gid if user else "", target=issue_key,
                   task=task_gid, instance=instance.base_url)
+            remote_links.on_linked(made)  # the issue links back to the task (queued)
             return made, True
     if attachment_gid and existing.attachment_gid != attachment_gid:
         existing.attachment_gid = attachment_gid  # attached again: Asana made a new one
         existing.save()
+    remote_links.on_linked(existing)  # a repeat: the same remote link, brought up to date
     return existing, False
 
 
@@ -237,7 +240,9 @@ def _bind(slot: Slot, made: IssueLink) -> None:
 
 
 def unlink(link: IssueLink, *, actor: str = "", reason: str = "") -> None:
-    """Remove the link; its slot and planned copies go with it."""
+    """Remove the link; its slot and planned copies go with it, and its remote link in
+    Jira (queued)."""
+    remote_links.on_unlinked(link)
     with database.atomic():
         LinkSlot.delete().where(LinkSlot.link == link.id).execute()  # (recursive would
         link.delete_instance(recursive=True)  # only empty a nullable reference)

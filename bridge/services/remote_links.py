@@ -26,6 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import peewee as pw
+
 from .. import queue
 from ..asana.errors import (
     AsanaError,
@@ -34,6 +36,7 @@ from ..asana.errors import (
     AsanaRateLimited,
     AsanaUnavailable,
 )
+from ..db import database
 from ..jira.errors import (
     JiraError,
     JiraNeedsReconnect,
@@ -87,18 +90,26 @@ def on_linked(link: IssueLink) -> RemoteLink | None:
     if link.linked_by_id is None:
         return None
     now = utcnow()
-    row = RemoteLink.get_or_none(instance=link.instance_id, issue_id=link.issue_id,
-                                 task_gid=link.task_gid)
+    where = ((RemoteLink.instance == link.instance_id) & (RemoteLink.issue_id == link.issue_id)
+             & (RemoteLink.task_gid == link.task_gid))
+    row = RemoteLink.get_or_none(where)
     if row is None:
-        row = RemoteLink.create(instance=link.instance_id, issue_id=link.issue_id,
-                                issue_key=link.issue_key, task_gid=link.task_gid, link=link.id,
-                                user=link.linked_by_id, next_attempt_at=now, updated_at=now)
-    else:
-        (RemoteLink.update(wanted=True, state=PENDING, link=link.id, user=link.linked_by_id,
-                           issue_key=link.issue_key, generation=RemoteLink.generation + 1,
-                           attempts=0, next_attempt_at=now, enqueued_at=now, error=None,
-                           updated_at=now)
-         .where(RemoteLink.id == row.id).execute())
+        try:
+            with database.atomic():  # a savepoint: the same link may be made twice at once
+                row = RemoteLink.create(instance=link.instance_id, issue_id=link.issue_id,
+                                        issue_key=link.issue_key, task_gid=link.task_gid,
+                                        link=link.id, user=link.linked_by_id,
+                                        next_attempt_at=now, enqueued_at=now, updated_at=now)
+        except pw.IntegrityError:
+            row = RemoteLink.get(where)
+        else:
+            _send(row.id)
+            return row
+    (RemoteLink.update(wanted=True, state=PENDING, link=link.id, user=link.linked_by_id,
+                       issue_key=link.issue_key, generation=RemoteLink.generation + 1,
+                       attempts=0, next_attempt_at=now, enqueued_at=now, error=None,
+                       updated_at=now)
+     .where(RemoteLink.id == row.id).execute())
     _send(row.id)
     return row
 

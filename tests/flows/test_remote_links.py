@@ -128,3 +128,33 @@ def test_jira_down_is_retried_later_and_a_lost_message_is_sent_again(bridge, asa
         assert remote_links.sweep() == 1
     assert _run(bridge) == ["made"]
     assert len(_jira_links(jira10)) == 1
+
+
+def test_the_lookup_attach_links_back_and_a_removed_attachment_unlinks(bridge, asana, jira10):
+    """Through the App Components host: attach (services.links makes the link and asks
+    for the back-link); the user removes the attachment in Asana, a later attach to the
+    full task forgets that link, and its remote link goes too."""
+    from bridge_sandbox.asana.host import AppComponentsHost
+    from bridge_sandbox.asana.seed import ALICE, WORKSPACE
+
+    from .conftest import ASANA_CLIENT_SECRET
+
+    oauth2_instance(bridge, jira10)
+    authorize_user(bridge, jira10)
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    sim = asana.app.sim
+    first = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE, query="EX-1")
+    assert first.status == 200, first.body
+    sim.attach_resource(TASK_PLAIN, first.body)
+    assert _run(bridge) == ["made"]
+    assert [link["globalId"] for link in _jira_links(jira10)] == [f"asana-task={TASK_PLAIN}"]
+    for attachment in sim.attachments_of(TASK_PLAIN):
+        if "/browse/EX-1" in (attachment["url"] or ""):
+            sim.remove_attachment(attachment["gid"])
+    with bridge.app.app_context():  # older than the time Asana takes to attach it
+        IssueLink.update(created_at=dt.datetime(2020, 1, 1)).execute()
+    second = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE, query="EX-2")
+    assert second.status == 200, second.body
+    assert sorted(_run(bridge), key=str) == [None, "made"]  # EX-1's removed, EX-2's made
+    assert _jira_links(jira10, "EX-1") == []
+    assert len(_jira_links(jira10, "EX-2")) == 1
