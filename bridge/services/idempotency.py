@@ -41,12 +41,26 @@ class InProgress(BridgeError):
     public_message = "This request is still being handled. Try again in a moment."
 
 
+class KeyReused(BridgeError):
+    """The key was first used for another request (a rule run for another task)."""
+
+    status = 409
+    code = "idempotency_key_reused"
+    public_message = ("This idempotency_key was already used for another request; a "
+                      "retry must repeat the first request exactly. Nothing was done.")
+
+
 class Run:
     """The claimed run: its recorded steps."""
 
-    def __init__(self, row_id: int, steps: dict):
+    def __init__(self, row_id: int, steps: dict, fingerprint: str | None = None):
         self.row_id = row_id
         self.steps = dict(steps)
+        self.fingerprint = fingerprint
+
+    def result(self, **more) -> dict:
+        """What the row's ``result`` holds: the steps, the request's fingerprint, more."""
+        return {"steps": self.steps, "fingerprint": self.fingerprint, **more}
 
     def has(self, name: str) -> bool:
         return name in self.steps
@@ -56,27 +70,30 @@ class Run:
             return self.steps[name]
         value = fn()
         self.steps[name] = value
-        (ActionRun.update(result={"steps": self.steps}, created_at=utcnow())
+        (ActionRun.update(result=self.result(), created_at=utcnow())
          .where(ActionRun.id == self.row_id).execute())
         return value
 
 
-def _claim(key: str, action) -> tuple[ActionRun, bool]:
+def _claim(key: str, action, fingerprint: str | None) -> tuple[ActionRun, bool]:
     try:
         with database.atomic():
             return ActionRun.create(idempotency_key=key, action=action, status=RUNNING,
-                                    result={"steps": {}}), True
+                                    result={"steps": {}, "fingerprint": fingerprint}), True
     except pw.IntegrityError:
         row = ActionRun.get_or_none(ActionRun.idempotency_key == key)
         if row is None:  # deleted between the two statements: try again
-            return _claim(key, action)
+            return _claim(key, action, fingerprint)
+        recorded = row.result or {}
+        if "fingerprint" in recorded and recorded["fingerprint"] != fingerprint:
+            raise KeyReused() from None
         return row, False
 
 
 def _take_over(row: ActionRun, *, keep_steps: bool) -> bool:
     values: dict = {"status": RUNNING, "created_at": utcnow()}
     if not keep_steps:
-        values["result"] = {"steps": {}}
+        values["result"] = {"steps": {}, "fingerprint": (row.result or {}).get("fingerprint")}
     return bool(ActionRun.update(**values)
                 .where((ActionRun.id == row.id) & (ActionRun.status == row.status)
                        & (ActionRun.created_at == row.created_at)).execute())
@@ -84,15 +101,17 @@ def _take_over(row: ActionRun, *, keep_steps: bool) -> bool:
 
 def run_once(key: str, fn: Callable[[Run], Any], *, action=None,
              reuse_for: float | None = None, wait: float = 8.0,
-             stale_after: float = 60.0) -> Any:
+             stale_after: float = 60.0, fingerprint: str | None = None) -> Any:
     """``fn(run)``'s answer, computed once for ``key`` (see the module docstring).
 
     ``reuse_for``: seconds a finished answer is handed back (``None``: for ever); after
     that the same key runs again (a form submitted again much later is a new request).
+    ``fingerprint``: what else the request said (a rule run's task); the same key with
+    another fingerprint raises ``KeyReused`` instead of answering the first request.
     """
     give_up = time.monotonic() + wait
     while True:
-        row, won = _claim(key, action)
+        row, won = _claim(key, action, fingerprint)
         if won:
             break
         now = utcnow()
@@ -110,15 +129,14 @@ def run_once(key: str, fn: Callable[[Run], Any], *, action=None,
         if time.monotonic() > give_up:
             raise InProgress()
         time.sleep(0.05)
-    run = Run(row.id, (row.result or {}).get("steps") or {})
+    run = Run(row.id, (row.result or {}).get("steps") or {}, fingerprint)
     try:
         answer = fn(run)
     except BaseException:
-        (ActionRun.update(status=FAILED, result={"steps": run.steps})
+        (ActionRun.update(status=FAILED, result=run.result())
          .where(ActionRun.id == row.id).execute())
         raise
-    (ActionRun.update(status=DONE, result={"steps": run.steps, "answer": answer},
-                      created_at=utcnow())
+    (ActionRun.update(status=DONE, result=run.result(answer=answer), created_at=utcnow())
      .where(ActionRun.id == row.id).execute())
     return answer
 

@@ -167,7 +167,7 @@ def run(*, action_gid: str, idempotency_key: str, target_task: str, settings) ->
         raise BridgeError("The request has no idempotency_key.", status=400, code="bad_request")
     return idempotency.run_once(f"rule:{action_gid}:{idempotency_key}",
                                 lambda r: _run(action, str(target_task), settings, r),
-                                action=action, wait=9.0)
+                                action=action, wait=9.0, fingerprint=str(target_task))
 
 
 def _error(text: str) -> dict:

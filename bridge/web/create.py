@@ -14,9 +14,11 @@
 
 The decisions are in ``services.create_issue`` and ``services.rules``. The routes sit on a
 ``SignedBlueprint`` (``web.app_components``: signature and expiry verified before any view
-runs); this module maps outcomes to Asana's shapes: a form with field errors is a 400
-form, other errors ``{"error": ...}`` with the request id in ``X-Request-Id``, and a user
-without a usable Jira credential gets 401 (Asana opens the Authentication URL).
+runs); a form with field errors is a 400 form, and every other error goes through the
+app's one mapping (``web.errors``): ``{"error": ...}`` with its status and the request id
+in ``X-Request-Id``; a user without a usable Jira credential gets 401 (Asana opens the
+Authentication URL). A signed message is also refused when its shape belongs to another
+callback (``_shape``).
 """
 
 from __future__ import annotations
@@ -25,21 +27,13 @@ import logging
 
 from flask import current_app, jsonify
 
-from ..asana.errors import AsanaNeedsReconnect
 from ..errors import BridgeError
-from ..jira.errors import JiraNeedsReconnect
 from ..services import create_issue, jira_as_user, rules
 from ..services.create_issue import Caller, FormRejected, Urls
 from .app_components import AsanaCall, SignedBlueprint
 
 bp = SignedBlueprint("asana_create", __name__)
 log = logging.getLogger("bridge.web.create")
-
-
-def asana_error(message: str, status: int):
-    response = jsonify(error=message)
-    response.status_code = status
-    return response
 
 
 def _caller(call: AsanaCall, *, task: bool = True) -> Caller:
@@ -54,22 +48,16 @@ def _urls(kind: str) -> Urls:
 
 
 def _answer(fn):
-    """Run a handler; map what the services raise to Asana's answers."""
+    """Run a handler. A form with field errors is Asana's 400 form; every other error is
+    left to the app's one mapping (``web.errors``), which keeps its status (401 to
+    authenticate, 410 for a deleted action, 429 and 503 with ``Retry-After`` so Asana
+    retries later) and answers Asana's ``{"error": ...}`` shape."""
     try:
         return fn()
     except FormRejected as exc:
         response = jsonify(exc.form)
         response.status_code = 400
         return response
-    except (JiraNeedsReconnect, AsanaNeedsReconnect) as exc:
-        return asana_error(exc.public_message, 401)
-    except rules.ActionGone as exc:
-        return asana_error(exc.public_message, 410)
-    except BridgeError as exc:
-        status = exc.status if exc.status in (400, 403, 404) else 500
-        if exc.status >= 500:
-            log.warning("asana.create_failed code=%s", exc.code)
-        return asana_error(exc.public_message, status)
 
 
 def _need(call: AsanaCall, *names: str) -> None:
@@ -77,6 +65,37 @@ def _need(call: AsanaCall, *names: str) -> None:
     if missing:
         raise BridgeError(f"The request has no {', '.join(missing)}.", status=400,
                           code="bad_request")
+
+
+# What tells Asana's callbacks apart (asana-app-components.md §5.2, §5.4): an on-change
+# names the ``changed_field``, a submit never does; a rule run carries ``target_object``
+# and ``idempotency_key``, a form or rule-form callback never does. Asana's signature
+# covers the body, not the path, so a signed message posted to another callback's path
+# must be refused by its shape.
+_NOT_IN = {
+    "form_change": ("action", "rule_name", "target_object", "idempotency_key"),
+    "form_submit": ("changed_field", "action", "rule_name", "target_object",
+                    "idempotency_key"),
+    "rule_change": ("rule_name", "target_object", "idempotency_key"),
+    "rule_submit": ("changed_field", "target_object", "idempotency_key"),
+    "rule_run": ("changed_field", "values", "rule_name"),
+}
+_CALLBACK = {"form_change": "form change", "form_submit": "form submit",
+             "rule_change": "rule form change", "rule_submit": "rule form submit",
+             "rule_run": "rule run"}
+
+
+def _shape(call: AsanaCall, kind: str) -> None:
+    """Refuse a signed message made for another callback (a replayed on-change posted as
+    a submit would create an issue from half-typed values)."""
+    stray = [name for name in _NOT_IN[kind] if call.params.get(name) is not None]
+    if kind.endswith("_change") and not call.changed_field:
+        stray.insert(0, "no changed_field")
+    if stray:
+        log.warning("asana.wrong_callback kind=%s found=%s", kind, ",".join(stray))
+        raise BridgeError(f"This request is not a {_CALLBACK[kind]} of Asana "
+                          f"({', '.join(stray)}); nothing was changed.", status=400,
+                          code="wrong_callback")
 
 
 # -- the modal form ----------------------------------------------------------------------------
@@ -92,13 +111,18 @@ def form(call: AsanaCall):
 
 @bp.post("/form/change")
 def form_change(call: AsanaCall):
-    return _answer(lambda: jsonify(create_issue.build_form(_caller(call), _urls("form"),
-                                                           dict(call.values))))
+    def handle():
+        _shape(call, "form_change")
+        return jsonify(create_issue.build_form(_caller(call), _urls("form"),
+                                               dict(call.values)))
+
+    return _answer(handle)
 
 
 @bp.post("/form/submit")
 def form_submit(call: AsanaCall):
     def handle():
+        _shape(call, "form_submit")
         _need(call, "task")
         return jsonify(create_issue.submit(_caller(call), _urls("form"), dict(call.values),
                                            attachment_gid=call.attachment))
@@ -121,13 +145,18 @@ def rule_form(call: AsanaCall):
 
 @bp.post("/rule/change")
 def rule_change(call: AsanaCall):
-    return _answer(lambda: jsonify(rules.build_form(_caller(call, task=False), _urls("rule"),
-                                                    dict(call.values))))
+    def handle():
+        _shape(call, "rule_change")
+        return jsonify(rules.build_form(_caller(call, task=False), _urls("rule"),
+                                        dict(call.values)))
+
+    return _answer(handle)
 
 
 @bp.post("/rule/submit")
 def rule_submit(call: AsanaCall):
     def handle():
+        _shape(call, "rule_submit")
         _need(call, "action")
         rules.save(_caller(call, task=False), _urls("rule"), dict(call.values),
                    action_gid=call.action, asana_project=call.project,
@@ -140,6 +169,7 @@ def rule_submit(call: AsanaCall):
 @bp.post("/rule/run")
 def rule_run(call: AsanaCall):
     def handle():
+        _shape(call, "rule_run")
         _need(call, "action", "target_object", "idempotency_key")
         return jsonify(rules.run(action_gid=call.action, idempotency_key=call.idempotency_key,
                                  target_task=call.target_object,
