@@ -217,8 +217,7 @@ def with_links(description: str, files: list[dict]) -> str:
     links = attachments.external_links(files)
     if not links:
         return description
-    lines = [f"* [{name.replace('|', '¦').replace('[', '(').replace(']', ')')}|{url}]"
-             for name, url in links]
+    lines = [f"* {wikimarkup.link(name, url)}" for name, url in links]
     return (description.rstrip() + "\n\n" if description.strip() else "") + \
         "Files linked in Asana:\n" + "\n".join(lines)
 

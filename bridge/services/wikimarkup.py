@@ -8,8 +8,10 @@ text with formatting as HTML"). Mentions are links carrying ``data-asana-gid``; 
 the plain name, since an Asana user is not a Jira user. Anything unknown keeps its text.
 
 Text is escaped where Jira would read it as markup: brackets, braces, pipes and ``!``
-always; ``* _ + - ^ ~`` only at a word edge (mid-word they are plain in Jira); a ``#``,
-``*``, ``-`` or ``h1.`` at the start of a line.
+always; ``* _ + - ^ ~`` only at a word edge (mid-word they are plain in Jira); ``??``
+(a citation); a ``#``, ``*``, ``-`` or ``h1.`` at the start of a line. Links (``link``)
+percent-encode their URL and escape their label, so no string from Asana can end a link
+early, or start an image or a macro.
 """
 
 from __future__ import annotations
@@ -182,13 +184,47 @@ def _link(node: _Node) -> str:
     text = _plain(node)
     if "data-asana-gid" in node.attrs or "data-asana-type" in node.attrs:
         return _escape(text.lstrip("@"))  # a mention: the plain name
-    href = (node.attrs.get("href") or "").strip()
-    if not re.match(r"(?i)^(https?://|mailto:)", href) or any(c in href for c in "|[] "):
-        return _escape(text)
-    if not text.strip() or text.strip() == href:
+    return link(text, node.attrs.get("href") or "")
+
+
+def link(label: str, url: str) -> str:
+    """``[label|url]`` that Jira reads as exactly one link, whatever the two strings hold
+    (both come from Asana users): the URL is percent-encoded outside RFC 3986's own
+    characters (so ``] ! | { } \\`` and spaces cannot end the link or start an image or a
+    macro), and the label is escaped like text, with its ``[ ] |`` (which no escape keeps
+    inside a link) shown as look-alikes. A URL that is not http(s) or mailto gives the
+    label alone, as text."""
+    href = safe_url(url)
+    label = " ".join(str(label or "").split())
+    if href is None:
+        return _escape_line(label, line_start=False)
+    if not label or label == url.strip():
         return f"[{href}]"
-    label = text.replace("|", "¦").replace("[", "(").replace("]", ")")
-    return f"[{label}|{href}]"
+    shown = label.replace("|", "¦").replace("[", "(").replace("]", ")")
+    return f"[{_escape_line(shown, line_start=False)}|{href}]"
+
+
+# RFC 3986: unreserved and reserved characters, and "%" of an escape already made. Jira
+# reads ``!`` (images), ``[ ] |`` (links) and ``{ }`` (macros) even inside a link, so they
+# are encoded (each is allowed in a URL only as a sub-delimiter, which servers take
+# encoded alike).
+_URL_KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                      "-._~:/?#@$&'()*+,;=%")
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) or mailto URL with every other character percent-encoded (UTF-8), or
+    ``None`` for any other scheme."""
+    text = str(url or "").strip()
+    if not re.match(r"(?i)^(https?://[^/?#\s]|mailto:[^\s])", text):
+        return None
+    out = []
+    for ch in text:
+        if ch in _URL_KEEP:
+            out.append(ch)
+        else:
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
+    return "".join(out)
 
 
 def _plain(node: _Node) -> str:
@@ -215,6 +251,8 @@ def _escape_line(line: str, line_start: bool = True) -> str:
     for i, ch in enumerate(line):
         if ch in _ALWAYS:
             out.append("\\" + ch)
+        elif ch == "?" and ("?" in (line[i - 1:i], line[i + 1:i + 2])):
+            out.append("\\?")  # ??citation??
         elif ch in _EDGE:
             before = line[i - 1] if i > 0 else " "
             after = line[i + 1] if i + 1 < n else " "

@@ -69,3 +69,33 @@ def test_empty_notes():
 
 def test_plain_notes():
     assert text_to_wiki("a * b\n# c") == "a \\* b\n\\# c"
+
+
+_META = "[]|!{}*_^~+-?#\\\n"
+_ONE_LINK = __import__("re").compile(r"^\[(?:(?:\\.|[^\[\]|\\!{}\n])*\|)?[^\s\[\]|!{}\\]+\]$")
+
+
+@pytest.mark.parametrize("c", list(_META))
+def test_a_link_stays_one_link_whatever_its_label_and_url_hold(c):
+    from bridge.services.wikimarkup import link
+
+    out = link(f"{c}label{c}x{c}", f"https://files.example/{c}a{c}?q={c}#f{c}")
+    assert _ONE_LINK.match(out), out
+    html = html_to_wiki(f'<body><a href="https://x.example/{c}p">n{c}m</a></body>'
+                        .replace("\n", "&#10;"))
+    assert _ONE_LINK.match(html), html
+
+
+def test_the_reported_attack_is_one_link():
+    from bridge.services.wikimarkup import link
+
+    attack = ("https://ok.example/a]!https://tracker.example/pixel.png![Reset your password|"
+              "https://evil.example/login")
+    assert link(attack, attack) == (
+        "[https://ok.example/a%5D%21https://tracker.example/pixel.png%21%5BReset%20your"
+        "%20password%7Chttps://evil.example/login]")
+    assert link("x", "javascript:alert(1)") == "x"
+
+
+def test_a_citation_is_escaped():
+    assert text_to_wiki("??cite?? and a question?") == "\\?\\?cite\\?\\? and a question?"
