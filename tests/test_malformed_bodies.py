@@ -131,7 +131,8 @@ def test_signed_values_of_the_wrong_shape_are_a_400_sentence(client, caplog, pat
 
 def test_signed_values_nested_deep_are_refused(client, caplog):
     deep = json.loads(_nested(200))
-    _sentence(signed_post(client, "/asana/form/change", {"values": {"summary": deep}}))
+    _sentence(signed_post(client, "/asana/form/change", {"values": {"summary": deep},
+                                                            "changed_field": "summary"}))
     _no_traceback(caplog)
 
 
@@ -141,7 +142,8 @@ def test_values_of_the_schemas_shapes_reach_the_view(client):
     values = {"summary": "Läuft", "duedate": None, "copy": ["copy"],
               "jira.assignee": {"title": "Alice", "value": "alice", "subtitle": "a@x",
                                 "icon_url": "https://x.example/a.png"}}
-    response = signed_post(client, "/asana/form/change", {"values": values, "task": "23456"})
+    response = signed_post(client, "/asana/form/change", {"values": values, "task": "23456",
+                                                                "changed_field": "summary"})
     assert response.status_code == 401, response.get_data(as_text=True)
 
 
