@@ -8,6 +8,8 @@
 - at 1280 and at 375 pixels wide nothing sticks out sideways (no horizontal scrolling);
 - every button, link and input is reachable with the Tab key, and the focused one shows a
   visible focus indicator (an outline or a box shadow);
+- no image is broken (``broken_images``: every ``<img>``, in every frame, loaded with a
+  width);
 - a screenshot at each width goes to ``test-results/screenshots/<name>-<width>.png``
   (gitignored; CI keeps them with the test results).
 
@@ -126,6 +128,26 @@ def keyboard_problems(page) -> list[str]:
     return problems
 
 
+def broken_images(page, timeout_ms: int = 5000) -> list[str]:
+    """The ``src`` of every ``<img>`` (in the page and its frames) that did not load: an
+    icon URL that answers 404 or not an image shows as a blank (issue 16.8). Waits for
+    images still loading first."""
+    broken = []
+    for frame in page.frames:
+        frame.wait_for_function(
+            "() => [...document.images].every(i => i.complete)", timeout=timeout_ms)
+        broken += frame.evaluate(
+            "() => [...document.images].filter(i => i.naturalWidth === 0)"
+            ".map(i => i.currentSrc || i.src || '(no src)')")
+    return broken
+
+
+def images(page) -> list[str]:
+    """The ``src`` of every ``<img>`` in the page and its frames."""
+    return [src for frame in page.frames
+            for src in frame.evaluate("() => [...document.images].map(i => i.src)")]
+
+
 def check_page(page, name: str, *, axe: bool = True) -> None:
     """The bridge's page standards (module docstring); fails the test with a sentence."""
     page.wait_for_load_state("load")
@@ -141,6 +163,7 @@ def check_page(page, name: str, *, axe: bool = True) -> None:
         if axe:
             failures += [f"axe: {v}" for v in axe_violations(page)]
         failures += keyboard_problems(page)
+        failures += [f"broken image: {src}" for src in broken_images(page)]
     finally:
         page.set_viewport_size(original)
     assert not failures, f"page {name!r} ({page.url}):\n  " + "\n  ".join(failures)

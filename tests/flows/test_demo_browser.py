@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from .chromium import needs_chromium
-from .pagecheck import check_page, screenshot
+from .pagecheck import broken_images, check_page, images, screenshot
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
@@ -52,6 +52,7 @@ def test_a_visitor_clicks_through_the_demo(browser_page, demo):
     page = browser_page
     url = re.search(r"^\s+(http://\S+)\s*$", demo, re.M).group(1)
     bridge = re.search(r"Starting the bridge on (\S+)", demo).group(1)
+    jira = re.search(r"Starting the Jira simulator \(.*?\) on (\S+)", demo).group(1)
     page.goto(url)
     page.wait_for_selector("#widgets[data-loaded=true]", state="attached")
     screenshot(page, "demo-1-task-page")
@@ -77,6 +78,12 @@ def test_a_visitor_clicks_through_the_demo(browser_page, demo):
     card = page.wait_for_selector(".widget[data-attachment]:not(.error):has-text('EX-2')")
     assert "In Progress" in card.inner_text()
     screenshot(page, "demo-2-linked")
+    # The widget's issue-type, priority and assignee icons come from the Jira simulator
+    # and show (issue 16.8): none of the page's images is broken.
+    icons = [src for src in images(page) if src.startswith(jira)]
+    assert {"viewavatar", "priorities", "useravatar"} <= {
+        part for src in icons for part in src.split("?")[0].split("/")}, icons
+    assert broken_images(page) == []
 
     command = re.search(r"curl -X POST (\S+) .* -d '(\{.*\})'", demo)
     moved = requests.post(command.group(1), data=command.group(2), timeout=10,

@@ -23,6 +23,7 @@ from bridge_sandbox.jira import (
     auth,
     control,
     faults,
+    icons,
     oauth1,
     oauth2,
     rest,
@@ -112,7 +113,7 @@ def create_jira_simulator(version: str = "8.20.0", base_url: str | None = None,
     app.extensions["jira_sim"] = sim
 
     for bp in (auth.bp, oauth1.bp, oauth2.bp, applinks.bp, webhooks.bp, control.bp,
-               rest.files_bp):
+               rest.files_bp, icons.bp):
         app.register_blueprint(bp)
     app.register_blueprint(rest.bp, url_prefix="/rest/api/2")
     app.register_blueprint(rest.bp, url_prefix="/rest/api/latest", name="rest_latest")
