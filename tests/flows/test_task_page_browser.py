@@ -167,3 +167,91 @@ def test_a_rule_configured_saved_and_run(task_page, asana, bridge, jira_factory)
     issue = requests.get(f"{jira.url}/rest/api/2/issue/{key}", auth=("admin", "admin"),
                          timeout=5).json()
     assert issue["fields"]["issuetype"]["name"] == "Task"
+
+
+IN_VIEW_AND_UNCOVERED = """sel => {
+  const node = document.querySelector(sel);
+  if (!node || node.hidden) return "missing or hidden";
+  const r = node.getBoundingClientRect();
+  if (!r.height || r.top < 0 || r.bottom > window.innerHeight) return "out of view";
+  const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return node === top || node.contains(top) ? "ok" : "covered by " + top.outerHTML.slice(0, 80);
+}"""
+
+
+def _gap(page, a: str, b: str) -> float:
+    """Vertical distance in pixels between two elements' boxes."""
+    return page.evaluate("""([a, b]) => {
+      const x = document.querySelector(a).getBoundingClientRect();
+      const y = document.querySelector(b).getBoundingClientRect();
+      return Math.max(0, y.top - x.bottom, x.top - y.bottom);
+    }""", [a, b])
+
+
+def test_lookup_messages_stay_in_view_and_clear_when_the_link_goes(task_page, asana, bridge,
+                                                                  jira_factory):
+    """Issue 16.10: the limit error is in view and not under the results list; it goes
+    when the link is removed; "Connect Jira" and "Linked issues" say where things stand."""
+    page = task_page
+    jira = jira_factory("8.20.0")
+    _connected(bridge, jira, "8.20.0")
+    authorize_user(bridge, jira)
+    _open(page, asana, TASK_PLAIN)
+    assert "No Jira issue is linked to this task yet" in page.inner_text("#widgets")
+    assert page.get_attribute("#connect", "data-connected") != "true"
+
+    page.click("#app-menu-button")
+    page.click("#open-lookup")
+    page.fill("#lookup-input", "EX-2")
+    page.press("#lookup-input", "Enter")
+    page.wait_for_selector(".widget[data-attachment]:not(.error):has-text('EX-2')")
+    assert "No Jira issue is linked" not in page.inner_text("#widgets")
+    assert page.get_attribute("#connect", "data-connected") == "true"
+    assert "connected" in page.inner_text("#connect")
+
+    page.click("#app-menu-button")
+    page.click("#open-lookup")
+    page.fill("#lookup-input", "EX-3")
+    page.wait_for_selector("#lookup-results:not([hidden]) .typeahead-item")  # the list is open
+    page.press("#lookup-input", "Enter")
+    page.wait_for_selector("#lookup-error:not([hidden])")
+    assert "already has" in page.inner_text("#lookup-error")
+    assert page.get_attribute("#lookup-error", "role") == "alert"
+    assert page.evaluate(IN_VIEW_AND_UNCOVERED, "#lookup-error") == "ok"
+    screenshot(page, "task-lookup-limit")
+
+    page.click(".attachment:has-text('EX-2') .remove-attachment")
+    page.wait_for_selector("#lookup-error", state="hidden")
+    page.fill("#lookup-input", "EX-3")
+    page.press("#lookup-input", "Enter")
+    page.wait_for_selector(".widget[data-attachment]:not(.error):has-text('EX-3')")
+    assert page.is_hidden("#lookup-error")
+
+
+def test_an_error_shows_next_to_the_button_that_caused_it(task_page, asana, bridge,
+                                                          jira_factory):
+    """Issue 15.3: an error reaching the task page shows beside the control the user
+    pressed, in view, as an alert, not at the bottom of the page."""
+    page = task_page
+    page.set_viewport_size({"width": 1280, "height": 600})
+    jira = jira_factory("8.20.0")
+    _connected(bridge, jira, "8.20.0")
+    authorize_user(bridge, jira)
+    _open(page, asana, TASK_RICH)
+    # From now on the bridge refuses every call with a sentence (400): the page signs with
+    # a secret the bridge does not know, as after a client secret rotated on one side only.
+    asana.app.sim.configure_components(client_id=ASANA_CLIENT_ID, client_secret="rotated")
+
+    page.evaluate("window.scrollTo(0, 0)")
+    page.click("#app-menu-button")
+    page.click("#open-form")
+    alert = page.wait_for_selector("#status[role=alert]:not(:empty)")
+    assert page.evaluate(IN_VIEW_AND_UNCOVERED, "#status") == "ok", alert.inner_text()
+    assert _gap(page, "#app-menu-button", "#status") < 80
+    screenshot(page, "task-error-beside-create")
+
+    page.click("#add-rule")
+    page.wait_for_selector(".rule-options + #status[role=alert]:not(:empty)")
+    assert page.inner_text("#status").strip()
+    assert page.evaluate(IN_VIEW_AND_UNCOVERED, "#status") == "ok"
+    assert _gap(page, "#add-rule", "#status") < 80

@@ -33,10 +33,42 @@
     return node;
   }
 
-  function status(text, bad) {
-    var s = $("status");
-    s.textContent = text || "";
-    s.className = bad ? "status bad" : "status";
+  /* A message appears where the user acted, never at the bottom of the page out of view:
+     next to the control that caused it (`near`, or the row of the button last clicked),
+     scrolled into view. An error is a fresh role=alert, so screen readers announce it. */
+  var lastAnchor = null;
+
+  function anchorOf(node) {
+    return node.closest(".rule, .rule-options, .upload-form, .auth-prompt, .pane-actions, " +
+                        ".section-head, section.widgets") || node;
+  }
+
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest && ev.target.closest("button");
+    if (button && !$("modal").contains(button)) lastAnchor = anchorOf(button);
+  }, true);
+
+  function status(text, bad, near) {
+    var old = $("status");
+    var msg = el("p", {id: "status", role: bad ? "alert" : "status",
+                       className: "status near" + (bad ? " bad" : ""), text: text || ""});
+    var anchor = near || lastAnchor;
+    if (!anchor || !document.body.contains(anchor)) anchor = document.querySelector(".pane-actions");
+    old.parentNode.removeChild(old);
+    if (anchor.tagName === "LI") anchor.appendChild(msg);
+    else anchor.parentNode.insertBefore(msg, anchor.nextSibling);
+    if (text) msg.scrollIntoView({block: "nearest"});
+  }
+
+  /* "Connect Jira" says so once the user is connected: an App Components answer other than
+     a 401 proves it, a 401 undoes it. */
+  function markConnected(yes) {
+    var button = $("connect");
+    if (!button || button.getAttribute("data-connected") === String(yes)) return;
+    button.setAttribute("data-connected", String(yes));
+    button.textContent = yes ? "\u2713 " + APP + " connected" : "Connect " + APP;
+    if (yes) button.title = "Connect " + APP + " again (another Jira account)";
+    else button.removeAttribute("title");
   }
 
   function postJSON(url, body, method) {
@@ -78,6 +110,8 @@
      show a Connect button instead of opening a popup by themselves. */
   function callApp(kind, params) {
     return callOnce(kind, params).then(function (res) {
+      if (res.valid && res.status >= 200 && res.status < 300) markConnected(true);
+      else if (res.valid && res.status === 401) markConnected(false);
       var interactive = !params || params.interactive !== false;
       if (!(res.status === 401 && res.valid && interactive)) return res;
       return ensureAuth(res.body.error).then(function (ok) {
@@ -139,6 +173,7 @@
     if (ev.data === "success") {
       status(APP + " is connected.");
       document.body.setAttribute("data-auth", "success");
+      markConnected(true);
       settleAuth(true);
       loadWidgets();
     } else if (ev.data === "error") {
@@ -228,6 +263,11 @@
       }).then(function (done) {
         if (mine !== widgetLoads) return;  // a newer load started meanwhile
         box.textContent = "";
+        if (!done.length) {
+          box.appendChild(el("p", {className: "muted widgets-empty",
+            text: "No Jira issue is linked to this task yet. Link one or create one from the " +
+                  APP + " menu above."}));
+        }
         done.forEach(function (d) {
           var res = d.res, att = d.att, slot = el("div", {className: "widget-slot"});
           box.appendChild(slot);
@@ -278,7 +318,9 @@
 
   function removeAttachment(a) {
     return postJSON("/_sim/attachments/" + a.gid, undefined, "DELETE").then(function () {
-      status("Removed " + a.name);
+      // What the lookup said about this task (e.g. its issue limit) may no longer hold.
+      $("lookup-error").hidden = true;
+      status("Removed " + a.name, false, $("attachment-list"));
       return Promise.all([loadAttachments(), loadWidgets()]);
     });
   }
@@ -367,20 +409,27 @@
     $("lookup-input").focus();
   }
 
-  function lookupAttach(query) {
+  /* Shown above the input, with the results list closed, so nothing covers it. */
+  function lookupError(text) {
     var err = $("lookup-error");
-    err.hidden = true;
+    $("lookup-results").hidden = true;
+    err.textContent = text;
+    err.hidden = false;
+    err.scrollIntoView({block: "nearest"});
+  }
+
+  function lookupAttach(query) {
+    $("lookup-error").hidden = true;
     return callApp("lookup_attach", {query: query}).then(function (res) {
       if (res.status === 200 && res.valid && !res.body.error) {
         $("lookup").hidden = true;
         $("lookup-input").value = "";
         $("lookup-results").hidden = true;
-        status("Linked " + res.body.resource_name);
+        status("Linked " + res.body.resource_name, false, $("widgets"));
         return attachResource(res.body);
       }
       reportInvalid(res);
-      err.textContent = errorText(res);
-      err.hidden = false;
+      lookupError(errorText(res));
     });
   }
 
@@ -392,9 +441,7 @@
                         function (item) { lookupAttach(item.value); });
       } else {
         reportInvalid(res);
-        $("lookup-results").hidden = true;
-        $("lookup-error").textContent = errorText(res);
-        $("lookup-error").hidden = false;
+        lookupError(errorText(res));
       }
     });
   }, 200);
@@ -615,6 +662,7 @@
   function formError(text) {
     $("modal-error").textContent = text;
     $("modal-error").hidden = false;
+    $("modal-error").scrollIntoView({block: "nearest"});
   }
 
   function onWatchedChange(fieldId) {
@@ -657,7 +705,7 @@
         $("modal-submit").disabled = false;
         if (res.status === 200 && res.valid) {
           closeModal();
-          status("Created " + res.body.resource_name);
+          status("Created " + res.body.resource_name, false, $("widgets"));
           return attachResource(res.body);
         }
         if (res.status === 400 && res.valid && res.body.metadata) { renderForm(res.body.metadata); return; }
@@ -704,7 +752,11 @@
         if (res.status === 200) {
           return postJSON("/_sim/rules", {action: rule.action, project: rule.project,
                                           user: CFG.user, values: values, rule_name: name})
-            .then(function () { closeModal(); status("Saved the rule " + name); return loadRules(); });
+            .then(function () {
+              closeModal();
+              status("Saved the rule " + name, false, $("rule-list"));
+              return loadRules();
+            });
         }
         if (res.status === 400 && res.valid && res.body.metadata) { renderForm(res.body.metadata); return; }
         reportInvalid(res);
@@ -736,7 +788,7 @@
 
   function deleteRule(rule) {
     return postJSON("/_sim/rules/" + rule.action, undefined, "DELETE").then(function () {
-      status("Deleted the rule " + rule.rule_name);
+      status("Deleted the rule " + rule.rule_name, false, $("rule-list"));
       return loadRules();
     });
   }
