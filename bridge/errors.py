@@ -15,15 +15,19 @@ class BridgeError(Exception):
     status = 500
     code = "internal_error"
     public_message = "Something went wrong on the bridge."
+    retry_after: float | None = None  # seconds to wait, when the cause said (Retry-After)
+    answer_body: dict | None = None  # answered instead of the sentence (a form with errors)
 
     def __init__(self, public_message: str | None = None, *, status: int | None = None,
-                 code: str | None = None):
+                 code: str | None = None, retry_after: float | None = None):
         if public_message is not None:
             self.public_message = public_message
         if status is not None:
             self.status = status
         if code is not None:
             self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
         super().__init__(self.public_message)
 
 

@@ -42,10 +42,6 @@ class AsanaRateLimited(AsanaError):
     code = "asana_rate_limited"
     public_message = "Asana is limiting requests right now. Try again in a moment."
 
-    def __init__(self, public_message=None, *, retry_after: float | None = None, **kwargs):
-        super().__init__(public_message, **kwargs)
-        self.retry_after = retry_after
-
 
 class AsanaUnavailable(AsanaError):
     status = 503
@@ -79,14 +75,14 @@ def error_from_response(response) -> AsanaError:
         return AsanaAuthDenied(http_status=status)
     if status == 404:
         return AsanaNotFound(http_status=status)
+    try:
+        retry = max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        retry = None
     if status == 429:
-        try:
-            retry = float(response.headers.get("Retry-After", ""))
-        except ValueError:
-            retry = None
         return AsanaRateLimited(retry_after=retry, http_status=status)
-    if status >= 500:
-        return AsanaUnavailable(http_status=status)
+    if status >= 500:  # a 503 may say when to come back
+        return AsanaUnavailable(http_status=status, retry_after=retry if status == 503 else None)
     return AsanaError(http_status=status)
 
 

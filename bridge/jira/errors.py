@@ -83,6 +83,20 @@ class JiraNeedsReconnect(JiraError):
         self.problem = problem
 
 
+class JiraNotConnected(JiraNeedsReconnect):
+    """The user holds no usable credential on the instance (none yet, needs reconnect, or
+    one from the instance's former auth mode): they must run the Authentication URL. The
+    one class for this; a raise site may say what the connection is needed for."""
+
+    code = "jira_not_connected"
+    public_message = ("Connect your Jira account first: open the app's authorization and "
+                      "sign in to Jira.")
+
+    def __init__(self, public_message=None, **kwargs):
+        kwargs.setdefault("problem", "not_connected")
+        super().__init__(public_message, **kwargs)
+
+
 class JiraMisconfigured(JiraError):
     status = 502
     code = "jira_misconfigured"
@@ -125,10 +139,6 @@ class JiraRateLimited(JiraError):
     status = 429
     code = "jira_rate_limited"
     public_message = "Jira is limiting requests right now. Try again in a moment."
-
-    def __init__(self, public_message=None, *, retry_after: float | None = None, **kwargs):
-        super().__init__(public_message, **kwargs)
-        self.retry_after = retry_after
 
 
 class JiraUnavailable(JiraError):
@@ -206,8 +216,9 @@ def error_from_response(response) -> JiraError:
         return JiraInvalidInput(field_errors=errors if isinstance(errors, dict) else {},
                                 messages=messages if isinstance(messages, list) else [],
                                 http_status=status)
-    if status >= 500:
-        return JiraUnavailable(http_status=status)
+    if status >= 500:  # a 503 may say when to come back
+        return JiraUnavailable(http_status=status,
+                               retry_after=_retry_after(response) if status == 503 else None)
     return JiraError(http_status=status)
 
 

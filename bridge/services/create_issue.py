@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from ..asana import forms
 from ..errors import BridgeError
-from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect
+from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect, JiraNotConnected
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance
 from . import (
     asana_users,
@@ -60,14 +60,13 @@ class FormRejected(BridgeError):
     def __init__(self, form: dict, message: str = "The form has errors."):
         super().__init__(message)
         self.form = form
+        self.answer_body = form  # web.errors answers the form itself
 
 
-class NotConnected(JiraNeedsReconnect):
-    """The user has no usable Jira authorization in this workspace: Asana must open the
-    Authentication URL (401, see the README)."""
-
-    public_message = ("Connect your Jira account to create issues: open the app's "
-                      "authorization from this task.")
+# No usable Jira authorization in this workspace: Asana must open the Authentication URL
+# (401, see the README).
+CONNECT_TO_CREATE = ("Connect your Jira account to create issues: open the app's "
+                     "authorization from this task.")
 
 
 @dataclass
@@ -126,7 +125,7 @@ def _asana_user(caller: Caller) -> AsanaUser:
     if caller.asana_user is None:
         caller.asana_user = AsanaUser.get_or_none(AsanaUser.gid == str(caller.user))
     if caller.asana_user is None:
-        raise NotConnected(problem="not_connected")
+        raise JiraNotConnected(CONNECT_TO_CREATE)
     return caller.asana_user
 
 
@@ -143,7 +142,7 @@ def usable_instances(caller: Caller) -> list[JiraInstance]:
             continue
         found.append(instance)
     if not found:
-        raise NotConnected(problem="not_connected")
+        raise JiraNotConnected(CONNECT_TO_CREATE)
     return found
 
 

@@ -28,7 +28,7 @@ import peewee as pw
 
 from ..db import database
 from ..jira import oauth2
-from ..jira.errors import JiraNeedsReconnect, JiraUnavailable
+from ..jira.errors import JiraNeedsReconnect, JiraNotConnected, JiraUnavailable
 from ..models import AsanaUser, JiraCredential, JiraInstance, audit, utcnow
 
 REFRESH_AHEAD = dt.timedelta(minutes=2)
@@ -66,19 +66,6 @@ def _upsert(user, instance, **fields) -> JiraCredential:
     audit("jira.user_authorized", actor=user.gid, target=instance.base_url,
           auth_mode=fields["auth_mode"])
     return cred
-
-
-class JiraNotConnected(JiraNeedsReconnect):
-    """The user has no usable credential on the instance (none yet, needs reconnect, or
-    one from the instance's former auth mode): they must run the Authentication URL."""
-
-    code = "jira_not_connected"
-    public_message = ("Connect your Jira account first: open the app's authorization and "
-                      "sign in to Jira.")
-
-    def __init__(self, public_message=None, **kwargs):
-        kwargs.setdefault("problem", "not_connected")
-        super().__init__(public_message, **kwargs)
 
 
 def get_active(user: AsanaUser, instance: JiraInstance) -> JiraCredential:

@@ -30,11 +30,10 @@ from dataclasses import dataclass
 
 from ..errors import BridgeError
 from ..jira.client import JiraClient
-from ..jira.errors import JiraNeedsReconnect
+from ..jira.errors import JiraNeedsReconnect, JiraNotConnected
 from ..jira.signing import BearerAuth, oauth1_auth
 from ..models import AsanaUser, JiraCredential, JiraInstance, utcnow
 from . import credentials
-from .credentials import JiraNotConnected
 
 __all__ = ["JiraNotConnected", "JiraNeedsReconnect", "configure", "jira_for", "client_for",
            "credential_for", "jira1_callback_url", "jira2_redirect_uri", "timeout"]

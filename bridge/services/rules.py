@@ -124,7 +124,7 @@ def save(caller: Caller, urls: Urls, values: dict, *, action_gid: str,
     if not action_gid:
         raise BridgeError("The request names no rule action.", status=400, code="bad_request")
     user = create_issue._asana_user(caller)
-    instances = create_issue.usable_instances(caller)  # NotConnected → 401
+    instances = create_issue.usable_instances(caller)  # JiraNotConnected → 401
     choice = create_issue._choose(caller, values, instances)
     if not (choice.instance and choice.project and choice.issuetype):
         raise FormRejected(build_form(caller, urls, values,

@@ -47,6 +47,7 @@ from ..jira import icon_urls, issue_refs
 from ..jira.errors import (
     JiraError,
     JiraNeedsReconnect,
+    JiraNotConnected,
     JiraNotFound,
     JiraPermissionDenied,
     JiraRateLimited,
@@ -69,11 +70,9 @@ _CATEGORY_BY_ID = {2: "new", 4: "indeterminate", 3: "done"}
 MEMORY_ENTRIES = 10_000
 
 
-class NeedsJiraConnection(JiraNeedsReconnect):
-    """Nobody's token can read this widget, and the viewer has none: connect first."""
-
-    public_message = ("Connect your Jira account to see this issue: open the Jira app's "
-                      "authorization from this task.")
+# Nobody's token can read this widget, and the viewer has none: connect first.
+CONNECT_TO_SEE = ("Connect your Jira account to see this issue: open the Jira app's "
+                  "authorization from this task.")
 
 
 @dataclass(frozen=True)
@@ -291,7 +290,7 @@ def widget_json(req: WidgetRequest, options: WidgetOptions, *,
     """The widget for one signed request, as JSON bytes.
 
     Raises ``JiraNotFound`` when the URL is not an issue of a Jira connected to the
-    workspace, and ``NeedsJiraConnection`` when nobody's token can read the issue and
+    workspace, and ``JiraNotConnected`` when nobody's token can read the issue and
     the viewer has no usable one (the answer that makes Asana open the Authentication
     URL). ``memory_checked``: the caller already tried ``cached_json`` for this request.
     """
@@ -351,7 +350,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     shown = row if linked else None
     if jira_is_down(instance_id):
         if not linked and not _can_read(instance, req.user):
-            raise NeedsJiraConnection(problem="not_connected")
+            raise JiraNotConnected(CONNECT_TO_SEE)
         return encode(_while_down(instance, key, shown, DOWN_NOTICE))
     readers = [gid for _, gid, _ in links] if linked else []
     outcome = _read(instance, key, readers + [req.user], options)
@@ -373,7 +372,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
         return encode(body)
     # Nobody could read it: every reader must reconnect, or there was no reader at all.
     if not outcome.reconnect or (not linked and req.user in outcome.reconnect_gids):
-        raise NeedsJiraConnection(problem="not_connected")
+        raise JiraNotConnected(CONNECT_TO_SEE)
     notice = (f"{_names(outcome.reconnect)} must reconnect Jira (the Jira app's "
               "authorization in Asana) for this to update.")
     if shown is not None and not shown.data.get("missing"):

@@ -33,7 +33,8 @@ from ..models import AsanaUser, AsanaWorkspace, PendingAuth, utcnow
 from ..services import jira_as_user, pending
 from ..services.pending import StateMismatch
 from . import admin, popup
-from .pages import answer_failures_with, asana_redirect_uri, describe_failure
+from .errors import describe_failure
+from .pages import answer_failures_with, asana_redirect_uri
 from .security import browser_id, rate_limit, settings
 
 bp = Blueprint("callbacks", __name__)

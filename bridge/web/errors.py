@@ -1,9 +1,15 @@
-"""JSON errors for every failure, and no secrets in any of them.
+"""The one place where failures become answers, for every route family, with no secret
+in any of them.
 
-Two shapes, by route family: App Components routes (``/asana/*`` but the Authentication
-URL) answer Asana's ``{"error": "<sentence>"}`` (asana-app-components.md §6.6); every other
-JSON route answers ``{"error": {"code", "message", "request_id"}}``. Both carry the request
-id in the ``X-Request-Id`` header.
+- JSON routes, two shapes: App Components routes (``/asana/*`` but the Authentication
+  URL) answer Asana's ``{"error": "<sentence>"}`` (asana-app-components.md §6.6); every
+  other JSON route answers ``{"error": {"code", "message", "request_id"}}``. Both carry
+  the request id in the ``X-Request-Id`` header. ``answer`` maps a ``BridgeError``: its
+  own status (401 for a user who must connect Jira, 410 for a deleted rule action, 429
+  and 503 with ``Retry-After`` when the cause said how long to wait), its sentence, or
+  its ``answer_body`` (a form with per-field errors, on a 400).
+- HTML pages (the popup, admin pages, OAuth callbacks): ``describe_failure`` gives the
+  sentence, status and advice each blueprint's failure page shows (``pages``).
 
 Unexpected exceptions are logged (through the redacting handler) with a request id, and
 the client gets a sentence plus that id, never the exception text: an exception message
@@ -13,6 +19,7 @@ can carry an upstream body, a URL with a token, or a key.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 
 from flask import Flask, g, has_request_context, jsonify, request
@@ -99,9 +106,39 @@ def _count_refusal(exc: BridgeError) -> BridgeError:
         log.warning("request.refused error_code=%s route=%s", exc.code, where)
         return exc
     log.debug("request.refused_limited error_code=%s route=%s", exc.code, where)
-    limited = TooManyRefused()
-    limited.retry_after = REFUSED_WINDOW
-    return limited
+    return TooManyRefused(retry_after=REFUSED_WINDOW)
+
+
+MAX_RETRY_AFTER = 3600  # seconds; a cause asking for longer (or for forever) gets this
+
+
+def answer(exc: BridgeError):
+    """``(response, status)`` for ``exc`` on a JSON route (see the module docstring)."""
+    if exc.answer_body is not None:
+        response, status = jsonify(exc.answer_body), exc.status
+    else:
+        response, status = error_body(exc.code, exc.public_message, exc.status)
+    wait = exc.retry_after
+    if wait is not None and not math.isnan(wait) and wait >= 0:
+        response.headers["Retry-After"] = str(math.ceil(min(wait, MAX_RETRY_AFTER)))
+    return response, status
+
+
+CRASHED = ("Something went wrong on the bridge. Its administrator can find the details in the "
+           "bridge's log.")
+
+
+def describe_failure(exc: Exception) -> tuple[str, int, str]:
+    """(sentence, HTTP status, advice) of a failure page for any exception; unexpected ones
+    are logged with their traceback, never shown."""
+    if isinstance(exc, BridgeError):
+        log.info("page.failed error_code=%s status=%s path=%s", exc.code, exc.status,
+                 request.path)
+        return exc.public_message, exc.status, getattr(exc, "advice", "") or ""
+    if isinstance(exc, HTTPException):
+        return exc.description or exc.name, exc.code or 500, ""
+    log.exception("page.crashed path=%s", request.path)
+    return CRASHED, 500, ""
 
 
 def init_app(app: Flask) -> None:
@@ -130,14 +167,13 @@ def init_app(app: Flask) -> None:
     def _bridge_error(exc: BridgeError):
         if isinstance(exc, REFUSALS):
             exc = _count_refusal(exc)
+        elif exc.status >= 500:
+            log.warning("request.failed error_code=%s status=%s path=%s", exc.code,
+                        exc.status, request.path)
         else:
             log.info("request.failed error_code=%s status=%s path=%s", exc.code, exc.status,
                      request.path)
-        response, status = error_body(exc.code, exc.public_message, exc.status)
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(int(retry_after + 0.999))
-        return response, status
+        return answer(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

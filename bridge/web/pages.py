@@ -1,38 +1,32 @@
 """What the HTML blueprints share: the two kinds of pages, failures as pages, Asana sign-in.
 
 Import order in ``bridge.web`` (arrows point to what a file imports, no file imports one
-above it): ``callbacks`` → ``popup``, ``admin`` → ``pages`` → ``security``.
+above it): ``callbacks`` → ``popup``, ``admin`` → ``pages`` → ``errors`` → ``security``.
 
 - ``message_page``: a heading and a sentence (admin pages, and what a browser sees).
 - ``popup_done``: the Authentication URL popup's final page. It posts ``"success"`` or
   ``"error"`` to the opener with targetOrigin exactly Asana's origin
   (asana-app-components.md §7.1), so Asana never waits on a popup that failed.
 - ``answer_failures_with``: one error handler per blueprint, turning any exception into
-  that blueprint's failure page with a sentence; the exception text itself is logged (by
-  the redacting handler) and never shown.
+  that blueprint's failure page with the sentence ``errors.describe_failure`` gives; the
+  exception text itself is logged (by the redacting handler) and never shown.
 - ``start_asana_signin``: Asana OAuth with ``state`` and PKCE S256, for the popup and for
   admins alike; ``callbacks`` finishes it.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
-from flask import Blueprint, redirect, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, redirect, render_template
 
 from ..asana import oauth as asana_oauth
-from ..errors import BridgeError
 from ..jira import oauth2 as jira_oauth2
 from ..services import pending
+from .errors import describe_failure
 from .security import asana_origin, browser_id, public_url, require_app_components, settings
 
-log = logging.getLogger("bridge.pages")
-
 ASANA_CALLBACK_PATH = "/oauth/asana/callback"
-CRASHED = ("Something went wrong on the bridge. Its administrator can find the details in the "
-           "bridge's log.")
 
 FailurePage = Callable[[str, int, str], object]  # (sentence, status, advice) -> response
 
@@ -51,18 +45,6 @@ def message_page(heading: str, message: str, *, error: bool = False, advice: str
                  link: str | None = None, link_text: str | None = None, status: int = 200):
     return render_template("message.html", heading=heading, message=message, error=error,
                            advice=advice, link=link, link_text=link_text), status
-
-
-def describe_failure(exc: Exception) -> tuple[str, int, str]:
-    """(sentence, HTTP status, advice) for any exception; unexpected ones are logged."""
-    if isinstance(exc, BridgeError):
-        log.info("page.failed error_code=%s status=%s path=%s", exc.code, exc.status,
-                 request.path)
-        return exc.public_message, exc.status, getattr(exc, "advice", "") or ""
-    if isinstance(exc, HTTPException):
-        return exc.description or exc.name, exc.code or 500, ""
-    log.exception("page.crashed path=%s", request.path)
-    return CRASHED, 500, ""
 
 
 def answer_failures_with(bp: Blueprint, failure_page: FailurePage) -> None:

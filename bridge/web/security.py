@@ -30,7 +30,6 @@ class RateLimited(BridgeError):
     status = 429
     code = "rate_limited"
     public_message = "Too many attempts. Wait a minute and try again."
-    retry_after: float | None = None  # seconds, sent as Retry-After
 
 
 def csrf_token() -> str:
@@ -139,9 +138,7 @@ def rate_limit(limit: int = 30, window: int = 60):
         def wrapper(*args, **kwargs):
             key = f"{view.__name__}:{request.remote_addr}"
             if not limits.hit(key, limit, window):
-                limited = RateLimited()
-                limited.retry_after = window
-                raise limited
+                raise RateLimited(retry_after=window)
             return view(*args, **kwargs)
 
         return wrapper

@@ -9,6 +9,7 @@ import pytest
 from bridge_sandbox.asana import validator
 from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, TASK_RICH, WORKSPACE
 
+from bridge.jira.errors import JiraNotConnected
 from bridge.models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance
 from bridge.services import webhooks, widget
 
@@ -179,7 +180,7 @@ def test_no_link_and_no_credential_asks_the_viewer_to_connect(bridge, jira_facto
     jira = jira_factory("8.20.0")
     instance = oauth1_instance(bridge, jira)
     with bridge.app.app_context():
-        with pytest.raises(widget.NeedsJiraConnection):
+        with pytest.raises(JiraNotConnected):
             _view(bridge, instance, "EX-1")
         assert IssueSnapshot.select().count() == 0
 
@@ -331,7 +332,7 @@ def test_while_jira_is_down_a_snapshot_is_shown_only_on_a_task_it_is_linked_to(
             for secret in ("Rotate", "signing", "Alice", "Highest", "Open"):
                 assert secret not in shown, (secret, body)
             assert body["metadata"]["title"] == "SEC-1"
-            with pytest.raises(widget.NeedsJiraConnection):
+            with pytest.raises(JiraNotConnected):
                 _view(bridge, instance, "SEC-1", task=TASK_PLAIN, user=stranger,
                       max_age=max_age)
 
