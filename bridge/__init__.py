@@ -84,9 +84,9 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     trust.configure(jira=settings.ca_bundle, asana=settings.asana_ca_bundle)
     jira_as_user.configure(public_url=settings.public_url, timeout=settings.http_timeout)
     db.init_app(app, settings.database_url)
-    from . import queue
+    from . import tasks
 
-    app.extensions["bridge.queue"] = queue.configure(settings)
+    app.extensions["bridge.queue"] = tasks.configure(settings)
     errors.init_app(app)
     bodies.init_app(app)
     cors.init_app(app)

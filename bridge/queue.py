@@ -13,18 +13,19 @@ What huey gives and what it does not: a message is removed from storage when a w
 takes it, so a worker killed mid-task loses that message (at-most-once delivery). The
 bridge therefore never keeps the truth in the queue: each piece of work has its own row
 (``AttachmentCopy``) that records intent before acting, and a maintenance sweep run by every
-worker re-enqueues rows whose worker died (``add_maintenance``). A huey message is a nudge;
+worker re-enqueues rows whose worker died (``tasks.SWEEPS``). A huey message is a nudge;
 the row is the work.
 
-Handlers register by name (``register``); the web process and the workers build the same
-``Huey`` from the settings (``configure``), so ``enqueue`` works from either.
+What runs on it is listed in ``bridge.tasks`` (names, handlers, periodic jobs, sweeps);
+the web process and the workers both configure the queue from that list (``configure``),
+so ``enqueue`` works from either and a worker knows every task it may be sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .config import ConfigError
@@ -34,9 +35,8 @@ log = logging.getLogger("bridge.queue")
 QUEUE_NAME = "bridge"
 HUEY_TABLE_PREFIX = "huey_"
 
-_handlers: dict[str, tuple[Callable[..., Any], dict]] = {}
-_periodic: dict[str, tuple[Callable[..., Any], Callable[[dt.datetime], bool]]] = {}
-_maintenance: dict[str, Callable[[], Any]] = {}
+Periodic = Mapping[str, tuple[Callable[..., Any], Callable[[dt.datetime], bool]]]
+
 _state: dict[str, Any] = {"huey": None, "settings": None, "wrappers": {}}
 
 
@@ -45,53 +45,18 @@ class QueueError(ConfigError):
     CLI prints it as a sentence, like any ``ConfigError``."""
 
 
-# -- registration (at import time of the modules that own the work) ----------------------
-
-def register(name: str, **options) -> Callable[[Callable], Callable]:
-    """Declare ``fn`` as the handler of messages called ``name``."""
-
-    def decorate(fn: Callable) -> Callable:
-        _handlers[name] = (fn, options)
-        if _state["huey"] is not None:
-            _wrap(_state["huey"], name)
-        return fn
-
-    return decorate
-
-
-def periodic(name: str, when: Callable[[dt.datetime], bool]) -> Callable[[Callable], Callable]:
-    """Declare ``fn`` as a job huey's scheduler runs when ``when(now)`` is true
-    (``huey.crontab(...)`` builds such predicates)."""
-
-    def decorate(fn: Callable) -> Callable:
-        _periodic[name] = (fn, when)
-        if _state["huey"] is not None:
-            _wrap_periodic(_state["huey"], name)
-        return fn
-
-    return decorate
-
-
-def add_maintenance(name: str, fn: Callable[[], Any]) -> None:
-    """``fn`` runs every few seconds in every worker (see ``bridge.worker``): sweeps that
-    recover work whose worker died must not wait for a minute-granular cron."""
-    _maintenance[name] = fn
-
-
-def maintenance() -> dict[str, Callable[[], Any]]:
-    return dict(_maintenance)
-
-
 # -- building huey from the settings -----------------------------------------------------
 
-def configure(settings) -> Any:
-    """Build the process's huey from ``settings`` and bind every registered handler."""
+def configure(settings, tasks: Mapping[str, Callable[..., Any]],
+              periodic: Periodic | None = None) -> Any:
+    """Build the process's huey from ``settings`` with a handler for each name in
+    ``tasks`` and the ``periodic`` jobs (name → function, ``when(now)`` predicate, as
+    ``huey.crontab(...)`` builds)."""
     huey = _build(settings)
-    _state.update(huey=huey, settings=settings, wrappers={})
-    for name in _handlers:
-        _wrap(huey, name)
-    for name in _periodic:
-        _wrap_periodic(huey, name)
+    wrappers = {name: huey.task(name=name)(fn) for name, fn in tasks.items()}
+    for name, (fn, when) in (periodic or {}).items():
+        wrappers[name] = huey.periodic_task(when, name=name)(fn)
+    _state.update(huey=huey, settings=settings, wrappers=wrappers)
     return huey
 
 
@@ -167,16 +132,6 @@ def sql_table_names() -> list[str]:
     return [HUEY_TABLE_PREFIX + n for n in ("kv", "schedule", "task", "counter")]
 
 
-def _wrap(huey, name: str) -> None:
-    fn, options = _handlers[name]
-    _state["wrappers"][name] = huey.task(name=name, **options)(fn)
-
-
-def _wrap_periodic(huey, name: str) -> None:
-    fn, when = _periodic[name]
-    _state["wrappers"][name] = huey.periodic_task(when, name=name)(fn)
-
-
 # -- sending -----------------------------------------------------------------------------
 
 def enqueue(name: str, *args, delay: float | None = None) -> None:
@@ -184,7 +139,7 @@ def enqueue(name: str, *args, delay: float | None = None) -> None:
     current()
     wrapper = _state["wrappers"].get(name)
     if wrapper is None:
-        raise QueueError(f"no handler is registered for {name!r}")
+        raise QueueError(f"no task is called {name!r} (bridge.tasks lists them)")
     try:
         if delay and delay > 0:
             wrapper.schedule(args=args, delay=delay)

@@ -13,9 +13,9 @@ the web workers:
 - the number of copy threads is a setting (``BRIDGE_WORKER_THREADS``), independent of the
   number of web workers, so copies do not multiply with ``--workers``.
 
-Every few seconds the worker beats (``services.workers``) and runs the maintenance sweeps
-registered with ``queue.add_maintenance`` (e.g. re-enqueueing copies whose worker died).
-Periodic purges run from huey's scheduler every 15 minutes.
+Every few seconds the worker beats (``services.workers``) and runs the sweeps listed in
+``bridge.tasks`` (e.g. re-enqueueing copies whose worker died). Periodic purges
+(``tasks.PURGES``) run from huey's scheduler every 15 minutes.
 """
 
 from __future__ import annotations
@@ -25,45 +25,10 @@ import os
 import signal
 import threading
 
-from huey import crontab
-
-from . import queue
+from . import queue, tasks
 from .db import database
 
 log = logging.getLogger("bridge.worker")
-
-# Purges run every 15 minutes: expired OAuth flows and rate-limit windows
-# (``services.maintenance``), old heartbeats and finished runs, and whatever else is added
-# here (name → function returning what it removed).
-PURGES: dict[str, object] = {}
-
-
-def _load_handlers() -> None:
-    """Import the modules that register queue handlers and maintenance sweeps."""
-    from .services import attachments, remote_links  # noqa: F401
-
-
-def _default_purges() -> None:
-    from .services import idempotency, maintenance, workers
-
-    PURGES.setdefault("expired", maintenance.purge)  # OAuth flows, rate-limit windows
-    PURGES.setdefault("worker_beats", workers.prune)
-    PURGES.setdefault("finished_runs", idempotency.purge)
-
-
-@queue.periodic("maintenance.purge", crontab(minute="*/15"))
-def purge() -> dict:
-    removed = {}
-    try:
-        for name, fn in PURGES.items():
-            try:
-                removed[name] = fn()
-            except Exception:  # one failing purge must not stop the others
-                log.exception("purge.failed name=%s", name)
-        log.info("purge.done %s", " ".join(f"{k}={v}" for k, v in removed.items()))
-        return removed
-    finally:
-        _close_db()
 
 
 def _close_db() -> None:
@@ -91,7 +56,7 @@ class Heartbeat(threading.Thread):
                 return
             try:
                 workers.beat(self.worker_id, self.threads)
-                for name, sweep in queue.maintenance().items():
+                for name, sweep in tasks.SWEEPS.items():
                     try:
                         sweep()
                     except Exception:
@@ -107,8 +72,6 @@ def run(threads: int, parent_pid: int | None = None) -> None:
     """Run the consumer until SIGINT (graceful) or SIGTERM (immediate)."""
     from .services import attachments, workers
 
-    _load_handlers()
-    _default_purges()
     huey = queue.current()
     worker_id = workers.process_worker_id()
 

@@ -135,7 +135,6 @@ def plan(link: IssueLink, attachments: list[dict]) -> list[AttachmentCopy]:
 
 # -- the copy ----------------------------------------------------------------------------
 
-@queue.register(TASK)
 def copy(copy_id: int) -> str | None:
     """Queue handler: one attempt at one file. Returns the row's state afterwards."""
     return attempt(copy_id, workers.process_worker_id())
@@ -374,8 +373,6 @@ def release_leases(worker_id: str) -> int:
             .where((AttachmentCopy.state == COPYING)
                    & (AttachmentCopy.lease_owner == worker_id)).execute())
 
-
-queue.add_maintenance("attachments.sweep", sweep)
 
 
 # -- progress, for the widget ------------------------------------------------------------

@@ -149,7 +149,6 @@ def notice(link_id: int | None) -> str | None:
 
 # -- the work -----------------------------------------------------------------------------------
 
-@queue.register(TASK)
 def sync(row_id: int) -> str | None:
     """Queue handler: make or remove one remote link. Returns the row's state afterwards
     (``None``: nothing to do, or the row is gone)."""
@@ -277,5 +276,3 @@ def sweep(now: dt.datetime | None = None) -> int:
             sent += 1
     return sent
 
-
-queue.add_maintenance("remote_links.sweep", sweep)

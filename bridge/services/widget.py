@@ -612,7 +612,6 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
 REFRESH_TASK = "widget.refresh"
 
 
-@queue.register(REFRESH_TASK)
 def refresh_later(instance_id: int, key: str) -> bool:
     """Queue handler: the re-read a webhook asked for, done by a worker so that a burst of
     Jira events costs a bounded number of threads, never one per delivery."""

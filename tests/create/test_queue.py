@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
 
-from bridge import queue, worker
+from bridge import queue, tasks
 from bridge.models import (
     AsanaWorkspace,
     AttachmentCopy,
@@ -30,7 +34,7 @@ def test_the_queue_lives_in_the_bridges_database(app):
     assert queue.describe(app.config["BRIDGE"]) in ("sqlite", "postgresql")
     with app.app_context():
         seen = []
-        queue.register("test.echo")(seen.append)
+        huey = queue.configure(app.config["BRIDGE"], {"test.echo": seen.append})
         queue.enqueue("test.echo", 42)
         assert huey.pending_count() == 1
         task = huey.dequeue()
@@ -70,12 +74,33 @@ def test_a_dead_local_process_is_dead_at_once(app):
 
 def test_purge_job_runs_every_purge(app, monkeypatch):
     calls = []
-    monkeypatch.setattr(worker, "PURGES", {"a": lambda: calls.append("a") or 1,
-                                           "b": lambda: 1 / 0,
-                                           "c": lambda: calls.append("c") or 2})
+    monkeypatch.setattr(tasks, "PURGES", {"a": lambda: calls.append("a") or 1,
+                                          "b": lambda: 1 / 0,
+                                          "c": lambda: calls.append("c") or 2})
     with app.app_context():
-        assert worker.purge() == {"a": 1, "c": 2}
+        assert tasks.purge() == {"a": 1, "c": 2}
     assert calls == ["a", "c"]
+
+
+def test_a_worker_knows_every_task_without_importing_the_web_layer(tmp_path):
+    """What the worker runs: its own queue from ``bridge.tasks``, and ``bridge.worker``;
+    no view module is imported, yet every message the bridge sends has a handler."""
+    code = textwrap.dedent(f"""
+        import json, sys
+        from bridge import config, tasks, worker
+        settings = config.load({{"DATABASE_URL": "sqlite:///{tmp_path}/q.db",
+                                 "INSTANCE_PATH": "{tmp_path}"}})
+        huey = tasks.configure(settings)
+        print(json.dumps(sorted(huey._registry._registry)))  # "<module>.<task name>"
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith("bridge.web"))))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    known = json.loads(out[0])
+    for name in ("attachments.copy", "widget.refresh", "remote_links.sync",
+                 "maintenance.purge"):
+        assert any(key.endswith("." + name) for key in known), (name, known)
+    assert json.loads(out[1]) == []
 
 
 def test_redis_is_an_option_with_a_clear_sentence_when_its_client_is_missing(make_app):

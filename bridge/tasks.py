@@ -1,0 +1,75 @@
+"""Every piece of work the queue runs, listed in one place.
+
+The web process (``create_app``) and the worker configure the queue from these tables
+(``configure``), so a message one sends is one the other knows, whichever modules each
+happened to import; nothing registers itself as a side effect of an import.
+
+- ``TASKS``: messages by name, each a nudge to do one piece of work whose truth is a row
+  (``bridge.queue`` explains why).
+- ``SWEEPS``: run every few seconds by every worker (``bridge.worker``), to send again
+  the work whose message or worker was lost.
+- ``PURGES``: run every 15 minutes by huey's scheduler in a worker, to keep the tables the
+  public can grow bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from huey import crontab
+
+from . import queue
+from .db import database
+from .services import (
+    attachments,
+    idempotency,
+    maintenance,
+    remote_links,
+    widget,
+    workers,
+)
+
+log = logging.getLogger("bridge.tasks")
+
+TASKS: dict[str, Callable[..., Any]] = {
+    attachments.TASK: attachments.copy,          # one file from Asana onto a Jira issue
+    widget.REFRESH_TASK: widget.refresh_later,   # the re-read a Jira webhook asked for
+    remote_links.TASK: remote_links.sync,        # the issue's link back to the Asana task
+}
+
+SWEEPS: dict[str, Callable[[], Any]] = {
+    "attachments.sweep": attachments.sweep,
+    "remote_links.sweep": remote_links.sweep,
+}
+
+PURGES: dict[str, Callable[[], Any]] = {
+    "expired": maintenance.purge,          # OAuth flows, rate-limit windows
+    "worker_beats": workers.prune,
+    "finished_runs": idempotency.purge,
+}
+
+
+def purge() -> dict:
+    """Run every purge; one failing does not stop the others."""
+    removed = {}
+    try:
+        for name, fn in PURGES.items():
+            try:
+                removed[name] = fn()
+            except Exception:
+                log.exception("purge.failed name=%s", name)
+        log.info("purge.done %s", " ".join(f"{k}={v}" for k, v in removed.items()))
+        return removed
+    finally:
+        if not database.is_closed():
+            database.close()
+
+
+PERIODIC = {"maintenance.purge": (purge, crontab(minute="*/15"))}
+
+
+def configure(settings) -> Any:
+    """This process's queue, knowing every task above."""
+    return queue.configure(settings, TASKS, PERIODIC)
