@@ -236,6 +236,7 @@ class SimState:
             self.remote_links: dict[int, dict] = {}
             self.next_remote_link_id = 10000
             self.webhook_deliveries: list[dict] = []
+            self.webhook_held: list[tuple[dict, dict]] = []  # webhook_hold (faults)
             self.faults: list[Fault] = []
             self.settings: dict[str, Any] = {
                 "attachments_enabled": True,
@@ -254,6 +255,10 @@ class SimState:
                 "oauth2_enforce_https": False,
                 # jira.maximum.authentication.attempts.allowed (default 3)
                 "max_authentication_attempts": 3,
+                # hold webhook deliveries until Dispatcher.release() (late/out of order)
+                "webhook_hold": False,
+                # Basic authentication on REST (off by default from Jira 11, §6 item 17)
+                "basic_auth": not self.profile.basic_auth_off_by_default,
             }
             self.buckets: dict[str, tuple[float, float]] = {}
             self.history: dict[str, list[str]] = {}  # viewed issues per user (picker "hs")

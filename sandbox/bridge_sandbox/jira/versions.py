@@ -15,6 +15,7 @@ _BUILD_DATES = {
     8: "2022-02-03T00:00:00.000+0000",
     9: "2023-12-05T00:00:00.000+0000",
     10: "2025-01-14T00:00:00.000+0000",
+    11: "2025-10-21T00:00:00.000+0000",
 }
 
 
@@ -67,3 +68,21 @@ class VersionProfile:
     def has_rate_limiting(self) -> bool:
         """Rate limiting is a Data Center 8.6+ feature (reference §3.11)."""
         return self.numbers >= (8, 6, 0)
+
+    @property
+    def signs_webhooks(self) -> bool:
+        """Jira DC 10 signs deliveries of webhooks given a secret (HMAC-SHA256 in
+        ``X-Hub-Signature: sha256=<hex>``, Atlassian "Managing webhooks", DC docs; see
+        docs/reference-additions.md "Signed webhooks")."""
+        return self.numbers >= (10, 0, 0)
+
+    @property
+    def async_webhooks(self) -> bool:
+        """From 10.0 webhooks are delivered asynchronously only ("Async webhooks are now
+        default in Jira Data Center"); 9 and older inside the changing user's request."""
+        return self.numbers >= (10, 0, 0)
+
+    @property
+    def basic_auth_off_by_default(self) -> bool:
+        """Jira 11 ships with basic authentication turned off (reference §6 item 17)."""
+        return self.numbers >= (11, 0, 0)

@@ -6,11 +6,25 @@ admin-only registration with ``name``, ``url``, ``events``, optional ``filters``
 JSON (``timestamp``, ``webhookEvent``, ``issue_event_type_name``, ``user``, ``issue``,
 ``changelog``).  Deliveries run in a background thread and only to loopback URLs, so a
 test or demo can never make the simulator call out to the internet.
+
+Data Center 10 (profile ``signs_webhooks``) takes a ``secret`` at registration and signs
+each delivery with it: ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>``
+(Atlassian, "Managing webhooks", Jira DC; the REST field name ``secret`` is the one
+Jira Cloud's admin-webhook resource documents, UNCONFIRMED for DC, see
+docs/reference-additions.md). The secret is never returned by GET. Older profiles ignore
+the field, as a Jira that does not know it would.
+
+Late and out-of-order delivery (Jira 10 delivers from a thread pool, with retries) is a
+fault option: ``state.configure(webhook_hold=True)`` keeps deliveries back until
+``Dispatcher.release(order="reverse")`` sends them, newest first.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import json
 import threading
 from urllib.parse import urlsplit
 
@@ -76,8 +90,13 @@ def webhooks():
         errors["events"] = f"Events must be a non-empty subset of {list(EVENTS)}."
     if errors:
         return error_json(400, [], errors)
+    secret = body.get("secret") if st.profile.signs_webhooks else None
+    if secret is not None and (not isinstance(secret, str) or len(secret) > 1024):
+        return error_json(400, [], {"secret": "The secret must be text of at most 1024 "
+                                              "characters."})
     with st.lock:
         hook = {"id": st.next_webhook_id, "name": body["name"], "url": url, "events": events,
+                "secret": secret or None,
                 "filters": body.get("filters") or {}, "excludeBody": bool(body.get("excludeBody")),
                 "enabled": body.get("enabled", True), "lastUpdatedUser": st.users[g.user]["key"],
                 "lastUpdatedDisplayName": st.users[g.user]["displayName"],
@@ -133,10 +152,28 @@ class Dispatcher:
         for hook in hooks:
             body = {"timestamp": payload["timestamp"], "webhookEvent": event} \
                 if hook["excludeBody"] else payload
-            t = threading.Thread(target=self._deliver, args=(hook, body), daemon=True,
-                                 name=f"jira-sim-webhook-{hook['id']}")
-            self.threads = [x for x in self.threads if x.is_alive()] + [t]
-            t.start()
+            if st.settings.get("webhook_hold"):
+                with st.lock:
+                    st.webhook_held.append((hook, body))
+                continue
+            self._start(hook, body)
+
+    def _start(self, hook: dict, body: dict) -> None:
+        t = threading.Thread(target=self._deliver, args=(hook, body), daemon=True,
+                             name=f"jira-sim-webhook-{hook['id']}")
+        self.threads = [x for x in self.threads if x.is_alive()] + [t]
+        t.start()
+
+    def release(self, order: str = "reverse") -> int:
+        """Send the deliveries held back by ``webhook_hold`` (``reverse``: newest first,
+        one after another, so the receiver sees them out of order). Returns how many."""
+        with self.state.lock:
+            held, self.state.webhook_held = self.state.webhook_held, []
+        if order == "reverse":
+            held.reverse()
+        for hook, body in held:
+            self._deliver(hook, body)
+        return len(held)
 
     def _passes_filter(self, hook: dict, issue: dict) -> bool:
         """Jira's ``filters["issue-related-events-section"]`` JQL (subset, see jql.py)."""
@@ -157,8 +194,13 @@ class Dispatcher:
             record["error"] = "refused: not a loopback URL"
         else:
             try:
-                resp = requests.post(hook["url"], json=body, timeout=5,
-                                     headers={"User-Agent": "Atlassian HttpClient (Jira sim)"})
+                raw = json.dumps(body, separators=(",", ":")).encode("utf-8")
+                headers = {"User-Agent": "Atlassian HttpClient (Jira sim)",
+                           "Content-Type": "application/json; charset=UTF-8"}
+                if hook.get("secret"):
+                    headers["X-Hub-Signature"] = "sha256=" + hmac.new(
+                        hook["secret"].encode("utf-8"), raw, hashlib.sha256).hexdigest()
+                resp = requests.post(hook["url"], data=raw, timeout=5, headers=headers)
                 record["status"] = resp.status_code
             except requests.RequestException as exc:
                 record["error"] = str(exc)
