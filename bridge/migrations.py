@@ -107,6 +107,21 @@ def _remote_links(db: pw.Database) -> None:
     db.create_tables([RemoteLink])
 
 
+def _webhook_signing(db: pw.Database) -> None:
+    """The key Jira DC 10+ signs webhook deliveries with, and whether it must."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from .models import JiraInstance
+
+    table = JiraInstance._meta.table_name
+    have = {column.name for column in db.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db)
+    # A fresh database has them already: migration 1 creates the table from the model.
+    migrate(*[migrator.add_column(table, name, field) for name, field in (
+        ("webhook_signing_key", JiraInstance.webhook_signing_key),
+        ("webhook_signed", JiraInstance.webhook_signed)) if name not in have])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -116,6 +131,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (6, "drop the unused job table", _drop_jobs),
     (7, "per-task link slots: the issue limit held by a unique index", _link_slots),
     (8, "remote links back to Asana tasks", _remote_links),
+    (9, "webhook signing key (Jira DC 10+)", _webhook_signing),
 )
 
 LATEST = MIGRATIONS[-1][0]

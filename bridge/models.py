@@ -79,6 +79,10 @@ class JiraInstance(BaseModel):
     client_id = pw.CharField(null=True, max_length=255)
     client_secret = SealedField(null=True)
     webhook_secret = SealedField(null=True)
+    # Jira DC 10+ signs deliveries with this key (X-Hub-Signature, services.webhooks);
+    # once Jira is known to have it, unsigned deliveries are refused.
+    webhook_signing_key = SealedField(null=True)
+    webhook_signed = pw.BooleanField(default=False)
     version = pw.CharField(null=True, max_length=32)
     version_checked_at = pw.DateTimeField(null=True)
     verified_at = pw.DateTimeField(null=True)  # a signed / authorized call succeeded

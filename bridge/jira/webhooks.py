@@ -8,8 +8,13 @@ webhooks plugin's ``/rest/webhooks/1.0/webhook`` (Jira 7-9: ``name``, ``url``,
 tried first and the older one on 404. ``excludeBody`` stays false: without the body
 Jira would not say which issue changed.
 
+From Jira DC 10 the body also carries ``secret``: Jira signs each delivery with it
+(``X-Hub-Signature``, Atlassian "Managing webhooks"). The field name is the one Jira
+Cloud's admin-webhook REST resource documents; neither jira-server.md nor the DC 10.x
+OpenAPI specs describe the webhook resource (docs/reference-additions.md).
+
 The admin's credentials ride on these calls only, as HTTP Basic; they are never stored
-and are hidden from the logs.
+and are hidden from the logs, like the secret.
 """
 
 from __future__ import annotations
@@ -38,13 +43,15 @@ class WebhookCaptcha(WebhookAdminRefused):
 
 def register_webhook(base_url: str, username: str, password: str, *, name: str, url: str,
                      events: list[str], version: tuple[int, ...] | None = None,
-                     timeout: float = 8.0) -> str:
+                     timeout: float = 8.0, secret: str | None = None) -> str:
     """Create the webhook; returns Jira's ``self`` URL (or id) for it."""
-    logs.hide(password, url)
+    logs.hide(password, url, secret)
     session = fresh_session()
     session.auth = (username, password)
     body = {"name": name, "url": url, "events": list(events),
             "filters": {"issue-related-events-section": ""}, "excludeBody": False}
+    if secret:
+        body["secret"] = secret
     paths = [JIRA10_PATH, LEGACY_PATH] if (version or (0,))[0] >= 10 else [LEGACY_PATH]
     try:
         for path in paths:

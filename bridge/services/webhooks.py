@@ -6,14 +6,31 @@ Jira posts to: ``{public URL}/jira/webhook/<token>``. The token starts with the 
 id (to find the row without opening every instance's secret) and is then compared whole,
 in constant time, with the sealed one. Rotating it is making a new one.
 
+Jira Data Center 10 and later sign deliveries: the admin gives the webhook a secret and
+each POST carries ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>``
+(Atlassian, "Managing webhooks", docs/reference-additions.md "Signed webhooks"). For
+those versions the instance gets a second secret, the signing key (sealed at rest in
+``webhook_signing_key``, never logged), sent with the registration or shown for manual
+entry. The signature is checked in constant time over the raw bytes. Unsigned
+deliveries are refused once Jira is known to hold the key: after the bridge registered
+the webhook itself, or after the first correctly signed delivery (an admin who entered
+the webhook by hand). A wrong signature is always refused. The URL token stays, for
+versions before 10 and as the way to find the instance.
+
 A delivery is trusted only to say *which* issue changed: the widget's snapshot is marked
 stale on every node at once, then re-read from Jira with a linker's token
 (``services.widget.on_issue_event``): one queued re-read per issue, however many
-deliveries arrive while it is pending. Its content is never shown.
+deliveries arrive while it is pending. Its content is never shown. Jira 10 delivers
+from a thread pool with retries, so deliveries come late and out of order: one that is
+not newer than the snapshot (``is_older_than``: the issue's ``updated``, else the
+delivery's ``timestamp``, against the snapshot's ``updated``, both Jira's clock) changes
+nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import hmac
 import secrets
 
@@ -23,6 +40,92 @@ from ..models import JiraInstance, audit
 # Commenting fires jira:issue_updated too (issue_event_type_name "issue_commented").
 EVENTS = ("jira:issue_updated", "jira:issue_deleted")
 PATH = "/jira/webhook/"
+SIGNATURE_HEADER = "X-Hub-Signature"
+SIGNING_FROM = (10, 0)  # Jira DC 10.0 signs deliveries of a webhook that has a secret
+
+
+def supports_signing(instance: JiraInstance) -> bool:
+    return (instance.version_tuple or (0,))[:2] >= SIGNING_FROM
+
+
+def signing_key_for(instance: JiraInstance) -> str | None:
+    """The key Jira signs deliveries with, made on first use; ``None`` before 10.0."""
+    if not supports_signing(instance):
+        return None
+    if not instance.webhook_signing_key:
+        instance.webhook_signing_key = secrets.token_urlsafe(32)
+        instance.webhook_signed = False
+        instance.save(only=[JiraInstance.webhook_signing_key, JiraInstance.webhook_signed])
+    return instance.webhook_signing_key
+
+
+class BadSignature(Exception):
+    """A delivery the bridge refuses; the message is a sentence for Jira's delivery log."""
+
+
+def check_signature(instance: JiraInstance, raw_body: bytes, header: str | None) -> None:
+    """Accept or refuse a delivery by its ``X-Hub-Signature`` (see the module docstring).
+
+    Raises ``BadSignature``; on the first good signature marks the instance as signed, so
+    from then on an unsigned delivery is refused."""
+    key = instance.webhook_signing_key
+    if not key:
+        return  # Jira before 10, or no key made yet: the URL token alone authenticates
+    if not header:
+        if instance.webhook_signed:
+            raise BadSignature("This webhook must be signed (X-Hub-Signature): Jira was "
+                               "given a secret for it.")
+        return
+    scheme, _, digest = header.strip().partition("=")
+    expected = hmac.new(key.encode("utf-8"), raw_body, hashlib.sha256).hexdigest()
+    if scheme.lower() != "sha256" or not hmac.compare_digest(
+            digest.strip().lower().encode("ascii", "replace"), expected.encode("ascii")):
+        raise BadSignature("The webhook's signature does not match its body and the "
+                           "secret the bridge gave Jira.")
+    if not instance.webhook_signed:
+        (JiraInstance.update(webhook_signed=True)
+         .where(JiraInstance.id == instance.id).execute())
+        instance.webhook_signed = True
+        audit("jira.webhook_signed", target=instance.base_url)
+
+
+def _jira_time(value) -> dt.datetime | None:
+    """Jira's ``2019-11-08T11:54:11.127+0000`` (or an ISO time) as an aware datetime."""
+    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        return None
+    text = value.strip()
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00 (Python 3.11 wants the colon)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def event_time(payload: dict) -> dt.datetime | None:
+    """When the change a delivery reports happened, on Jira's clock: the issue's
+    ``updated``, else the delivery's ``timestamp`` (ms). ``None`` for a deletion (always
+    acted on) or when neither can be read."""
+    if str(payload.get("webhookEvent", "")).endswith("_deleted"):
+        return None
+    issue = payload.get("issue")
+    fields = issue.get("fields") if isinstance(issue, dict) else None
+    if isinstance(fields, dict) and (updated := _jira_time(fields.get("updated"))):
+        return updated
+    stamp = payload.get("timestamp")
+    if isinstance(stamp, int) and not isinstance(stamp, bool) and 0 < stamp < 10**14:
+        return dt.datetime.fromtimestamp(stamp / 1000, dt.UTC)
+    return None
+
+
+def is_older_than(when: dt.datetime | None, snapshot: object) -> bool:
+    """True when a change at ``when`` is already in ``snapshot`` (its ``updated`` is the
+    same or later): such a late delivery changes nothing."""
+    if when is None or not isinstance(snapshot, dict) or snapshot.get("missing"):
+        return False
+    held = _jira_time(snapshot.get("updated"))
+    return held is not None and when <= held
 
 
 def token_for(instance: JiraInstance) -> str:
@@ -34,7 +137,11 @@ def token_for(instance: JiraInstance) -> str:
 
 
 def rotate(instance: JiraInstance, actor: str = "") -> str:
+    """A new URL token and a new signing key: the webhook must be entered again."""
     instance.webhook_secret = None
+    instance.webhook_signing_key = None
+    instance.webhook_signed = False
+    instance.save(only=[JiraInstance.webhook_signing_key, JiraInstance.webhook_signed])
     token = token_for(instance)
     audit("jira.webhook_token_rotated", actor=actor, target=instance.base_url)
     return token
@@ -57,10 +164,11 @@ def instance_for(token: str) -> JiraInstance | None:
 
 
 def manual_values(instance: JiraInstance, public_url: str) -> dict:
-    """What an admin enters in Jira's *System ▸ WebHooks ▸ Create a WebHook*."""
+    """What an admin enters in Jira's *System ▸ WebHooks ▸ Create a WebHook* (``secret``
+    only for Jira 10 and later, which sign with it)."""
     return {"name": f"Asana bridge ({instance.name or instance.base_url})",
             "url": url_for(instance, public_url), "events": list(EVENTS),
-            "jql": "", "exclude_body": False}
+            "jql": "", "exclude_body": False, "secret": signing_key_for(instance)}
 
 
 def register(instance: JiraInstance, public_url: str, username: str, password: str, *,
@@ -69,7 +177,11 @@ def register(instance: JiraInstance, public_url: str, username: str, password: s
     values = manual_values(instance, public_url)
     created = jira_webhooks.register_webhook(
         instance.base_url, username, password, name=values["name"], url=values["url"],
-        events=values["events"], version=instance.version_tuple, timeout=timeout)
+        events=values["events"], version=instance.version_tuple, timeout=timeout,
+        secret=values["secret"])
+    if values["secret"]:  # Jira has the key now: unsigned deliveries are refused
+        instance.webhook_signed = True
+        instance.save(only=[JiraInstance.webhook_signed])
     audit("jira.webhook_registered", actor=actor, target=instance.base_url,
           jira_admin=username)
     return created

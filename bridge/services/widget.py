@@ -54,7 +54,7 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import attachments, credentials, jira_as_user, jira_outages, remote_links
+from . import attachments, credentials, jira_as_user, jira_outages, remote_links, webhooks
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -556,21 +556,26 @@ def invalidate(instance: JiraInstance, *, issue_id: str = "", issue_key: str = "
     return [key for key, _ in _invalidate(instance, issue_id, issue_key)]
 
 
-def _invalidate(instance: JiraInstance, issue_id: str, issue_key: str
-                ) -> list[tuple[str, bool]]:
+def _invalidate(instance: JiraInstance, issue_id: str, issue_key: str,
+                changed_at: dt.datetime | None = None) -> list[tuple[str, bool]]:
     """``(key, fresh until now)`` of each snapshot made stale. A snapshot that was already
     stale has a re-read pending (or a view will read Jira itself): the caller need not
     ask for another one. Each row flips with one conditional UPDATE, so of many nodes
-    receiving deliveries for one issue at once exactly one sees it flip."""
+    receiving deliveries for one issue at once exactly one sees it flip. A snapshot that
+    already holds the change (``changed_at`` not after its ``updated``: a late or
+    out-of-order delivery, ``services.webhooks.is_older_than``) is left alone."""
     cond = pw.SQL("1 = 0")
     if issue_id:
         cond = cond | (IssueSnapshot.issue_id == str(issue_id))
     if issue_key:
         cond = cond | (IssueSnapshot.issue_key == issue_key.upper())
     where = (IssueSnapshot.instance == instance) & cond
-    rows = IssueSnapshot.select(IssueSnapshot.id, IssueSnapshot.issue_key).where(where).tuples()
+    rows = IssueSnapshot.select(IssueSnapshot.id, IssueSnapshot.issue_key,
+                                IssueSnapshot.data).where(where).tuples()
     found = []
-    for row_id, key in rows:
+    for row_id, key, data in rows:
+        if webhooks.is_older_than(changed_at, data):
+            continue
         bump = IssueSnapshot.generation + 1
         flipped = (IssueSnapshot.update(stale=True, generation=bump)
                    .where((IssueSnapshot.id == row_id) & (IssueSnapshot.stale == False))  # noqa: E712
@@ -645,7 +650,7 @@ def on_issue_event(instance: JiraInstance, payload: dict, options: WidgetOptions
     issue_id, key = str(issue.get("id") or ""), str(issue.get("key") or "")
     if not (issue_id or key):
         return []
-    found = _invalidate(instance, issue_id, key)
+    found = _invalidate(instance, issue_id, key, webhooks.event_time(payload))
     for held, flipped in found:
         if not flipped:
             continue  # a re-read is pending already

@@ -1,7 +1,9 @@
 """``POST /jira/webhook/<token>``: Jira says an issue changed.
 
 The token is the instance's secret (``services.webhooks``): an unknown one gets 404 and
-changes nothing, and is never logged. The snapshot is marked stale before the answer, so
+changes nothing, and is never logged. From Jira DC 10 the delivery is also signed
+(``X-Hub-Signature``): a wrong signature, or none where Jira holds the key, gets 401 and
+changes nothing. The snapshot is marked stale before the answer, so
 the next widget view on any node no longer serves the old data; the re-read from Jira is
 sent to the queue and done by a worker after the answer, because Jira 9 and older deliver
 webhooks inside the request of the Jira user who made the change (developer.atlassian.com/
@@ -36,6 +38,12 @@ def receive(token: str):
     if instance is None:
         log.warning("webhook.unknown_token")
         return error_body("not_found", "No Jira instance has this webhook address.", 404)
+    try:  # over the raw bytes, before any parsing (services.webhooks: signed webhooks)
+        webhooks.check_signature(instance, request.get_data(cache=True),
+                                 request.headers.get(webhooks.SIGNATURE_HEADER))
+    except webhooks.BadSignature as exc:
+        log.warning("webhook.bad_signature instance=%s", instance.id)
+        return error_body("bad_signature", str(exc), 401)
     payload = safe_json.loads(request.get_data(cache=True), what="The webhook's body")
     if not isinstance(payload, dict):
         return error_body("bad_request", "A Jira webhook posts a JSON object.", 400)

@@ -64,8 +64,12 @@ def test_the_page_shows_what_to_enter_by_hand_and_is_admin_only(bridge, jira_fac
 
     jira = jira_factory("10.3.0")
     browser, page = _connected(bridge, jira)
-    for text in ("Create a WebHook", "Exclude body", "jira:issue_updated, jira:issue_deleted"):
+    for text in ("Create a WebHook", "Exclude body", "jira:issue_updated, jira:issue_deleted",
+                 "Secret", "signs each delivery"):
         assert text in page.text
+    with bridge.app.app_context():
+        key = JiraInstance.get().webhook_signing_key
+    assert key and f'id="v-secret">{key}<' in page.text
     again = browser.get(page.url)
     assert re.search(r'id="v-url">([^<]+)<', again.text).group(1) == \
         re.search(r'id="v-url">([^<]+)<', page.text).group(1)  # one token per instance
