@@ -90,6 +90,14 @@ SCOPE_BY_ENDPOINT = {
     "asana_rest.create_attachment": "attachments:write",
     "asana_rest.delete_attachment": "attachments:delete",
     "asana_rest.create_story": "stories:write",
+    "asana_rest.update_task": "tasks:write",
+    "asana_rest.create_custom_field": "custom_fields:write",
+    "asana_rest.get_custom_field": "custom_fields:read",
+    "asana_rest.list_workspace_custom_fields": "custom_fields:read",
+    "asana_rest.create_enum_option": "custom_fields:write",
+    "asana_rest.list_custom_field_settings": "custom_fields:read",
+    "asana_rest.add_custom_field_setting": "projects:write",
+    "asana_rest.list_memberships": "projects:read",
 }
 
 
@@ -129,6 +137,9 @@ def _compact_of(value):
 
 
 COMPACT_KEYS = ("gid", "resource_type", "name", "resource_subtype")
+# Nested records Asana answers whole, not compact: a task's custom field values, a field's
+# enum options (with ``enabled`` and ``color``), a setting's field.
+KEPT_WHOLE = {"custom_fields", "enum_options", "enum_value", "custom_field"}
 
 
 def _project(record: dict, fields: list[str]) -> dict:
@@ -146,7 +157,7 @@ def _project(record: dict, fields: list[str]) -> dict:
     for head, subs in nested.items():
         value = record[head]
         if not subs:
-            out[head] = _compact_of(value)
+            out[head] = value if head in KEPT_WHOLE else _compact_of(value)
         elif isinstance(value, dict):
             out[head] = _project_nested(value, subs)
         elif isinstance(value, list):
@@ -232,7 +243,7 @@ def _task_full(gid: str) -> dict:
         "completed_by": _user_ref(t.get("completed_by")),
         "created_at": t["created_at"],
         "created_by": _user_ref(t.get("created_by")),
-        "custom_fields": [],
+        "custom_fields": _task_custom_fields(gid, t),
         "custom_type": None,
         "custom_type_status_option": None,
         "dependencies": [],
@@ -269,6 +280,52 @@ def _task_full(gid: str) -> dict:
     if full["resource_subtype"] == "approval":
         full["approval_status"] = t.get("approval_status", "pending")
     return full
+
+
+def _custom_field_full(field_gid: str, *, with_description: bool = False) -> dict:
+    """``CustomFieldResponse`` (REST OAS) of an ``enum`` or ``text`` field: every property
+    the spec does not mark Opt In or number-only, nulls included."""
+    sim = _sim()
+    f = sim.custom_fields[field_gid]
+    enum = f["resource_subtype"] == "enum"
+    full = {"gid": field_gid, "resource_type": "custom_field", "name": f["name"],
+            "resource_subtype": f["resource_subtype"], "type": f["resource_subtype"],
+            "representation_type": f["resource_subtype"], "enabled": True,
+            "id_prefix": None, "input_restrictions": [], "is_formula_field": False,
+            "is_value_read_only": False, "format": "none", "currency_code": None,
+            "custom_label": None, "custom_label_position": None,
+            "is_global_to_workspace": True, "has_notifications_enabled": True,
+            "asana_created_field": None, "created_by": _user_ref(f["created_by"]),
+            "privacy_setting": "public_with_guests", "default_access_level": "editor"}
+    if enum:
+        full["enum_options"] = [dict(o) for o in f["enum_options"]]
+    if with_description:
+        full["description"] = f["description"]
+    return full
+
+
+def _task_custom_fields(gid: str, t: dict) -> list[dict]:
+    """The fields of the task's projects with the task's values (``enum_value`` /
+    ``text_value`` and ``display_value``, null when unset)."""
+    sim = _sim()
+    out, seen = [], set()
+    for project in t["projects"]:
+        for setting in sim.field_settings.get(project, []):
+            field_gid = setting["custom_field"]
+            if field_gid in seen:
+                continue
+            seen.add(field_gid)
+            full = _custom_field_full(field_gid)
+            value = sim.task_field_value(gid, field_gid)
+            if full["resource_subtype"] == "enum":
+                option = next((o for o in full["enum_options"] if o["gid"] == value), None)
+                full["enum_value"] = dict(option) if option else None
+                full["display_value"] = option["name"] if option else None
+            else:
+                full["text_value"] = value
+                full["display_value"] = value
+            out.append(full)
+    return out
 
 
 def task_default_fields(full: dict) -> list[str]:
@@ -481,6 +538,169 @@ def create_story(gid):
     resp = jsonify(data=_shape(story, list(story)))
     resp.status_code = 201
     return resp
+
+
+# --- task updates and custom fields (REST OAS: tasks, custom fields, custom field
+# settings, memberships) ---------------------------------------------------------------------
+
+
+def _data() -> dict:
+    body = request.get_json(silent=True) if request.is_json else None
+    data = (body or {}).get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise SimError(400, "data: Missing input")
+    return data
+
+
+TASK_WRITABLE = {"custom_fields", "completed", "name"}
+
+
+@bp.put("/tasks/<gid>")
+def update_task(gid):
+    """``PUT /tasks/{gid}``: "Only the fields provided in the data block will be updated";
+    ``custom_fields`` maps a field gid to an enum option gid (or text, or null)."""
+    task = _visible_task(gid)
+    data = _data()
+    unknown = set(data) - TASK_WRITABLE
+    if unknown:
+        raise SimError(400, f"{sorted(unknown)[0]}: Cannot write this property "
+                            "(the simulator's subset)")
+    sim = _sim()
+    fields = data.get("custom_fields")
+    if fields is not None and not isinstance(fields, dict):
+        raise SimError(400, "custom_fields: Must be an object")
+    if "completed" in data and not isinstance(data["completed"], bool):
+        raise SimError(400, "completed: Must be a boolean")
+    if "name" in data and (not isinstance(data["name"], str) or not data["name"]):
+        raise SimError(400, "name: Must be a non-empty string")
+    with sim.lock:
+        if fields:
+            sim.set_task_fields(gid, fields)
+        now = iso_z(sim.now())
+        if "completed" in data and data["completed"] != task["completed"]:
+            task["completed"] = data["completed"]
+            task["completed_at"] = now if data["completed"] else None
+            task["completed_by"] = g.caller["user"] if data["completed"] else None
+        if "name" in data:
+            task["name"] = data["name"]
+        task["modified_at"] = now
+        sim.task_updates.append({"task": gid, "data": data, "at": sim.now(),
+                                 "token": g.caller["token"]})
+    full = _task_full(gid)
+    return jsonify(data=_shape(full, task_default_fields(full)))
+
+
+def _field_workspace_check(field_gid: str) -> dict:
+    sim = _sim()
+    field = sim.custom_fields.get(field_gid)
+    if field is None or field["workspace"] not in sim.users[g.caller["user"]]["workspaces"]:
+        raise SimError(404, f"custom_field: Not a recognized ID: {field_gid}")
+    return field
+
+
+@bp.post("/custom_fields")
+def create_custom_field():
+    data = _data()
+    workspace = data.get("workspace")
+    if workspace and workspace not in _sim().users[g.caller["user"]]["workspaces"]:
+        raise SimError(403, "You do not have access to the requested resource")
+    field = _sim().create_custom_field(workspace=workspace or "", creator=g.caller["user"],
+                                       data=data)
+    full = _custom_field_full(field["gid"], with_description=True)
+    resp = jsonify(data=_shape(full, [k for k in full if k != "description"]))
+    resp.status_code = 201
+    return resp
+
+
+@bp.get("/custom_fields/<gid>")
+def get_custom_field(gid):
+    _field_workspace_check(gid)
+    full = _custom_field_full(gid, with_description=True)
+    return jsonify(data=_shape(full, [k for k in full if k != "description"]))
+
+
+@bp.get("/workspaces/<gid>/custom_fields")
+def list_workspace_custom_fields(gid):
+    sim = _sim()
+    if gid not in sim.users[g.caller["user"]]["workspaces"]:
+        raise SimError(404, f"workspace: Not a recognized ID: {gid}")
+    items = [_shape(_custom_field_full(f["gid"]), ["name", "resource_subtype", "type",
+                                                    "enum_options", "is_formula_field",
+                                                    "is_value_read_only"])
+             for f in sim.custom_fields.values() if f["workspace"] == gid]
+    return _page(items, f"custom_fields:{gid}", f"/workspaces/{gid}/custom_fields")
+
+
+@bp.post("/custom_fields/<gid>/enum_options")
+def create_enum_option(gid):
+    _field_workspace_check(gid)
+    option = _sim().add_enum_option(gid, _data())
+    resp = jsonify(data=dict(option))
+    resp.status_code = 201
+    return resp
+
+
+def _project_of_caller(gid: str) -> dict:
+    sim = _sim()
+    project = sim.projects.get(gid)
+    if project is None or project["workspace"] not in sim.users[g.caller["user"]]["workspaces"]:
+        raise SimError(404, f"project: Not a recognized ID: {gid}")
+    return project
+
+
+def _setting_full(setting: dict) -> dict:
+    project = _compact("project", setting["project"])
+    return {"gid": setting["gid"], "resource_type": "custom_field_setting",
+            "project": project, "parent": project, "is_important": setting["is_important"],
+            "custom_field": _custom_field_full(setting["custom_field"])}
+
+
+@bp.get("/projects/<gid>/custom_field_settings")
+def list_custom_field_settings(gid):
+    _project_of_caller(gid)
+    items = [_shape(_setting_full(s), ["project", "is_important", "parent", "custom_field"])
+             for s in _sim().field_settings.get(gid, [])]
+    return _page(items, f"field_settings:{gid}", f"/projects/{gid}/custom_field_settings")
+
+
+@bp.post("/projects/<gid>/addCustomFieldSetting")
+def add_custom_field_setting(gid):
+    """Adding a field to a project takes a project admin or editor (viewers and
+    commenters get 403, wording the simulator's own)."""
+    project = _project_of_caller(gid)
+    level = (project.get("members") or {}).get(g.caller["user"])
+    if level not in ("admin", "editor"):
+        raise SimError(403, "You do not have permission to change this project's fields.")
+    data = _data()
+    field_gid = data.get("custom_field")
+    if not isinstance(field_gid, str) or not field_gid:
+        raise SimError(400, "custom_field: Missing input")
+    _field_workspace_check(field_gid)
+    setting = _sim().add_field_setting(gid, field_gid, bool(data.get("is_important", True)))
+    return jsonify(data=_shape(_setting_full(setting), ["project", "is_important", "parent",
+                                                         "custom_field"]))
+
+
+@bp.get("/memberships")
+def list_memberships():
+    """``GET /memberships?parent=<project>[&member=<user>]``: project memberships with
+    ``access_level`` (REST OAS ProjectMembershipCompact)."""
+    parent = request.args.get("parent")
+    if not parent:
+        raise SimError(400, "parent: Missing input")
+    project = _project_of_caller(parent)
+    member = request.args.get("member")
+    items = []
+    for user_gid, level in (project.get("members") or {}).items():
+        if member and member != user_gid:
+            continue
+        full = {"gid": f"{parent}{user_gid[-6:]}", "resource_type": "membership",
+                "resource_subtype": "project_membership",
+                "parent": _compact("project", parent), "member": _compact("user", user_gid),
+                "access_level": level}
+        items.append(_shape(full, ["resource_subtype", "member", "access_level"]))
+    return _page(items, f"memberships:{parent}:{member or ''}", "/memberships",
+                 f"parent={parent}")
 
 
 def _strip_tags(html: str) -> str:

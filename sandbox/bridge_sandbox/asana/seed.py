@@ -42,7 +42,10 @@ WORKSPACES = [
      "email_domains": []},
 ]
 
-PROJECTS = [{"gid": PROJECT, "name": "Website relaunch", "workspace": WORKSPACE}]
+# Project members and their access level (``GET /memberships?parent=``): Alice administers
+# the project, Bob edits it.
+PROJECTS = [{"gid": PROJECT, "name": "Website relaunch", "workspace": WORKSPACE,
+             "members": {ALICE: "admin", BOB: "editor"}}]
 SECTIONS = [{"gid": SECTION, "name": "To do", "project": PROJECT}]
 
 RICH_HTML = (

@@ -123,6 +123,10 @@ class SimState:
             self.access_tokens: dict[str, dict] = {}
             self.refresh_tokens: dict[str, dict] = {}
             self.pats = dict(seed.PATS)
+            self.custom_fields: dict[str, dict] = {}  # gid -> field (enum options inside)
+            self.field_settings: dict[str, list[dict]] = {}  # project gid -> settings
+            self.field_values: dict[str, dict[str, str | None]] = {}  # task -> field -> option
+            self.task_updates: list[dict] = []  # every accepted PUT /tasks/{gid}
             self.requests_log: dict[str, deque] = {}
             self._next_gid = 1600000000000001
 
@@ -331,6 +335,106 @@ class SimState:
             return index
         except (ValueError, TypeError):
             raise SimError(400, "offset: Your pagination token is invalid.") from None
+
+    # --- custom fields (REST OAS: custom fields, enum options, custom field settings) ----
+
+    ENUM_COLORS = ("none", "red", "orange", "yellow-orange", "yellow", "yellow-green",
+                   "green", "blue-green", "aqua", "blue", "indigo", "purple", "magenta",
+                   "hot-pink", "pink", "cool-gray")
+    MAX_ENUM_OPTIONS = 500  # "at least 1 enum option but no more than 500"
+
+    def _enum_option(self, name, color=None) -> dict:
+        if not isinstance(name, str) or not name.strip():
+            raise SimError(400, "name: Missing input")
+        if color is not None and color not in self.ENUM_COLORS:
+            raise SimError(400, f"color: Invalid enum value: {color}")
+        return {"gid": self.new_gid(), "resource_type": "enum_option", "name": name,
+                "enabled": True, "color": color or "none"}
+
+    def create_custom_field(self, *, workspace: str, creator: str, data: dict) -> dict:
+        """``POST /custom_fields`` for ``enum`` and ``text`` fields (what the bridge makes)."""
+        if workspace not in self.workspaces:
+            raise SimError(400, "workspace: Missing input" if not workspace
+                           else f"workspace: Not a recognized ID: {workspace}")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise SimError(400, "name: Missing input")
+        subtype = data.get("resource_subtype") or data.get("type")
+        if subtype not in ("enum", "text"):
+            raise SimError(400, "resource_subtype: must be one of enum, text "
+                                "(the simulator's subset)")
+        with self.lock:
+            if any(f["workspace"] == workspace and f["name"].lower() == name.lower()
+                   for f in self.custom_fields.values()):
+                # Asana refuses a second field of the same name in a workspace
+                raise SimError(400, f"name: A custom field with the name {name!r} already "
+                                    "exists in this workspace.")
+            options = [self._enum_option(o.get("name"), o.get("color")) if isinstance(o, dict)
+                       else self._enum_option(None) for o in data.get("enum_options") or []]
+            if len(options) > self.MAX_ENUM_OPTIONS:
+                raise SimError(400, "enum_options: at most 500 enum options")
+            gid = self.new_gid()
+            field = {"gid": gid, "name": name, "resource_subtype": subtype,
+                     "workspace": workspace, "created_by": creator,
+                     "description": data.get("description") or "",
+                     "enum_options": options if subtype == "enum" else None}
+            self.custom_fields[gid] = field
+            return field
+
+    def add_enum_option(self, field_gid: str, data: dict) -> dict:
+        with self.lock:
+            field = self.custom_fields.get(field_gid)
+            if field is None:
+                raise SimError(404, f"custom_field: Not a recognized ID: {field_gid}")
+            if field["resource_subtype"] != "enum":
+                raise SimError(400, "custom_field: enum options are only for enum fields")
+            if len(field["enum_options"]) >= self.MAX_ENUM_OPTIONS:
+                raise SimError(400, "enum_options: at most 500 enum options")
+            option = self._enum_option(data.get("name"), data.get("color"))
+            field["enum_options"].append(option)
+            return option
+
+    def add_field_setting(self, project: str, field_gid: str, important: bool) -> dict:
+        with self.lock:
+            field = self.custom_fields.get(field_gid)
+            if field is None:
+                raise SimError(404, f"custom_field: Not a recognized ID: {field_gid}")
+            settings = self.field_settings.setdefault(project, [])
+            if any(s["custom_field"] == field_gid for s in settings):
+                raise SimError(400, "custom_field: This custom field is already on the "
+                                    "project.")
+            setting = {"gid": self.new_gid(), "custom_field": field_gid,
+                       "is_important": bool(important), "project": project}
+            settings.append(setting)
+            return setting
+
+    def set_task_fields(self, task_gid: str, values: dict) -> None:
+        """Check every value first (a bad one changes nothing), then set them."""
+        with self.lock:
+            task = self.tasks[task_gid]
+            allowed = {s["custom_field"] for p in task["projects"]
+                       for s in self.field_settings.get(p, [])}
+            checked = {}
+            for field_gid, value in values.items():
+                field = self.custom_fields.get(field_gid)
+                if field is None or field_gid not in allowed:
+                    raise SimError(400, f"custom_fields: Custom field with ID {field_gid} "
+                                        "is not on given object")
+                if field["resource_subtype"] == "enum":
+                    if value is not None and not any(
+                            o["gid"] == value and o["enabled"] for o in field["enum_options"]):
+                        raise SimError(400, f"custom_fields: enum option {value} is not a "
+                                            f"valid option of {field_gid}")
+                elif value is not None and not isinstance(value, str):
+                    raise SimError(400, f"custom_fields: {field_gid} takes text")
+                checked[field_gid] = value
+            self.field_values.setdefault(task_gid, {}).update(checked)
+
+    def task_field_value(self, task_gid: str, field_gid: str):
+        return self.field_values.get(task_gid, {}).get(field_gid)
+
+    def project_members(self, project: str) -> dict:
+        return dict(self.projects[project].get("members") or {})
 
     # --- attachments ------------------------------------------------------------------
 
