@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import urlencode
 
 import pytest
 import upstream
@@ -183,3 +184,33 @@ def test_errors_are_one_family_of_400s():
     for cls in (AsanaSignatureInvalid, AsanaRequestExpired, AsanaRequestMalformed):
         assert issubclass(cls, AsanaRequestRejected) and cls().status == 400
         assert cls().public_message.endswith(".")
+
+
+@pytest.mark.parametrize("expires_at, problem", [
+    ("9999-12-31T23:59:59.999Z", "too far in the future"),
+    ("2026-12-01T10:07:01Z", "too far in the future"),  # beyond now + MAX_AHEAD
+    ("2026-12-01T12:00:00+01:00", "too far in the future"),  # 11:00 UTC
+    (int(dt.datetime(2027, 1, 1, tzinfo=dt.UTC).timestamp() * 1000), "too far in the future"),
+    ("2026-12-01T10:00:30", "no time zone"),
+    ("2026-12-01T10:00:30.000", "no time zone"),
+    ("2026-12-02", "no time zone"),
+])
+def test_expires_at_is_bounded_and_carries_its_zone(expires_at, problem):
+    now = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)
+    body, sig = _signed_post({"user": "1", "workspace": "2", "expires_at": expires_at})
+    with pytest.raises(AsanaRequestMalformed) as err:
+        signing.verify_post(SECRET, body, sig, now=_at(now))
+    assert problem in err.value.public_message and err.value.status == 400
+    query = urlencode({"user": "1", "workspace": "2", "expires_at": expires_at})
+    with pytest.raises(AsanaRequestMalformed):
+        signing.verify_get(SECRET, query, signing.sign(SECRET, query), now=_at(now))
+
+
+@pytest.mark.parametrize("expires_at", ["2026-12-01T10:00:01Z", "2026-12-01T10:07:00Z",
+                                        "2026-12-01T11:06:00+01:00",
+                                        "2026-12-01T10:05:00.123456+00:00"])
+def test_expires_at_within_the_window_is_accepted(expires_at):
+    now = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)
+    assert signing.MAX_AHEAD == dt.timedelta(minutes=7)
+    body, sig = _signed_post({"user": "1", "workspace": "2", "expires_at": expires_at})
+    assert signing.verify_post(SECRET, body, sig, now=_at(now)).expires_at > now

@@ -10,6 +10,10 @@ Reference: asana-app-components.md §3 (request format), §4.1 (message integrit
   time.
 - ``expires_at`` (ISO 8601 UTC, in the query for GET and inside ``data`` for POST) in the
   past means a replayed request: refused. Legacy epoch milliseconds are accepted (§3.3).
+  An ISO value must carry its zone (``Z`` or an offset), and may lie at most
+  ``MAX_AHEAD`` ahead: Asana's window is short but undocumented (§4.2, §11: UNCONFIRMED;
+  the simulator's host uses 60 s), so the bound is ``MAX_LIFETIME`` plus ``CLOCK_SKEW``
+  between Asana's clock and ours.
 - GIDs may arrive as numbers inside ``data`` (§3.2, UNCONFIRMED); they are normalised to
   strings.
 
@@ -35,6 +39,9 @@ _HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
 _GID = re.compile(r"\A[0-9]{1,64}\Z")
 # Typeahead text: ``query`` (OAS), then the older ``value`` and ``fragment`` (§5.6).
 TEXT_PARAMETERS = ("query", "value", "fragment")
+MAX_LIFETIME = dt.timedelta(minutes=5)
+CLOCK_SKEW = dt.timedelta(minutes=2)
+MAX_AHEAD = MAX_LIFETIME + CLOCK_SKEW
 # Form values (§6.2): a form has at most 30 fields, a checkbox 10 options, a text 3000
 # characters; the bounds leave room and keep what services handle small.
 MAX_FIELDS = 100
@@ -80,14 +87,20 @@ def parse_expires_at(value) -> dt.datetime:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise AsanaRequestMalformed("The request's expires_at is not a time.") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
+    if moment.tzinfo is None:  # a bare date, or a time without its zone: which moment?
+        raise AsanaRequestMalformed("The request's expires_at has no time zone.")
     return moment.astimezone(dt.UTC)
 
 
 def check_fresh(expires_at: dt.datetime, now: dt.datetime) -> None:
+    """In the future, and not further than ``MAX_AHEAD``: a signed message that lived for
+    years would be a replayable credential (a year-9999 ``expires_at`` never expires)."""
     if expires_at <= now:
         raise AsanaRequestExpired()
+    if expires_at > now + MAX_AHEAD:
+        raise AsanaRequestMalformed(
+            "The request's expires_at is too far in the future: Asana's requests expire "
+            f"within minutes (at most {int(MAX_AHEAD.total_seconds() // 60)} are accepted).")
 
 
 @dataclass(frozen=True)
