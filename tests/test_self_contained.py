@@ -53,3 +53,44 @@ def test_test_vectors_match_their_script():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make-test-vectors"),
                              "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+DOCS_OUTSIDE = re.compile(r"\.\./|/work/|\bshared/(design|reference|specs|vectors|tools)\b")
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _documents():
+    yield ROOT / "README.md"
+    yield from sorted((ROOT / "docs").glob("*.md"))
+    yield from sorted((ROOT / "sandbox").rglob("README.md"))
+
+
+def _outside_references(path, root=ROOT) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    found = [f"{path.relative_to(root)}:{n}: {line.strip()}"
+             for n, line in enumerate(text.splitlines(), 1) if DOCS_OUTSIDE.search(line)]
+    for target in LINK.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+            continue  # a web address or an anchor on the same page
+        resolved = (path.parent / target.split("#", 1)[0]).resolve()
+        if not resolved.is_relative_to(root) or not resolved.exists():
+            found.append(f"{path.relative_to(root)}: link to {target} leads nowhere in "
+                         "the repository")
+    return found
+
+
+def test_readme_and_docs_point_only_inside_the_repository():
+    """A reader with nothing beside the clone can follow every link (issue 15)."""
+    assert (ROOT / "docs" / "architecture.md").is_file()
+    found = [line for path in _documents() for line in _outside_references(path)]
+    assert not found, "\n".join(found)
+
+
+def test_the_document_guard_sees_outside_references(tmp_path):
+    root = tmp_path / "repo"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "architecture.md").write_text("# Architecture\n")
+    page = root / "docs" / "probe.md"
+    page.write_text("See `../shared/reference/` and [the design](../../ARCHITECTURE.md)"
+                    " and [gone](missing.md) but [ok](architecture.md).\n")
+    assert len(_outside_references(page, root)) == 3

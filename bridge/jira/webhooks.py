@@ -11,7 +11,7 @@ Jira would not say which issue changed.
 From Jira DC 10 the body also carries ``secret``: Jira signs each delivery with it
 (``X-Hub-Signature``, Atlassian "Managing webhooks"). The field name is the one Jira
 Cloud's admin-webhook REST resource documents; neither jira-server.md nor the DC 10.x
-OpenAPI specs describe the webhook resource (docs/reference-additions.md).
+OpenAPI specs describe the webhook resource (docs/jira-server.md §9).
 
 The admin's credentials ride on these calls only, as HTTP Basic; they are never stored
 and are hidden from the logs, like the secret.

@@ -8,7 +8,7 @@ in constant time, with the sealed one. Rotating it is making a new one.
 
 Jira Data Center 10 and later sign deliveries: the admin gives the webhook a secret and
 each POST carries ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>``
-(Atlassian, "Managing webhooks", docs/reference-additions.md "Signed webhooks"). For
+(Atlassian, "Managing webhooks", docs/jira-server.md §9 "Signed webhooks"). For
 those versions the instance gets a second secret, the signing key (sealed at rest in
 ``webhook_signing_key``, never logged), sent with the registration or shown for manual
 entry. The signature is checked in constant time over the raw bytes. Unsigned

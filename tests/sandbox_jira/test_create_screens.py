@@ -1,6 +1,6 @@
 """Create screens with custom fields (issue 9): metadata per version, checks on create,
 the user picker, the upload limit and streamed uploads (reference jira-server.md §3.7–§3.9,
-docs/reference-additions.md)."""
+docs/jira-server.md §9)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Payload fidelity (issue 12, issue 8 §5): what a real Jira sends, nulls included.
 
 Facts: reference jira-server.md §3.3–§3.10, the 8.4.3 WADL examples, the DC 10.3
-OpenAPI, and the real payloads cited in docs/reference-additions.md.
+OpenAPI, and the real payloads cited in docs/jira-server.md §9.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ ALICE = ("alice", "alice")
 BOB = ("bob", "bob")
 ADMIN = ("admin", "admin")
 
-# Every system field of a real Jira Server 8.x issue payload (reference-additions "A full
+# Every system field of a real Jira Server 8.x issue payload (jira-server.md §9 "A full
 # issue"); archiveddate/archivedby since 8.1.
 FULL_ISSUE_FIELDS = {
     "issuetype", "timespent", "project", "fixVersions", "aggregatetimespent", "resolution",

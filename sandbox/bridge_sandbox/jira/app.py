@@ -55,7 +55,7 @@ class _HeaderSizeLimit:
     """Tomcat's ``maxHttpHeaderSize``: Jira's stock ``server.xml`` sets 8192 bytes for the
     request line plus headers; a larger request is refused with 400 ("Request header is
     too large") by the container before Jira runs, which is why clients send long JQL by
-    POST (docs/reference-additions.md "Over-long request lines")."""
+    POST (docs/jira-server.md §9 "Over-long request lines")."""
 
     LIMIT = 8192
     PAGE = (b'<!doctype html><html lang="en"><head><title>HTTP Status 400 \xe2\x80\x93 Bad '

@@ -10,7 +10,7 @@ Runs before every request (except ``/_sim``) like Jira's Seraph + OAuth filters:
   every Basic-auth request as that user, right password or not, gets 403 with
   ``X-Authentication-Denied-Reason: CAPTCHA_CHALLENGE; login-url=<base>/login.jsp`` until
   the user signs in through ``/login.jsp`` (where Jira shows a CAPTCHA) or a test clears it
-  (``DELETE /_sim/captcha``).  docs/reference-additions.md "CAPTCHA after failed logins".
+  (``DELETE /_sim/captcha``).  docs/jira-server.md §9 "CAPTCHA after failed logins".
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ set (``createScreens`` in the fixture) and each custom field says on which
 follow ``FieldMetaBean`` (reference jira-server.md §3.7; 10.3 OpenAPI): ``schema`` with
 ``system`` or ``custom``/``customId``, ``allowedValues``, ``autoCompleteUrl``,
 ``operations``.  Errors on create are keyed by field id with Jira's wording (§3.8;
-docs/reference-additions.md "Create errors").
+docs/jira-server.md §9 "Create errors").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every ``self``/icon URL is built from the configured base URL, as Jira does.  An issue
 without ``fields=`` carries every field a real 8.x–10.x issue has, nulls included, in a
-real payload's order (docs/reference-additions.md "A full issue"); custom fields follow
+real payload's order (docs/jira-server.md §9 "A full issue"); custom fields follow
 the system fields.  ``*navigable`` (search's default) leaves out ``comment``, ``worklog``
 and ``timetracking``.
 """
@@ -76,7 +76,7 @@ SYSTEM_FIELDS = [
 ]
 _ARCHIVING = ("archiveddate", "archivedby")  # Data Center issue archiving (8.1+)
 
-# reference-additions "Custom field types": JSON schema type per custom field kind
+# jira-server.md §9 "Custom field types": JSON schema type per custom field kind
 CUSTOM_SCHEMA = {
     "select": ("option", None), "multiselect": ("array", "option"),
     "cascadingselect": ("option-with-child", None), "userpicker": ("user", None),

@@ -544,7 +544,7 @@ def create_issue():
         return error_json(403, ["You do not have permission to create issues in this project."])
     # An issue type that resolves to nothing (unknown id or name) counts as absent: a
     # recorded Jira answer to {"name": "BLARG"} is "issue type is required"; a real type
-    # outside the project's scheme is "valid issue type is required" (reference-additions
+    # outside the project's scheme is "valid issue type is required" (jira-server.md §9
     # "Create errors").
     type_id = _ref(fields["issuetype"], st.issue_types) if fields.get("issuetype") else None
     if type_id is None:

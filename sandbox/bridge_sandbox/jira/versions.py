@@ -73,7 +73,7 @@ class VersionProfile:
     def signs_webhooks(self) -> bool:
         """Jira DC 10 signs deliveries of webhooks given a secret (HMAC-SHA256 in
         ``X-Hub-Signature: sha256=<hex>``, Atlassian "Managing webhooks", DC docs; see
-        docs/reference-additions.md "Signed webhooks")."""
+        docs/jira-server.md §9 "Signed webhooks")."""
         return self.numbers >= (10, 0, 0)
 
     @property

@@ -11,7 +11,7 @@ Data Center 10 (profile ``signs_webhooks``) takes a ``secret`` at registration a
 each delivery with it: ``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw body>``
 (Atlassian, "Managing webhooks", Jira DC; the REST field name ``secret`` is the one
 Jira Cloud's admin-webhook resource documents, UNCONFIRMED for DC, see
-docs/reference-additions.md). The secret is never returned by GET. Older profiles ignore
+docs/jira-server.md §9). The secret is never returned by GET. Older profiles ignore
 the field, as a Jira that does not know it would.
 
 Late and out-of-order delivery (Jira 10 delivers from a thread pool, with retries) is a
