@@ -61,3 +61,20 @@ def address_problem(ip: IPAddress) -> str | None:
     if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         return RESERVED
     return None
+
+
+NOT_PUBLIC = "That address is not a public one (loopback, private or shared)."
+
+
+def public_address_problem(ip: IPAddress) -> str | None:
+    """``address_problem``, and loopback and private addresses refused too: for URLs that
+    a third party hands the bridge (Asana's file download links are public storage), where
+    a private address can only be an attempt to reach the bridge's own network. An IPv4
+    address wrapped in IPv6 is judged as that address."""
+    problem = address_problem(ip)
+    if problem:
+        return problem
+    inner = _embedded_ipv4(ip) if ip.version == 6 else []
+    if not ip.is_global or any(not v4.is_global for v4 in inner):
+        return NOT_PUBLIC
+    return None

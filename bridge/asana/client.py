@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from urllib.parse import urlsplit
 
 import requests
 
-from .. import logs, outbound
-from .errors import AsanaDownloadExpired, AsanaError, AsanaUnavailable, error_from_response
+from .. import logs, netaddr, outbound
+from .errors import (
+    AsanaDownloadExpired,
+    AsanaDownloadRefused,
+    AsanaError,
+    AsanaUnavailable,
+    error_from_response,
+)
 
 _session: outbound.GuardedSession | None = None
+_downloads: outbound.GuardedSession | None = None
 _session_lock = threading.Lock()
 # An attachment larger than this is never downloaded, whatever Jira would take.
 MAX_DOWNLOAD_BYTES = 2 * 1024**3
@@ -118,19 +126,50 @@ class AsanaClient:
                         opt_fields=self.ATTACHMENT_FIELDS)
 
 
+def _download_session() -> outbound.GuardedSession:
+    """Downloads from anywhere but Asana's own origin: public addresses only."""
+    global _downloads
+    with _session_lock:
+        if _downloads is None:
+            _downloads = outbound.GuardedSession(
+                address_check=netaddr.public_address_problem)
+        return _downloads
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ("", "", None)
+    return parts.scheme.lower(), (parts.hostname or "").lower().rstrip("."), port
+
+
 def open_download(url: str, *, timeout: float = 30.0, max_bytes: int | None = None,
-                  deadline: float = 3600.0) -> requests.Response:
+                  deadline: float = 3600.0, asana_base_url: str | None = None
+                  ) -> requests.Response:
     """Start streaming an attachment from its pre-signed ``download_url``.
 
     No Asana credentials go to that URL: it is a storage URL (S3) signed on its own
     (asana-app-components.md §8). The caller reads ``iter_content`` and closes it. The
     stream ends with ``outbound.ResponseTooLarge`` past ``max_bytes`` (Jira's upload
     limit, which the caller knows) and ``DeadlineExceeded`` past ``deadline`` seconds.
+
+    The URL comes from Asana's answer, so it is held to the rule for third-party URLs:
+    public addresses only, redirects included (``AsanaDownloadRefused``). Only the origin
+    of the configured ``asana_base_url`` (a simulator on loopback in tests and the demo)
+    keeps the rule of configured hosts, without following redirects away from it.
     """
+    own = asana_base_url is not None and _origin(url) == _origin(asana_base_url)
+    session = http() if own else _download_session()
     with call("The file could not be downloaded from Asana."):
-        response = http().get(url, stream=True, timeout=(min(5.0, timeout), timeout),
-                              headers={"Accept-Encoding": "identity"}, deadline=deadline,
-                              max_bytes=max_bytes or MAX_DOWNLOAD_BYTES)
+        try:
+            response = session.get(url, stream=True, timeout=(min(5.0, timeout), timeout),
+                                   headers={"Accept-Encoding": "identity"},
+                                   deadline=deadline, allow_redirects=not own,
+                                   max_bytes=max_bytes or MAX_DOWNLOAD_BYTES)
+        except outbound.ForbiddenAddress:
+            raise AsanaDownloadRefused() from None
     if response.status_code != 200:
         response.close()
         if response.status_code in (401, 403):

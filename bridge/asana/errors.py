@@ -60,6 +60,12 @@ class AsanaDownloadExpired(AsanaUnavailable):
     public_message = "Asana's download link expired before the file was read."
 
 
+class AsanaDownloadRefused(AsanaError):
+    code = "asana_download_refused"
+    public_message = ("Asana gave a download link to a private or loopback address; the "
+                      "bridge does not fetch it.")
+
+
 def error_from_response(response) -> AsanaError:
     status = response.status_code
     try:

@@ -7,6 +7,10 @@ in the issue's description instead). Jira takes a multipart ``file`` part with
 ``X-Atlassian-Token: no-check``; its limit is ``GET /attachment/meta`` ``uploadLimit``,
 and an oversize file gets a 404 (jira-server.md §3.9).
 
+A file's name reaches Jira made safe (``filenames``); its download URL is fetched only
+from a public address, or from the configured Asana's own origin
+(``asana.client.open_download``).
+
 Once per file, however the worker dies. Each file has an ``AttachmentCopy`` row:
 
 1. ``plan`` inserts the rows (unique per link and Asana attachment) and enqueues them.
@@ -38,7 +42,13 @@ import peewee as pw
 
 from .. import queue
 from ..asana import client as asana_client
-from ..asana.errors import AsanaError, AsanaNeedsReconnect, AsanaNotFound, AsanaRateLimited
+from ..asana.errors import (
+    AsanaDownloadRefused,
+    AsanaError,
+    AsanaNeedsReconnect,
+    AsanaNotFound,
+    AsanaRateLimited,
+)
 from ..errors import BridgeError
 from ..jira.errors import (
     JiraError,
@@ -51,6 +61,7 @@ from ..jira.multipart import MultipartFile
 from ..models import AttachmentCopy, IssueLink, IssueSnapshot
 from ..timeutil import utcnow
 from . import asana_users, jira_as_user, workers
+from .filenames import safe_file_name
 
 log = logging.getLogger("bridge.attachments")
 
@@ -119,7 +130,7 @@ def plan(link: IssueLink, attachments: list[dict]) -> list[AttachmentCopy]:
         try:
             with AttachmentCopy._meta.database.atomic():
                 row = AttachmentCopy.create(
-                    link=link, asana_gid=str(att["gid"]), name=(att.get("name") or "file")[:512],
+                    link=link, asana_gid=str(att["gid"]), name=safe_file_name(att.get("name")),
                     size=att.get("size"), position=position, next_attempt_at=now,
                     enqueued_at=now)
             created.append(row.id)
@@ -180,7 +191,7 @@ def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
         fresh = asana.attachment(row.asana_gid)
     except AsanaNotFound:
         return SKIPPED, {"error": f"{row.name} was not copied: it was removed from the task."}
-    name = fresh.get("name") or row.name
+    name = safe_file_name(fresh.get("name") or row.name)
     size = _int(fresh.get("size"))
     if size is not None and limit and size > limit:
         return SKIPPED, _too_large(name, size, limit)
@@ -195,7 +206,8 @@ def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
     lease.renew()
     with asana_client.open_download(fresh["download_url"],
                                     timeout=max(30.0, settings.http_timeout),
-                                    max_bytes=limit or None) as response:
+                                    max_bytes=limit or None,
+                                    asana_base_url=settings.asana_base_url) as response:
         length = _int(response.headers.get("Content-Length"))
         size = size if size is not None else length
         if size is None:
@@ -246,6 +258,8 @@ def _after_failure(row: AttachmentCopy, exc: Exception) -> tuple[str, dict]:
     if isinstance(exc, AsanaNeedsReconnect):
         return FAILED, {"error": f"{name} was not copied: the bridge can no longer read "
                                  "Asana for the person who linked the issue."}
+    if isinstance(exc, AsanaDownloadRefused):
+        return FAILED, {"error": f"{name} was not copied: {_sentence(exc.public_message)}"}
     if isinstance(exc, JiraPermissionDenied):
         return FAILED, {"error": f"{name} was not copied: Jira does not allow adding "
                                  "attachments to this issue."}

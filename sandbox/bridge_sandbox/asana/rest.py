@@ -355,7 +355,7 @@ def _attachment_full(a: dict) -> dict:
     }
     if a["host"] == "asana":
         query = sim.download_query(a["gid"])
-        full["download_url"] = f"{base}/_files/{a['gid']}/{quote(a['name'])}?{query}"
+        full["download_url"] = f"{base}/_files/{a['gid']}/{quote(a['name'], safe='')}?{query}"
         full["view_url"] = full["download_url"]
         full["size"] = a["size"]
     else:
