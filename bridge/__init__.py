@@ -104,7 +104,8 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(lookup.bp)
     app.register_blueprint(widget.bp)
-    widget_cache.install(app)  # outermost: a cached widget skips the rest
+    widget_cache.install(app)  # a cached widget skips the rest
+    health.install(app)  # outermost: liveness answers before anything else
     return app
 
 

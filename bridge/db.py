@@ -56,6 +56,20 @@ def open_database(url: str) -> peewee.Database:
     raise DatabaseError(f"unsupported database scheme {scheme!r}")
 
 
+def open_unpooled(url: str) -> peewee.Database:
+    """A database for one connection of its own, opened as a new request's would be, then
+    closed: the readiness check writes through it, because a pooled connection opened
+    before the database turned read-only (a file made read-only keeps its open
+    descriptor writable; a PostgreSQL session keeps its settings) would still succeed."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        return peewee.SqliteDatabase(url[len("sqlite:///"):], timeout=5,
+                                     pragmas={"busy_timeout": 5000})
+    if scheme in ("postgres", "postgresql"):
+        return connect(url.replace(f"{scheme}://", "postgresql://", 1), connect_timeout=5)
+    raise DatabaseError(f"unsupported database scheme {scheme!r}")
+
+
 def describe(url: str) -> str:
     """The URL without its password, for logs and ``doctor``."""
     parts = urlsplit(url)

@@ -122,6 +122,13 @@ def _webhook_signing(db: pw.Database) -> None:
         ("webhook_signed", JiraInstance.webhook_signed)) if name not in have])
 
 
+def _node_beats(db: pw.Database) -> None:
+    """The row each web node's readiness check writes (``services.readiness``)."""
+    from .models import NodeBeat
+
+    db.create_tables([NodeBeat])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -132,6 +139,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (7, "per-task link slots: the issue limit held by a unique index", _link_slots),
     (8, "remote links back to Asana tasks", _remote_links),
     (9, "webhook signing key (Jira DC 10+)", _webhook_signing),
+    (10, "node heartbeats written by the readiness check", _node_beats),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -293,7 +293,7 @@ class AttachmentCopy(BaseModel):
 
 
 class WorkerBeat(BaseModel):
-    """A queue worker's heartbeat: liveness for ``/healthz`` and for lease recovery."""
+    """A queue worker's heartbeat: readiness (``/readyz``) and lease recovery."""
 
     worker_id = pw.CharField(unique=True, max_length=128)
     host = pw.CharField(default="", max_length=255)
@@ -334,6 +334,13 @@ class RemoteLink(BaseModel):
         indexes = ((("instance", "issue_id", "task_gid"), True),)
 
 
+class NodeBeat(BaseModel):
+    """The last time a web node proved it can write (``/readyz`` upserts its row)."""
+
+    node = pw.CharField(unique=True, max_length=255)
+    beat_at = pw.DateTimeField(default=utcnow)
+
+
 class AuditEvent(BaseModel):
     """Who did what, when, and how it ended. Never issue content, never secrets."""
 
@@ -364,6 +371,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     AttachmentCopy,
     WorkerBeat,
     RemoteLink,
+    NodeBeat,
 )
 
 

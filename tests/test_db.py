@@ -68,27 +68,27 @@ def test_data_is_unreadable_with_another_key(app, settings):
         AsanaUser.get().access_token  # noqa: B018
 
 
-def test_healthz_ok_when_migrated(client):
-    response = client.get("/healthz")
+def test_readyz_ok_when_migrated(client):
+    response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok",
                                    "schema_version": migrations.LATEST}
 
 
-def test_healthz_503_when_schema_missing(settings):
+def test_readyz_503_when_schema_missing(settings):
     app = create_app(settings)  # not migrated
-    response = app.test_client().get("/healthz")
+    response = app.test_client().get("/readyz")
     assert response.status_code == 503
     body = response.get_json()
     assert body["database"] == "needs_migration"
     assert "init-db" in body["hint"]
 
 
-def test_healthz_503_when_database_unreachable(tmp_path):
+def test_readyz_503_when_database_unreachable(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path),
                       "SECRET_KEY": "k" * 40,
                       "DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none"})
-    response = app.test_client().get("/healthz")
+    response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "error", "database": "unreachable"}
     assert b"pw" not in response.data and b"nobody" not in response.data
@@ -96,7 +96,7 @@ def test_healthz_503_when_database_unreachable(tmp_path):
 
 def test_connection_is_released_after_each_request(app, client):
     db = app.extensions["bridge.db"]
-    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
     assert db.is_closed()
 
 

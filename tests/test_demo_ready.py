@@ -76,7 +76,7 @@ def test_a_bridge_that_fails_its_health_check_stops_the_demo(tmp_path, monkeypat
 
 
 def _health_endpoint(app) -> str:
-    return next(rule.endpoint for rule in app.url_map.iter_rules() if rule.rule == "/healthz")
+    return next(rule.endpoint for rule in app.url_map.iter_rules() if rule.rule == "/readyz")
 
 
 def test_a_healthy_demo_is_ready(tmp_path):

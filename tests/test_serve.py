@@ -34,7 +34,7 @@ def _children(pid, queue_worker=False):
     return found
 
 
-def test_serve_gunicorn_two_workers_healthz(settings, tmp_path):
+def test_serve_gunicorn_two_workers_readyz(settings, tmp_path):
     port = _free_port()
     env = {**os.environ, **{"BRIDGE_" + k: v for k, v in settings.items()}}
     log = tmp_path / "serve.log"
@@ -46,7 +46,7 @@ def test_serve_gunicorn_two_workers_healthz(settings, tmp_path):
                                  "--bind", f"127.0.0.1:{port}"],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        url = f"http://127.0.0.1:{port}/healthz"
+        url = f"http://127.0.0.1:{port}/readyz"
         deadline = time.monotonic() + 30
         while True:
             try:

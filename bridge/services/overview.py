@@ -115,8 +115,8 @@ def overview(settings: Config) -> Overview:
              "'Connecting Jira (for Jira admins)' and 'Troubleshooting'."),
         Step("asana_docs", "Asana's App Components documentation.",
              ASANA_APP_COMPONENTS_DOCS, "Asana App Components"),
-        Step("health", "Health of this bridge (database reachable and migrated).",
-             "/healthz", "/healthz"),
+        Step("health", "Readiness of this bridge (database reachable, migrated and "
+             "writable; queue worker).", "/readyz", "/readyz"),
     ]
     return Overview(version=__version__, what=WHAT, asana_app=asana_app, admin=has_admin,
                     setup_token_pending=token_pending, instances=count,

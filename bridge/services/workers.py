@@ -1,4 +1,4 @@
-"""Queue workers' heartbeats: who is alive, for ``/healthz`` and for lease recovery.
+"""Queue workers' heartbeats: who is alive, for ``/readyz`` and for lease recovery.
 
 Each worker process upserts one ``WorkerBeat`` row every ``BEAT_SECONDS``. A worker is
 alive while its last beat is younger than ``STALE_AFTER``. Work leased by a worker that
@@ -86,7 +86,7 @@ def _process_exists(pid: int) -> bool:
 
 
 def liveness(now: dt.datetime | None = None) -> dict:
-    """For ``/healthz``: how many workers beat recently, and when the last one did.
+    """For ``/readyz``: how many workers beat recently, and when the last one did.
 
     ``ok`` is False when no worker is alive: queued copies would then wait forever.
     """
@@ -103,7 +103,7 @@ def liveness(now: dt.datetime | None = None) -> dict:
 
 
 def health_check(now: dt.datetime | None = None) -> str | None:
-    """For ``/healthz`` (``web.health.add_check``): unhealthy when copies wait and no
+    """For ``/readyz`` (``web.health.add_check``): unhealthy when copies wait and no
     worker is alive to do them. A bridge with nothing queued is healthy without one."""
     from ..models import AttachmentCopy
 

@@ -237,7 +237,7 @@ def check_ready(running: Demo, worker_wait: float = WORKER_WAIT) -> None:
     if "version" not in info.json():
         raise NotReady("the Jira simulator", "answers serverInfo without a version",
                        REINSTALL)
-    get("the bridge", f"{running.bridge.url}/healthz")
+    get("the bridge", f"{running.bridge.url}/readyz")
     page = get("the Asana simulator's demo task page", running.task_url)
     for script in ("task.js",):
         if script not in page.text:

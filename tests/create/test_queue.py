@@ -1,4 +1,4 @@
-"""The queue's storage, the worker's heartbeat as /healthz sees it, and the purge job."""
+"""The queue's storage, the worker's heartbeat as /readyz sees it, and the purge job."""
 
 from __future__ import annotations
 
@@ -43,19 +43,19 @@ def test_the_queue_lives_in_the_bridges_database(app):
         assert huey.pending_count() == 0
 
 
-def test_healthz_fails_only_when_copies_wait_without_a_worker(app, client):
-    assert client.get("/healthz").status_code == 200  # nothing queued: no worker needed
+def test_readyz_fails_only_when_copies_wait_without_a_worker(app, client):
+    assert client.get("/readyz").status_code == 200  # nothing queued: no worker needed
     _copy(app, next_attempt_at=utcnow() - dt.timedelta(minutes=5))
-    answer = client.get("/healthz")
+    answer = client.get("/readyz")
     assert answer.status_code == 503
     assert "no queue worker is running" in answer.get_json()["failed"]["queue"]
     with app.app_context():
         workers.beat("host:1:abc", threads=2)
         assert workers.liveness()["workers"] == 1
-    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
     with app.app_context():
         WorkerBeat.update(beat_at=utcnow() - dt.timedelta(minutes=1)).execute()
-    assert client.get("/healthz").status_code == 503
+    assert client.get("/readyz").status_code == 503
 
 
 def test_a_dead_local_process_is_dead_at_once(app):
