@@ -1,32 +1,10 @@
 """Outbound HTTP to Jira and Asana: pooled sessions that bound every call.
 
-Every call the bridge makes to Jira (``bridge/jira/``) and to Asana (``bridge/asana/``)
-goes through a ``GuardedSession``; a new endpoint gets these guards by using one:
-
-- **A total deadline.** ``timeout`` in ``requests`` bounds each socket read, so a server
-  that sends one byte a second holds a thread for as long as it likes. Here a watchdog
-  thread shuts the call's sockets down when its deadline passes, whatever phase it is in
-  (TLS handshake, headers, body); the call raises ``DeadlineExceeded`` (a
-  ``requests.Timeout``).
-- **A size cap on answers.** A body is read in chunks and counted (after decompression,
-  so a gzip bomb counts as what it expands to); past the cap the call raises
-  ``ResponseTooLarge`` instead of growing the worker. Streams (``stream=True``, attachment
-  downloads) are counted the same way as the caller reads them, against the cap it gives.
-- **The address actually connected to.** Each new connection resolves the name itself,
-  refuses it if any address is forbidden (cloud metadata, link-local: the policy of
-  ``netaddr``), and connects to the address it checked, so a name that
-  resolved to loopback when the instance was registered and to ``169.254.169.254`` now
-  (DNS rebinding) is refused before a packet leaves. Pooled connections keep the address
-  they were checked with.
-
-Sessions never read the environment (``trust_env=False``: no proxy variables, no
-``.netrc`` credentials sent to a look-alike host) and never retry (an OAuth 1.0a nonce
-must not be replayed).
-
-- **Certificates always verified**, against the CAs ``bridge.trust`` names for the
-  session's ``purpose`` (``BRIDGE_CA_BUNDLE`` for Jira, ``BRIDGE_ASANA_CA_BUNDLE`` for
-  Asana, else the system trust store). ``verify`` is set on every call, so neither a
-  setting nor a caller's ``verify=False`` can turn verification off.
+Every call the bridge makes goes through a ``GuardedSession``, so no endpoint can forget a
+guard: a total deadline (a slow server cannot hold a thread), a size cap on answers (no
+gzip bomb grows the worker), the connected address checked (``netaddr``; DNS rebinding is
+refused before a packet leaves), nothing read from the environment and no retries (an OAuth
+1.0a nonce must not be replayed). Why each guard is built as it is: docs/outbound-http.md.
 """
 
 from __future__ import annotations

@@ -1,24 +1,10 @@
 """The durable queue: huey, on the bridge's own database unless Redis is configured.
 
-Why huey: a small, well-kept queue by peewee's author whose SQL storage runs on the peewee
-database the bridge already has, so a single node needs no new server:
-
-- ``BRIDGE_QUEUE_URL`` empty (the default): huey's ``SqlStorage`` (``huey.contrib.sql_huey``,
-  peewee) on ``BRIDGE_DATABASE_URL``: SQLite for one node (``BEGIN IMMEDIATE`` around each
-  dequeue), PostgreSQL for several (``FOR UPDATE SKIP LOCKED``, so two nodes never take the
-  same message). Its four tables carry a ``huey_`` prefix and are created by migration 2.
-- ``BRIDGE_QUEUE_URL=redis://...``: huey's ``RedisHuey``, for large installations.
-
-What huey gives and what it does not: a message is removed from storage when a worker
-takes it, so a worker killed mid-task loses that message (at-most-once delivery). The
-bridge therefore never keeps the truth in the queue: each piece of work has its own row
-(``AttachmentCopy``) that records intent before acting, and a maintenance sweep run by every
-worker re-enqueues rows whose worker died (``tasks.SWEEPS``). A huey message is a nudge;
-the row is the work.
-
-What runs on it is listed in ``bridge.tasks`` (names, handlers, periodic jobs, sweeps);
-the web process and the workers both configure the queue from that list (``configure``),
-so ``enqueue`` works from either and a worker knows every task it may be sent.
+huey's SQL storage runs on the peewee database the bridge already has, so one node needs
+no new server (``BRIDGE_QUEUE_URL=redis://...`` for large installations). Delivery is at
+most once, so the truth is never a message: each piece of work has its own row, and sweeps
+re-send what was lost. What runs on the queue is listed in ``bridge.tasks``; both the web
+process and the workers ``configure`` it from that list. Details: docs/background-work.md.
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
 """The queue worker process: huey's consumer (threads), a heartbeat, sweeps and purges.
 
-How it runs beside ``serve``: in its own process, never inside the gunicorn workers.
-``serve`` starts one (``asana-jira-bridge worker``) as a child it restarts if it dies, and
-``serve --no-worker`` leaves that to a separate service (another systemd unit, another
-container, any number of nodes). Why a process of its own rather than consumer threads in
-the web workers:
-
-- a 1 GB copy must not share a GIL with the requests Asana times out after 10 s (the
-  submit's p99 stays within budget whatever is being copied);
-- gunicorn recycles and times out its workers; a copy must not die with them, and a
-  killed web worker must not take a copy with it;
-- the number of copy threads is a setting (``BRIDGE_WORKER_THREADS``), independent of the
-  number of web workers, so copies do not multiply with ``--workers``.
-
-Every few seconds the worker beats (``services.workers``) and runs the sweeps listed in
-``bridge.tasks`` (e.g. re-enqueueing copies whose worker died). Periodic purges
-(``tasks.PURGES``) run from huey's scheduler every 15 minutes.
+A process of its own beside ``serve`` (which starts and restarts one; ``--no-worker``
+leaves it to another service), never threads in the web workers: a long copy must not
+share a GIL with requests Asana times out after 10 s, nor die when gunicorn recycles a web
+worker. Every few seconds it beats and runs ``tasks.SWEEPS``; huey's scheduler runs
+``tasks.purge`` every 15 minutes. Details: docs/background-work.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,10 @@
 """REST v2 calls to one Jira Server / Data Center, as one user (jira-server.md §3).
 
-Rules this client keeps, each from a pitfall in jira-server.md §6:
-
-- One pooled ``requests.Session`` per Jira base URL, shared by all users of that
-  instance; the user's credentials ride on each request as a ``requests`` auth object.
-- OAuth 1.0a requests are signed at send time by ``JiraOAuth1Client`` (RSA-SHA1 via
-  pycryptodome) and are **never retried**: a replayed nonce is ``nonce_used`` (§6.5). The
-  session's adapters do no retries at all.
-- Redirects are not followed: a signed URL is valid for one URL only, and a redirect to
-  another host would leak the request (ARCHITECTURE §8). A 3xx is reported as a
-  configuration problem (usually http→https or a wrong context path).
-- An OAuth 2.0 bearer token Jira no longer knows is silently treated as anonymous (§2.6),
-  so a response with ``X-AUSERNAME: anonymous`` to an authenticated request means the
-  user must reconnect.
-- Every call goes through ``session_for``'s guarded session: a total deadline (the
-  client's timeout bounds the whole call, not each read), a cap on the answer's size, the
-  connected address checked (``bridge.outbound``). ``transport_errors`` turns failures
-  into ``JiraUnavailable`` / ``JiraTimedOut`` / ``JiraBadAnswer`` / ``JiraMisconfigured``.
+Every path the bridge calls is a constant here, and every version difference is a method
+here, so services never compare versions. Calls go through the instance's guarded session
+(``outbound``), are never retried nor redirected (a signed request is valid once, for one
+URL), and fail as ``jira.errors`` classes, mapped in one place. The pitfalls behind these
+rules (jira-server.md §6): docs/outbound-http.md.
 """
 
 from __future__ import annotations
