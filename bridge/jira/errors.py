@@ -49,14 +49,14 @@ _ADVICE = {
     "parameter_absent": "Jira says a required OAuth parameter is missing.",
     "parameter_rejected": "Jira rejected an OAuth parameter (often the callback URL).",
     "nonce_used": "Jira saw this request's nonce before (a signed request was replayed).",
+    # Advice says what to do, not again what went wrong: pages show it under the error.
     "consumer_key_unknown": (
-        "Jira does not know the bridge's consumer key: the application link is missing, was "
-        "deleted, or its Incoming Authentication has another key. Create it again from the "
-        "bridge's /jira/connect page."
+        "The application link is missing, was deleted, or its Incoming Authentication has "
+        "another consumer key. Create it again from the bridge's /jira/connect page."
     ),
     "invalid_client": (
-        "Jira rejected the OAuth 2.0 client id or secret. Copy them again from the incoming "
-        "link's Credentials in Jira (Administration > Applications > Application links)."
+        "Copy the client id and secret again from the incoming link's Credentials in Jira "
+        "(Administration > Applications > Application links)."
     ),
 }
 
@@ -103,11 +103,12 @@ class JiraMisconfigured(JiraError):
     public_message = ("The connection between the bridge and Jira is misconfigured. Ask your "
                       "Jira administrator to run: asana-jira-bridge doctor")
 
-    def __init__(self, public_message=None, *, problem: str = "", advice: str = "",
+    def __init__(self, public_message=None, *, problem: str = "", advice: str | None = None,
                  jira_base_string: str | None = None, **kwargs):
         super().__init__(public_message, **kwargs)
         self.problem = problem
-        self.advice = advice or _ADVICE.get(problem, "")
+        # ``advice=""``: the message already says what to do (no generic advice under it)
+        self.advice = _ADVICE.get(problem, "") if advice is None else advice
         self.jira_base_string = jira_base_string
 
 

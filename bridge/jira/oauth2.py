@@ -105,9 +105,8 @@ def _token_request(base_url: str, timeout: float, form: dict) -> TokenSet:
     if response.status_code != 200 or "access_token" not in body:
         error = body.get("error", "") if isinstance(body, dict) else ""
         if error == "invalid_client":
-            raise JiraMisconfigured(
-                "Jira rejected the OAuth 2.0 client id or client secret. Copy both again "
-                "from the incoming application link in Jira.",
+            raise JiraMisconfigured(  # the advice says where to copy them from
+                "Jira rejected the OAuth 2.0 client id or client secret.",
                 problem="invalid_client", http_status=response.status_code)
         if error == "invalid_grant":
             raise JiraNeedsReconnect(problem="invalid_grant", http_status=response.status_code)

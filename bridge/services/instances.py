@@ -196,10 +196,10 @@ def prove_oauth1_link(instance: JiraInstance, public_url: str, *,
                                    timeout=timeout)
     except JiraMisconfigured as exc:
         if exc.problem == "consumer_key_unknown":
-            raise JiraMisconfigured(
-                "Jira does not know this consumer key yet: create the application link with "
-                "the values above (Incoming Authentication), then try again.",
-                problem="consumer_key_unknown") from None
+            raise JiraMisconfigured(  # shown on the page with the values (web.admin)
+                "Jira does not know this consumer key yet: create the application link in "
+                "Jira with the values on this page (Incoming Authentication), then check "
+                "again.", problem="consumer_key_unknown", advice="") from None
         raise
     instance.verified_at = utcnow()
     instance.save()

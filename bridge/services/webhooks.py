@@ -143,7 +143,8 @@ def rotate(instance: JiraInstance, actor: str = "") -> str:
     instance.webhook_signed = False
     instance.save(only=[JiraInstance.webhook_signing_key, JiraInstance.webhook_signed])
     token = token_for(instance)
-    audit("jira.webhook_token_rotated", actor=actor, target=instance.base_url)
+    audit("jira.webhook_token_rotated", actor=actor, target=instance.base_url,
+          instance=instance.id)
     return token
 
 
@@ -183,5 +184,5 @@ def register(instance: JiraInstance, public_url: str, username: str, password: s
         instance.webhook_signed = True
         instance.save(only=[JiraInstance.webhook_signed])
     audit("jira.webhook_registered", actor=actor, target=instance.base_url,
-          jira_admin=username)
+          instance=instance.id, jira_admin=username)  # services.connections reads it
     return created

@@ -8,6 +8,9 @@
   secret, then the admin authorizes their own Jira account once as a live check.
 
 Every page needs an admin session (ARCHITECTURE §8); every form carries a CSRF token.
+Every page says what is set up already (``services.connections``) and leads to the next
+step; a failure shows its sentence once, on the page that lets the admin fix it (the link
+values, the OAuth 2.0 form refilled), never on a dead end (issue 16.11).
 """
 
 from __future__ import annotations
@@ -20,8 +23,16 @@ from ..errors import BridgeError
 from ..jira import oauth2 as jira_oauth2
 from ..jira.errors import JiraError
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance
-from ..services import admins, credentials, instances, jira_as_user, pending, webhooks
-from .pages import answer_failures_with, message_page, start_asana_signin
+from ..services import (
+    admins,
+    connections,
+    credentials,
+    instances,
+    jira_as_user,
+    pending,
+    webhooks,
+)
+from .pages import answer_failures_with, describe_failure, message_page, start_asana_signin
 from .security import (
     admin_required,
     browser_id,
@@ -44,6 +55,12 @@ def _template_helpers():
     return {"csrf_token": csrf_token, "current_admin": _admin_for_template}
 
 
+@bp.app_template_filter("utc")
+def _utc(moment: dt.datetime | None) -> str:
+    """A stored (naive UTC) time as the admin pages show it: ``2026-12-06 20:15 UTC``."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
 def _admin_for_template():
     """The page header's "signed in as": never the reason an error page fails to show."""
     try:
@@ -57,19 +74,34 @@ KINDS = ("admin_signin", "setup_check")  # the pending flows this module finishe
 
 def failure_page(message: str, status: int = 200, advice: str = ""):
     return message_page("That did not work", message, error=True, advice=advice,
-                        status=status)
+                        status=status, link=url_for("admin.connect"),
+                        link_text="Back to your Jira connections")
 
 
 answer_failures_with(bp, failure_page)
 
 
+def flow_failed(row, exc: Exception):
+    """A failure in one of this module's OAuth flows (``web.callbacks``): a wrong client id
+    or secret shows the OAuth 2.0 form again, filled in except the secret."""
+    message, status, advice = describe_failure(exc)
+    if row.kind == "setup_check":
+        payload = row.payload or {}
+        form = {"workspace": payload.get("workspace", ""), "jira": payload.get("base_url", ""),
+                "client_id": payload.get("client_id", "")}
+        return _setup_page(form, status, error=message, advice=advice)
+    return failure_page(message, status, advice)
+
+
 def asana_denied():
-    return message_page("Not signed in", "You did not allow access to Asana.", error=True)
+    return message_page("Not signed in", "You did not allow access to Asana.", error=True,
+                        link=url_for("admin.signin"), link_text="Sign in again")
 
 
 def jira_denied():
     return message_page("Not saved", "The Jira authorization was not allowed, so the "
-                        "client id and secret could not be checked.", error=True)
+                        "client id and secret could not be checked.", error=True,
+                        link=url_for("admin.setup"), link_text="Back to the OAuth 2.0 set-up")
 
 
 def _admin_workspaces() -> list[dict]:
@@ -82,6 +114,10 @@ def _check_workspace(gid: str) -> dict:
             return ws
     raise BridgeError("Choose one of your Asana workspaces.", status=400,
                       code="bad_workspace")
+
+
+def _connections(base_url: str | None = None) -> list[connections.Connection]:
+    return connections.in_workspaces([ws["gid"] for ws in _admin_workspaces()], base_url)
 
 
 def _instance_of_admin(instance_id: int) -> JiraInstance:
@@ -107,7 +143,8 @@ def signin():
 def signout():
     check_csrf()
     sign_out_admin()  # ends the session on the server: a copied cookie is dead too
-    return message_page("Signed out", "You are signed out of the bridge.")
+    return message_page("Signed out", "You are signed out of the bridge.",
+                        link=url_for("admin.signin"), link_text="Sign in again")
 
 
 def asana_signed_in(user: AsanaUser, me: dict, return_path: str | None):
@@ -156,8 +193,10 @@ def claim():
 def connect():
     """The plugin's Connect to Asana lands here with ``?jira=``. A GET never calls out:
     the admin confirms the URL with a CSRF-protected POST first, so another site cannot
-    make the bridge probe addresses through an admin's browser."""
-    return render_template("connect.html", probe=None, jira=request.args.get("jira", ""))
+    make the bridge probe addresses through an admin's browser. What is connected already
+    is listed first (the plugin's button also brings back admins of a connected Jira)."""
+    return render_template("connect.html", probe=None, jira=request.args.get("jira", ""),
+                           connections=_connections())
 
 
 @bp.post("/jira/connect/check")
@@ -169,9 +208,13 @@ def connect_check():
     try:
         found = instances.probe(raw, timeout=settings().http_timeout)
     except BridgeError as exc:
-        return render_template("connect.html", probe=None, jira=raw,
+        return render_template("connect.html", probe=None, jira=raw, connections=_connections(),
                                error=exc.public_message), exc.status
-    return render_template("connect.html", probe=found, workspaces=_admin_workspaces())
+    existing = _connections(found.base_url)
+    taken = {c.workspace_gid for c in existing}
+    return render_template("connect.html", probe=found, connections=existing,
+                           workspaces=[ws for ws in _admin_workspaces()
+                                       if ws["gid"] not in taken])
 
 
 @bp.post("/jira/connect")
@@ -189,12 +232,17 @@ def connect_create():
 @bp.get("/jira/instances/<int:instance_id>/applink")
 @admin_required
 def applink(instance_id: int):
-    instance = _instance_of_admin(instance_id)
+    return _applink_page(_instance_of_admin(instance_id))
+
+
+def _applink_page(instance: JiraInstance, status: int = 200, **extra):
     if instance.auth_mode != "oauth1":
-        raise BridgeError("This instance uses OAuth 2.0; it has no application link values.",
-                          status=400, code="not_oauth1")
+        raise BridgeError("This Jira is connected with an incoming link (OAuth 2.0); it has "
+                          "no application link values.", status=400, code="not_oauth1")
     return render_template("applink.html", instance=instance,
-                           values=instances.applink_values(instance, public_url()))
+                           connection=connections.of_instance(instance),
+                           values=instances.applink_values(instance, public_url()),
+                           **extra), status
 
 
 @bp.post("/jira/instances/<int:instance_id>/applink")
@@ -209,9 +257,7 @@ def register_applink(instance_id: int):
                                    timeout=settings().http_timeout,
                                    actor=current_admin()["email"])
     except JiraError as exc:
-        return render_template("applink.html", instance=instance, error=exc.public_message,
-                               values=instances.applink_values(instance, public_url())), \
-            exc.status
+        return _applink_page(instance, exc.status, error=exc.public_message)
     return redirect(url_for("admin.confirm", instance_id=instance.id))
 
 
@@ -219,7 +265,11 @@ def register_applink(instance_id: int):
 @admin_required
 def confirm(instance_id: int):
     instance = _instance_of_admin(instance_id)
-    instances.prove_oauth1_link(instance, public_url(), timeout=settings().http_timeout)
+    try:
+        instances.prove_oauth1_link(instance, public_url(), timeout=settings().http_timeout)
+    except BridgeError as exc:  # not linked yet (or wrongly): the values, with the reason
+        message, status, advice = describe_failure(exc)
+        return _applink_page(instance, status, check_error=message, check_advice=advice)
     return message_page(
         "Jira is connected",
         f"The application link to {instance.base_url} works: Jira accepted a request "
@@ -235,6 +285,7 @@ def confirm(instance_id: int):
 def _webhook_page(instance: JiraInstance, status: int = 200, **extra):
     return render_template("webhook.html", instance=instance,
                            values=webhooks.manual_values(instance, public_url()),
+                           connection=connections.of_instance(instance),
                            max_age=round(settings().widget_max_age), **extra), status
 
 
@@ -268,10 +319,8 @@ def register_webhook(instance_id: int):
 def setup():
     form = dict(request.form) if request.method == "POST" else {
         "jira": request.args.get("jira", "")}
-    context = {"workspaces": _admin_workspaces(), "redirect_url": jira_as_user.jira2_redirect_uri(),
-               "form": form}
     if request.method == "GET":
-        return render_template("setup.html", **context)
+        return _setup_page(form)
     check_csrf()
     try:
         ws = _check_workspace(form.get("workspace", ""))
@@ -283,7 +332,7 @@ def setup():
             raise BridgeError("Enter both the client id and the client secret.", status=400,
                               code="missing_credentials")
     except BridgeError as exc:
-        return render_template("setup.html", error=exc.public_message, **context), exc.status
+        return _setup_page(form, exc.status, error=exc.public_message)
     verifier, challenge = jira_oauth2.make_pkce()
     admin_user = AsanaUser.get(AsanaUser.gid == current_admin()["gid"])
     state, _ = pending.start(
@@ -294,6 +343,13 @@ def setup():
     return redirect(jira_oauth2.authorize_url(found.base_url, client_id,
                                               jira_as_user.jira2_redirect_uri(), state,
                                               challenge))
+
+
+def _setup_page(form: dict, status: int = 200, **extra):
+    form = {k: v for k, v in form.items() if k != "client_secret"}  # never echoed back
+    return render_template("setup.html", workspaces=_admin_workspaces(), form=form,
+                           redirect_url=jira_as_user.jira2_redirect_uri(),
+                           connections=_connections(), **extra), status
 
 
 def finish_setup(row, tokens, me: dict):

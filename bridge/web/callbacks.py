@@ -54,6 +54,8 @@ def _finish(kinds: tuple[str, ...], step):
     try:
         return step(row, flow)
     except Exception as exc:  # noqa: BLE001 - every failure becomes the flow's page
+        if flow is admin:  # the admin's form again, refilled (issue 16.11)
+            return admin.flow_failed(row, exc)
         return flow.failure_page(*describe_failure(exc))
 
 

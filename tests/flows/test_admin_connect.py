@@ -66,7 +66,11 @@ def test_admin_enters_link_values_by_hand_then_confirms(bridge, jira_factory):
 
     too_early = browser.get(f"{bridge.url}/jira/instances/1/confirm")
     assert too_early.status_code == 502
-    assert "does not know this consumer key" in too_early.text
+    assert too_early.text.count("does not know") == 1  # said once (issue 16.11)
+    # ... on the page with the values and both ways on (create it, check again)
+    assert re.search(r'id="v-consumer_key">([^<]+)<', too_early.text).group(1) == key
+    assert "/jira/instances/1/applink" in too_early.text
+    assert 'href="/jira/instances/1/confirm"' in too_early.text
 
     jira_state(jira).add_consumer(key, "Asana", pem)  # what the admin does in Jira's UI
     confirmed = browser.get(f"{bridge.url}/jira/instances/1/confirm")
@@ -230,3 +234,35 @@ def test_sign_out_needs_a_post_with_csrf(bridge, jira_factory):
     assert out.status_code == 200 and "signed out" in out.text
     again = browser.get(f"{bridge.url}/jira/connect")
     assert "/-/oauth_authorize" in again.url  # back to signing in
+
+
+def test_admin_failure_pages_lead_on(bridge, jira_factory):
+    """Issue 16.11: no admin page is a dead end."""
+    from .browser import forms_of
+
+    jira = jira_factory("8.20.0")
+    browser, page = _connect_page(bridge, jira)
+    missing = browser.get(f"{bridge.url}/jira/instances/999/webhook")
+    assert missing.status_code == 404 and "No such Jira instance" in missing.text
+    assert 'href="/jira/connect"' in missing.text
+    form = [f for f in forms_of(page.text) if f.action.endswith("/admin/signout")][0]
+    out = browser.session.post(f"{bridge.url}/admin/signout", data=form.fields)
+    assert 'href="/admin/signin"' in out.text
+    other = Browser()
+    denied = asana_consent(other, other.get(f"{bridge.url}/jira/connect"), allow=False)
+    assert "did not allow access to Asana" in denied.text
+    assert 'href="/admin/signin"' in denied.text
+
+
+def test_a_jira_connected_with_oauth2_offers_no_link_values(bridge, jira_factory):
+    jira = jira_factory("9.12.0")
+    client = jira_state(jira).add_oauth2_client("Asana bridge",
+                                                f"{bridge.url}/oauth/jira2/callback")
+    browser, consent = _setup(bridge, jira, client.client_id, client.client_secret)
+    assert "Jira is connected" in browser.submit(consent, button="approve").text
+    check = browser.submit(browser.get(f"{bridge.url}/jira/connect",
+                                       params={"jira": jira.url}))
+    assert "This Jira is already connected" in check.text
+    assert "incoming link (OAuth 2.0)" in check.text
+    assert "Create application link values" not in check.text
+    assert f'<option value="{WORKSPACE}"' not in check.text  # only the other workspace

@@ -1,0 +1,86 @@
+"""What an admin has connected already: each Jira of their workspaces, how, and its webhook.
+
+The admin pages say what is set up before offering the next step (issue 16.11), so an
+admin who comes back through Jira's *Connect to Asana* button sees "connected" rather than
+an offer to make new link values. The webhook's registration is read from the audit log
+(``jira.webhook_registered``, written by ``services.webhooks.register``): when, by which
+bridge admin, as which Jira user, for which events; a later token rotation means the
+registered URL is dead. A webhook entered in Jira by hand is not known here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from ..models import AsanaWorkspace, AuditEvent, JiraInstance
+from . import webhooks
+
+AUTH_KINDS = {"oauth1": "application link (OAuth 1.0a)", "oauth2": "incoming link (OAuth 2.0)"}
+
+
+@dataclass(frozen=True)
+class WebhookRegistration:
+    at: dt.datetime
+    by: str  # the bridge admin (Asana email)
+    jira_admin: str  # the Jira user whose password created it
+    events: tuple[str, ...] = field(default=webhooks.EVENTS)
+
+
+@dataclass(frozen=True)
+class Connection:
+    instance: JiraInstance
+    workspace_gid: str
+    workspace_name: str
+    webhook: WebhookRegistration | None
+
+    @property
+    def auth_kind(self) -> str:
+        return AUTH_KINDS.get(self.instance.auth_mode, self.instance.auth_mode)
+
+    @property
+    def checked_at(self) -> dt.datetime | None:
+        """When a signed (OAuth 1.0a) or authorized (OAuth 2.0) call last worked."""
+        return self.instance.verified_at
+
+
+def _of(instance: JiraInstance, workspace: AsanaWorkspace) -> Connection:
+    return Connection(instance=instance, workspace_gid=workspace.gid,
+                      workspace_name=workspace.name or workspace.gid,
+                      webhook=webhook_registration(instance))
+
+
+def of_instance(instance: JiraInstance) -> Connection:
+    return _of(instance, AsanaWorkspace.get_by_id(instance.workspace_id))
+
+
+def in_workspaces(gids, base_url: str | None = None) -> list[Connection]:
+    """The connections of these workspaces (optionally of one Jira), oldest first."""
+    gids = [str(g) for g in gids]
+    if not gids:
+        return []
+    query = (JiraInstance.select(JiraInstance, AsanaWorkspace).join(AsanaWorkspace)
+             .where(AsanaWorkspace.gid.in_(gids)).order_by(JiraInstance.id))
+    if base_url is not None:
+        query = query.where(JiraInstance.base_url == base_url)
+    return [_of(instance, instance.workspace) for instance in query]
+
+
+def webhook_registration(instance: JiraInstance) -> WebhookRegistration | None:
+    """The bridge's latest registration of this instance's webhook, unless its URL token
+    was rotated since (then Jira posts to a dead URL)."""
+    events = (AuditEvent.select()
+              .where(AuditEvent.action.in_(["jira.webhook_registered",
+                                            "jira.webhook_token_rotated"]),
+                     AuditEvent.target == instance.base_url,
+                     AuditEvent.outcome == "ok")
+              .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(50))
+    for event in events:
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        if detail.get("instance", instance.id) != instance.id:
+            continue  # the same Jira connected to another workspace
+        if event.action == "jira.webhook_token_rotated":
+            return None
+        return WebhookRegistration(at=event.at, by=event.actor,
+                                   jira_admin=str(detail.get("jira_admin", "")))
+    return None
