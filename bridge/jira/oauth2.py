@@ -24,6 +24,9 @@ from .errors import JiraError, JiraMisconfigured, JiraNeedsReconnect, JiraUnavai
 AUTHORIZE_PATH = "/rest/oauth2/latest/authorize"
 TOKEN_PATH = "/rest/oauth2/latest/token"
 SCOPE = "WRITE"
+# An administrator's one-time consent to register the webhook (§2.1: ADMIN ⊃ WRITE; the
+# incoming link's Permission must be Admin, or Jira answers invalid_scope).
+ADMIN_SCOPE = "ADMIN"
 FIRST_VERSION = (8, 22)
 
 
@@ -45,10 +48,10 @@ def make_pkce() -> tuple[str, str]:
 
 
 def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str,
-                  code_challenge: str) -> str:
+                  code_challenge: str, scope: str = SCOPE) -> str:
     query = urlencode({
         "client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
-        "scope": SCOPE, "state": state, "code_challenge": code_challenge,
+        "scope": scope, "state": state, "code_challenge": code_challenge,
         "code_challenge_method": "S256",
     })
     return f"{base_url}{AUTHORIZE_PATH}?{query}"

@@ -36,6 +36,11 @@ class WebhookAdminRefused(JiraError):
                       "administrator's username and password.")
 
 
+class WebhookConsentRefused(WebhookAdminRefused):
+    public_message = ("Jira refused to create the webhook with your authorization: the "
+                      "Jira account you allowed it with must be a Jira administrator.")
+
+
 class WebhookCaptcha(WebhookAdminRefused):
     public_message = ("Jira asks this account to pass a CAPTCHA after failed logins. Sign "
                       "in to Jira once in a browser as that administrator, then try again.")
@@ -43,11 +48,14 @@ class WebhookCaptcha(WebhookAdminRefused):
 
 def register_webhook(base_url: str, username: str, password: str, *, name: str, url: str,
                      events: list[str], version: tuple[int, ...] | None = None,
-                     timeout: float = 8.0, secret: str | None = None) -> str:
-    """Create the webhook; returns Jira's ``self`` URL (or id) for it."""
+                     timeout: float = 8.0, secret: str | None = None, auth=None) -> str:
+    """Create the webhook; returns Jira's ``self`` URL (or id) for it.
+
+    ``auth`` (a bearer token of an admin's one-time consent, or an admin's OAuth 1.0a
+    signer) replaces ``username``/``password`` when given."""
     logs.hide(password, url, secret)
     session = fresh_session()
-    session.auth = (username, password)
+    session.auth = auth if auth is not None else (username, password)
     body = {"name": name, "url": url, "events": list(events),
             "filters": {"issue-related-events-section": ""}, "excludeBody": False}
     if secret:
@@ -68,6 +76,13 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
     if status in (401, 403):
         if answer.headers.get("X-Authentication-Denied-Reason", "").startswith("CAPTCHA"):
             raise WebhookCaptcha(http_status=status)
+        if auth is not None:
+            raise WebhookConsentRefused(http_status=status)
+        if status == 401 and (version or (0,))[0] >= 11:
+            raise WebhookAdminRefused(
+                "Jira refused the password. Jira 11 turns basic authentication off by "
+                "default, and then no password works: register the webhook with your own "
+                "authorization instead, or enter it in Jira by hand.", http_status=status)
         raise WebhookAdminRefused(http_status=status)
     if status not in (200, 201):
         raise JiraError(f"Jira did not create the webhook (HTTP {status}). Enter it by hand "

@@ -34,7 +34,9 @@ import hashlib
 import hmac
 import secrets
 
+from ..jira import oauth2 as jira_oauth2
 from ..jira import webhooks as jira_webhooks
+from ..jira.signing import BearerAuth
 from ..models import JiraInstance, audit
 
 # Commenting fires jira:issue_updated too (issue_event_type_name "issue_commented").
@@ -173,16 +175,43 @@ def manual_values(instance: JiraInstance, public_url: str) -> dict:
 
 
 def register(instance: JiraInstance, public_url: str, username: str, password: str, *,
-             timeout: float = 8.0, actor: str = "") -> str:
-    """Create the webhook in Jira with an administrator's password, used once."""
+             timeout: float = 8.0, actor: str = "", auth=None) -> str:
+    """Create the webhook in Jira with an administrator's password, used once, or with
+    ``auth``: the admin's own authorization (``register_with_consent``), in which case
+    ``username`` only names that Jira account in the audit trail."""
     values = manual_values(instance, public_url)
     created = jira_webhooks.register_webhook(
         instance.base_url, username, password, name=values["name"], url=values["url"],
         events=values["events"], version=instance.version_tuple, timeout=timeout,
-        secret=values["secret"])
+        secret=values["secret"], auth=auth)
     if values["secret"]:  # Jira has the key now: unsigned deliveries are refused
         instance.webhook_signed = True
         instance.save(only=[JiraInstance.webhook_signed])
     audit("jira.webhook_registered", actor=actor, target=instance.base_url,
-          instance=instance.id, jira_admin=username)  # services.connections reads it
+          instance=instance.id, jira_admin=username,  # services.connections reads it
+          via="password" if auth is None else "consent")
     return created
+
+
+def register_with_consent(instance: JiraInstance, public_url: str, access_token: str,
+                          jira_admin: str, *, timeout: float = 8.0, actor: str = "") -> str:
+    """Create the webhook with the access token of an admin's one-time ADMIN consent
+    (jira-server.md §2.1), then revoke that token whatever happened (§2.7): it is used for
+    this one request and never stored."""
+    try:
+        return register(instance, public_url, jira_admin, "", timeout=timeout, actor=actor,
+                        auth=BearerAuth(access_token))
+    finally:
+        jira_oauth2.revoke(instance.base_url, instance.client_id, instance.client_secret,
+                           access_token, timeout=timeout)
+
+
+def register_with_oauth1(instance: JiraInstance, public_url: str, cred, *,
+                         timeout: float = 8.0, actor: str = "") -> str:
+    """Create the webhook with an admin's own OAuth 1.0a access token (the application-link
+    path, where Jira has no scoped consent): their Jira account must be an administrator."""
+    from ..jira.signing import oauth1_auth
+
+    auth = oauth1_auth(instance.consumer_key, instance.private_key, token=cred.token)
+    return register(instance, public_url, cred.jira_username, "", timeout=timeout,
+                    actor=actor, auth=auth)

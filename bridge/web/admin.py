@@ -69,7 +69,8 @@ def _admin_for_template():
         return None
 
 
-KINDS = ("admin_signin", "setup_check")  # the pending flows this module finishes
+# the pending flows this module finishes
+KINDS = ("admin_signin", "setup_check", "webhook_consent")
 
 
 def failure_page(message: str, status: int = 200, advice: str = ""):
@@ -286,6 +287,8 @@ def _webhook_page(instance: JiraInstance, status: int = 200, **extra):
     return render_template("webhook.html", instance=instance,
                            values=webhooks.manual_values(instance, public_url()),
                            connection=connections.of_instance(instance),
+                           consent=consent_possible(instance),
+                           own_token=_own_oauth1_credential(instance),
                            max_age=round(settings().widget_max_age), **extra), status
 
 
@@ -308,6 +311,90 @@ def register_webhook(instance_id: int):
     except JiraError as exc:
         return _webhook_page(instance, exc.status, error=exc.public_message)
     return _webhook_page(instance, registered=True)
+
+
+def consent_possible(instance: JiraInstance) -> bool:
+    """An admin can authorize the webhook's registration with their own Jira account
+    (an ADMIN-scope OAuth 2.0 consent) where the instance uses an incoming link."""
+    return instance.auth_mode == "oauth2" and bool(instance.client_id)
+
+
+def _own_oauth1_credential(instance: JiraInstance):
+    """The signed-in admin's own OAuth 1.0a authorization on ``instance``, if any."""
+    if instance.auth_mode != "oauth1":
+        return None
+    user = AsanaUser.get_or_none(AsanaUser.gid == current_admin()["gid"])
+    try:
+        return credentials.get_active(user, instance) if user is not None else None
+    except JiraError:
+        return None
+
+
+@bp.post("/jira/instances/<int:instance_id>/webhook/mine")
+@admin_required
+@rate_limit(limit=10)
+def webhook_with_my_token(instance_id: int):
+    """Application-link path: register with the admin's own OAuth 1.0a token."""
+    check_csrf()
+    instance = _instance_of_admin(instance_id)
+    cred = _own_oauth1_credential(instance)
+    if cred is None:
+        return _webhook_page(instance, 400, error="Authorize your own Jira account through "
+                             "the bridge first (the app's Authentication URL in Asana).")
+    try:
+        webhooks.register_with_oauth1(instance, public_url(), cred,
+                                      timeout=settings().http_timeout,
+                                      actor=current_admin()["email"])
+    except JiraError as exc:
+        return _webhook_page(instance, exc.status, error=exc.public_message)
+    return _webhook_page(instance, registered=True)
+
+
+@bp.post("/jira/instances/<int:instance_id>/webhook/consent")
+@admin_required
+@rate_limit(limit=10)
+def webhook_consent(instance_id: int):
+    """Send the admin through Jira's authorization (code + PKCE, scope ADMIN) once; the
+    callback registers the webhook with that token and revokes it (``webhook_consented``).
+    No password is typed anywhere."""
+    check_csrf()
+    instance = _instance_of_admin(instance_id)
+    if not consent_possible(instance):
+        return _webhook_page(instance, 400, error="This Jira is connected by an application "
+                             "link (OAuth 1.0a), which has no consent with an admin scope.")
+    verifier, challenge = jira_oauth2.make_pkce()
+    admin_user = AsanaUser.get(AsanaUser.gid == current_admin()["gid"])
+    state, _ = pending.start("webhook_consent", browser=browser_id(), asana_user=admin_user,
+                             instance=instance, pkce_verifier=verifier,
+                             ttl=dt.timedelta(minutes=10))
+    return redirect(jira_oauth2.authorize_url(
+        instance.base_url, instance.client_id, jira_as_user.jira2_redirect_uri(), state,
+        challenge, scope=jira_oauth2.ADMIN_SCOPE))
+
+
+def webhook_consented(row, tokens, me: dict):
+    """Called by the OAuth 2.0 callback with the admin's one-time ADMIN token."""
+    instance = JiraInstance.get_by_id(row.instance_id)
+    try:
+        webhooks.register_with_consent(instance, public_url(), tokens.access_token,
+                                       str(me.get("name", "")),
+                                       timeout=settings().http_timeout,
+                                       actor=row.asana_user.email if row.asana_user else "")
+    except JiraError as exc:
+        return _webhook_page(instance, exc.status, error=exc.public_message)
+    return _webhook_page(instance, registered=True)
+
+
+def webhook_consent_denied(error: str):
+    """Jira sent the admin back with ``error`` instead of a code (§2.2)."""
+    if error == "invalid_scope":
+        message = ("Jira refused the Admin scope: the incoming link's Permission is not "
+                   "Admin. In Jira, edit the link (Administration ▸ Applications ▸ "
+                   "Application links), set Permission to Admin, and try again, or enter "
+                   "the webhook by hand.")
+    else:
+        message = "You did not allow the authorization in Jira, so no webhook was created."
+    return message_page("No webhook created", message, error=True)
 
 
 # -- OAuth 2.0 incoming link -----------------------------------------------------------------

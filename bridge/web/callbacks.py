@@ -4,8 +4,9 @@
   admin signing in (``admin_signin``). The code exchange and ``users/me`` are the same for
   both; what follows is ``popup.asana_signed_in`` or ``admin.asana_signed_in``.
 - ``/oauth/jira1/callback``: the OAuth 1.0a dance of the popup (``jira1``).
-- ``/oauth/jira2/callback``: OAuth 2.0, for a user in the popup (``jira2_user``) or for an
-  admin's live check of a client id and secret on ``/setup`` (``setup_check``).
+- ``/oauth/jira2/callback``: OAuth 2.0, for a user in the popup (``jira2_user``), for an
+  admin's live check of a client id and secret on ``/setup`` (``setup_check``), or for an
+  admin's one-time ADMIN consent that registers the webhook (``webhook_consent``).
 
 Every ``state`` lives in the database (``services.pending``): single use, expiring, bound
 to the browser that started the flow, and valid on any bridge node. A wrong or reused
@@ -125,11 +126,13 @@ def _jira1_authorized(row: PendingAuth, flow: ModuleType):
 @bp.get("/oauth/jira2/callback")
 @rate_limit(limit=30)
 def jira2_callback():
-    return _finish(("jira2_user", "setup_check"), _jira2_authorized)
+    return _finish(("jira2_user", "setup_check", "webhook_consent"), _jira2_authorized)
 
 
 def _jira2_authorized(row: PendingAuth, flow: ModuleType):
     if request.args.get("error"):
+        if row.kind == "webhook_consent":
+            return admin.webhook_consent_denied(request.args.get("error", ""))
         return flow.jira_denied()
     code = request.args.get("code")
     if not code:
@@ -154,6 +157,8 @@ def _jira2_authorized(row: PendingAuth, flow: ModuleType):
         jira_oauth2.revoke(base_url, client_id, client_secret, tokens.access_token,
                            timeout=cfg.http_timeout)
         raise
+    if row.kind == "webhook_consent":  # used once to register, then revoked
+        return admin.webhook_consented(row, tokens, me)
     if flow is admin:
         return admin.finish_setup(row, tokens, me)
     return popup.jira2_authorized(row, tokens, me)

@@ -122,6 +122,38 @@ def match_url_pattern(jira_base_url: str) -> str:
     return "^" + re.escape(jira_base_url.rstrip("/")) + r"/browse/[A-Z][A-Z0-9_]+-[0-9]+$"
 
 
+def admin_consent_token(jira_url: str, client_id: str, client_secret: str,
+                        redirect_uri: str) -> str:
+    """What the admin's browser does on the webhook page's *Authorize in Jira* button,
+    scripted against the simulator: sign in as admin, allow scope ADMIN (code + PKCE),
+    and redeem the code. Returns the access token (the bridge revokes it after use)."""
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(
+        hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    browser = requests.Session()
+    browser.trust_env = False
+    browser.post(f"{jira_url}/login.jsp", data={"os_username": "admin", "os_password": "admin"},
+                 allow_redirects=False, timeout=10)
+    params = {"client_id": client_id, "redirect_uri": redirect_uri, "response_type": "code",
+              "scope": "ADMIN", "state": "demo", "code_challenge": challenge,
+              "code_challenge_method": "S256"}
+    allowed = browser.post(f"{jira_url}/plugins/servlet/oauth2/consent",
+                           data={**params, "approve": "Allow"}, allow_redirects=False,
+                           timeout=10)
+    code = parse_qs(urlsplit(allowed.headers.get("Location", "")).query).get("code", [""])[0]
+    answer = browser.post(f"{jira_url}/rest/oauth2/latest/token", timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        "client_id": client_id, "client_secret": client_secret, "code_verifier": verifier})
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+
+
 def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int = 0,
           asana_port: int = 0, jira_port: int = 0,
           say: Callable[[str], None] = _quiet) -> Demo:
@@ -175,8 +207,10 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
             found = instances.probe(jira.url)
             if found.supports_oauth2:
                 say("Connecting Jira with an incoming OAuth 2.0 link (Jira 8.22 and later)")
+                # Permission Admin: the admin's one-time consent registers the webhook
+                # below without a password (users still ask for WRITE only).
                 client = get_state(jira.app).add_oauth2_client(
-                    "Asana bridge (demo)", bridge.url + "/oauth/jira2/callback")
+                    "Asana bridge (demo)", bridge.url + "/oauth/jira2/callback", scope="ADMIN")
                 instances.save_oauth2_instance(seed.WORKSPACE, found, client.client_id,
                                                client.client_secret,
                                                workspace_name="Example Org", actor=ADMIN_EMAIL)
@@ -192,7 +226,17 @@ def start(instance_path: Path, *, jira_version: str = "8.20.0", bridge_port: int
             say("Registering the bridge's webhook in Jira (a status change shows on the "
                 "widget within a second)")
             for instance in JiraInstance.select():
-                webhooks.register(instance, bridge.url, "admin", "admin", actor=ADMIN_EMAIL)
+                if instance.auth_mode == "oauth2":
+                    # No password (Jira 11 refuses them): Jira admin's one-time consent
+                    # with scope ADMIN, used for this request and revoked.
+                    token = admin_consent_token(jira.url, instance.client_id,
+                                                instance.client_secret,
+                                                bridge.url + "/oauth/jira2/callback")
+                    webhooks.register_with_consent(instance, bridge.url, token, "admin",
+                                                   actor=ADMIN_EMAIL)
+                else:
+                    webhooks.register(instance, bridge.url, "admin", "admin",
+                                      actor=ADMIN_EMAIL)
             db.close()
         bridge.app = app
         say(f"Starting the bridge on {bridge.url} (admin: {ADMIN_EMAIL})")
