@@ -158,3 +158,35 @@ def test_doctor_names_certificate_issuer_and_bundle(runner, doctor_env, bridge,
     result = runner.invoke(main, ["doctor"])
     assert "[ok  ] reachable:" in result.output, result.output
     assert "Jira 10.3.19" in result.output
+
+
+def _serve(leaf):
+    server = LiveServer(ssl_context=leaf.server_context())
+    server.app = create_jira_simulator(version="10.3.19", base_url=server.url)
+    return server
+
+
+@pytest.mark.parametrize("case", ["other_ca", "wrong_name", "expired"])
+def test_doctor_says_what_is_wrong_with_the_certificate(runner, doctor_env, bridge,
+                                                        company_ca, tmp_path, case):
+    ca, _ = company_ca
+    bundle = ca.bundle
+    if case == "other_ca":
+        other = PrivateCA(tmp_path / "other", name="Someone Else Root CA")
+        bundle = other.bundle
+        leaf = ca.issue(stem="leaf-other")
+    elif case == "wrong_name":
+        leaf = ca.issue(names=("jira.example.internal",), stem="leaf-name")
+    else:
+        leaf = ca.issue(valid_days=-1, stem="leaf-expired")
+    doctor_env.setenv("BRIDGE_CA_BUNDLE", str(bundle))
+    with _serve(leaf) as jira:
+        _register(bridge, jira)
+        result = runner.invoke(main, ["doctor"])
+    assert result.exit_code == 1, result.output
+    assert f"trusted CAs: {bundle} (BRIDGE_CA_BUNDLE)" in result.output
+    assert f"certificate: {leaf.subject}" in result.output
+    expected = {"other_ca": f"issued by {ca.subject}) is not signed by a CA the bridge trusts",
+                "wrong_name": "is not made out for that name (it names jira.example.internal)",
+                "expired": "expired on"}[case]
+    assert expected in result.output
