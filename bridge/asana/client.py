@@ -67,7 +67,8 @@ class AsanaClient:
     TASK = "/tasks/{task}"
     ATTACHMENTS = "/attachments"
     ATTACHMENT = "/attachments/{attachment}"
-    ATTACHMENT_FIELDS = "name,resource_subtype,host,size,download_url,view_url,created_at"
+    ATTACHMENT_FIELDS = ("name,resource_subtype,host,size,download_url,view_url,created_at,"
+                         "connected_to_app")
 
     def __init__(self, base_url: str, access_token: str, *, timeout: float = 8.0):
         self.base_url = base_url.rstrip("/")

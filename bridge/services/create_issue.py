@@ -34,6 +34,7 @@ from . import (
     attachments,
     credentials,
     idempotency,
+    instances,
     jira_as_user,
     jira_fields,
     links,
@@ -177,7 +178,7 @@ def task_content(caller: Caller) -> dict:
     html = task.get("html_notes")
     wiki = wikimarkup.html_to_wiki(html) if html else wikimarkup.text_to_wiki(task.get("notes"))
     return {"name": task.get("name") or "", "wiki": wiki, "files": files,
-            "permalink_url": task.get("permalink_url")}
+            "to_share": shareable(caller, files), "permalink_url": task.get("permalink_url")}
 
 
 def _task_content_cached(caller: Caller, user: AsanaUser) -> dict:
@@ -203,13 +204,25 @@ def full_description(submitted: str, wiki: str) -> str:
 
 
 def copy_label(files: list[dict]) -> str:
+    """The copy checkbox's label: whole words and counts that fit Asana's 80 characters
+    for an option label (asana-app-components.md §6.2) by construction, up to 9,999
+    files of 9999.9 GB and 9,999 links (71 characters), so it is never cut."""
     count, size = attachments.summarize(files)
     links = len(attachments.external_links(files))
-    text = (f"Copy the task's {count} file{'s' if count != 1 else ''} "
-            f"({attachments.human_size(size)}) to Jira")
-    if links:
-        text += f"; {links} linked file{'s' if links != 1 else ''} listed in the description"
-    return text
+    files_part = f"{count} file{'s' if count != 1 else ''} ({attachments.human_size(size)})"
+    links_part = f"{links} link{'s' if links != 1 else ''}"
+    if count and links:
+        return f"Copy {files_part} to Jira; list {links_part} in the description"
+    if count:
+        return f"Copy the task's {files_part} to Jira"
+    return f"List the task's {links_part} in the description"
+
+
+def shareable(caller: Caller, files: list[dict]) -> list[dict]:
+    """The task's attachments that are files: not its Jira issue links (the resource
+    Asana attached for a linked issue, or any issue URL of the workspace's Jira)."""
+    bases = [i.base_url for i in instances.for_workspace(caller.workspace)]
+    return [a for a in files if not links.is_issue_attachment(a, bases)]
 
 
 def with_links(description: str, files: list[dict]) -> str:
@@ -293,7 +306,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
         content = content or task_content(caller)
         values[F_SUMMARY] = content["name"][:forms.SINGLE_LINE_MAX]
         values[F_DESCRIPTION] = description_prefill(content["wiki"])
-        if attachments.summarize(content["files"])[0]:
+        if attachments.summarize(content["to_share"])[0]:
             values[F_COPY] = [COPY_OPTION]
     fields.append(forms.single_line(F_SUMMARY, "Summary", values.get(F_SUMMARY) or "",
                                     required=True, error=errors.pop(F_SUMMARY, None)))
@@ -304,10 +317,10 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
     if caller.task:
         if content is None:
             content = _task_content_cached(caller, user)
-        if attachments.summarize(content["files"])[0] or attachments.external_links(
-                content["files"]):
+        shared = content["to_share"]
+        if attachments.summarize(shared)[0] or attachments.external_links(shared):
             fields.append(forms.checkbox(F_COPY, "Attachments",
-                                         [forms.option(COPY_OPTION, copy_label(content["files"]))],
+                                         [forms.option(COPY_OPTION, copy_label(shared))],
                                          values.get(F_COPY)))
     ready = bool(choice.instance and choice.project and choice.issuetype)
     if ready:
@@ -429,7 +442,7 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
     files: list[dict] = []
     if copy or LONG_NOTES_MARKER in description:
         content = task_content(caller)
-        files = content["files"]
+        files = content["to_share"]
         description = full_description(description, content["wiki"])
     if copy:
         description = with_links(description, files)

@@ -26,6 +26,7 @@ from . import (
     asana_users,
     create_issue,
     idempotency,
+    instances,
     jira_as_user,
     jira_fields,
     links,
@@ -189,6 +190,8 @@ def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
         asana = asana_users.client_for(creator, settings)
         content = asana.task(task, "name,notes,html_notes")
         files = asana.attachments(task) if config.get("copy") else []
+        files = [a for a in files if not links.is_issue_attachment(
+            a, [i.base_url for i in instances.for_workspace(action.workspace.gid)])]
     except AsanaNeedsReconnect:
         audit("rule.creator_reconnect", actor=creator.gid, target=action.action_gid,
               outcome="asana")

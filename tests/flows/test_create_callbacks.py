@@ -144,3 +144,53 @@ def test_jira_throttling_reaches_asana_with_retry_after(bridge, asana, ready):
         assert set(answer.body) == {"error"} and answer.body["error"]
         assert int(answer.headers["Retry-After"]) > 0
     assert _issues(ready, "Throttled") == 0
+
+
+# -- the copy checkbox (issue 16 §9) ------------------------------------------------------------
+
+def test_the_copy_label_fits_by_construction():
+    from bridge.services.create_issue import copy_label
+
+    def files(n, size, links):
+        return ([{"host": "asana", "size": size // max(n, 1)}] * n
+                + [{"host": "gdrive", "view_url": "https://drive.example/x"}] * links)
+
+    for n, size, links in ((9999, 1099 * 1024**3, 9999), (1, 1, 1), (0, 0, 1), (3, 10, 0)):
+        label = copy_label(files(n, size, links))
+        assert len(label) <= 80 and "…" not in label, label
+    assert copy_label(files(2, 2048, 1)) == \
+        "Copy 2 files (2 KB) to Jira; list 1 link in the description"
+
+
+def test_the_tasks_own_jira_link_is_not_a_linked_file(make_app, bridge, asana, jira_factory):
+    from bridge_sandbox.asana.seed import TASK_RICH
+
+    from .conftest import ADMIN_EMAIL, ASANA_CLIENT_ID
+
+    bridge.app = make_app(PUBLIC_URL=bridge.url, ASANA_BASE_URL=asana.url,
+                          ASANA_CLIENT_ID=ASANA_CLIENT_ID,
+                          ASANA_CLIENT_SECRET=ASANA_CLIENT_SECRET, ADMINS=ADMIN_EMAIL,
+                          MAX_ISSUES_PER_TASK="3")
+    jira = jira_factory("10.3.0")
+    oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    host = _host(bridge)
+    sim = asana.app.sim
+    linked = host.lookup_attach(workspace=WORKSPACE, task=TASK_RICH, user=ALICE, query="EX-1")
+    sim.attach_resource(TASK_RICH, linked.body)  # the task's own Jira link
+    sim.add_external_attachment(parent=TASK_RICH, name="EX-2 pasted",
+                                url=f"{jira.url}/browse/EX-2")  # an issue URL pasted by hand
+    sim.add_linked_file(parent=TASK_RICH, name="Spec", url="https://drive.example/spec",
+                        host="gdrive")
+    form = host.form_metadata(workspace=WORKSPACE, task=TASK_RICH, user=ALICE)
+    box = {f["id"]: f for f in form.body["metadata"]["fields"]}["copy_attachments"]
+    assert box["options"][0]["label"] == \
+        "Copy 5 files (12.7 MB) to Jira; list 1 link in the description"
+    values = {f["id"]: f.get("value") for f in form.body["metadata"]["fields"]
+              if f["type"] != "static_text"}
+    values.update(project="EX", issuetype="3")
+    made = host.form_submit(workspace=WORKSPACE, task=TASK_RICH, user=ALICE, values=values)
+    assert made.status == 200, made.body
+    issue = jira_state(jira).issues[made.body["resource_url"].rsplit("/", 1)[1]]
+    listed = issue["description"].split("Files linked in Asana:\n", 1)[1].split("\n")
+    assert listed == ["* [Spec|https://drive.example/spec]"]
