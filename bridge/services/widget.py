@@ -326,10 +326,16 @@ def cached_json(workspace: str, task: str, resource_url: str, max_age: float) ->
 
 def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, name: str,
                   key: str) -> bytes:
-    links = _linkers(instance_id, key, req.task)
-    linked = bool(links) and links[0][0] == req.task
-    link_id = links[0][2] if linked else None
-    copying = (_copies_notice(link_id) or remote_links.notice(link_id)) if linked else None
+    """A miss: one statement reads what the database holds (``_load``), at most one Jira
+    read, one statement writes the snapshot (issue 18 §8)."""
+    miss = _load(instance_id, key, req.task, req.user)
+    instance, row = miss.instance, miss.row
+    linked = miss.linked(req.task)
+    copying = None
+    if linked:
+        _, link_id, copies, refused = miss.links[0]
+        copying = ((_copies_notice(link_id) if copies else None)
+                   or (remote_links.notice(link_id) if refused else None))
     # Memory holds one body per issue: a task with a copy footer of its own is not served
     # from it, and its body is not put there (another task's view would show that footer).
     shared = linked and copying is None
@@ -337,23 +343,20 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
         _memory.linked.add((req.task, instance_id, key))
     else:
         _memory.linked.discard((req.task, instance_id, key))
-    row = IssueSnapshot.get_or_none(instance=instance_id, issue_key=key)
     now = time.time()
     if (row is not None and linked and not row.stale
             and now - _epoch(row.fetched_at) < options.max_age):
         body = render(row.data, name, notice=copying)
         return (_remember(instance_id, key, row.generation, row.fetched_at, body) if shared
                 else encode(body))
-    instance = _instance(instance_id)
     # A snapshot was read with a linker's token: it is shown on a task it is linked to,
     # and nowhere else, Jira down or not (issue 16 §1).
     shown = row if linked else None
     if jira_is_down(instance_id):
-        if not linked and not _can_read(instance, req.user):
+        if not linked and not _can_read(instance, miss.viewer):
             raise JiraNotConnected(CONNECT_TO_SEE)
         return encode(_while_down(instance, key, shown, DOWN_NOTICE))
-    readers = [gid for _, gid, _ in links] if linked else []
-    outcome = _read(instance, key, readers + [req.user], options)
+    outcome = _read(instance, key, miss.readers(linked), options)
     if outcome.snapshot is not None:
         generation, fetched_at = _store(instance, key, outcome.snapshot, row)
         body = render(outcome.snapshot, name, notice=copying)
@@ -385,9 +388,10 @@ def jira_is_down(instance_id: int) -> bool:
     return jira_outages.outages.is_down(instance_id)
 
 
-def _can_read(instance: JiraInstance, user_gid: str) -> bool:
+def _can_read(instance: JiraInstance,
+              viewer: tuple[AsanaUser, JiraCredential | None] | None) -> bool:
     """Whether the viewer has a credential that could read the instance now."""
-    cred = _credentials(instance, [user_gid]).get(user_gid)
+    cred = viewer[1] if viewer is not None else None
     return (cred is not None and cred.state == credentials.ACTIVE
             and cred.auth_mode == instance.auth_mode)
 
@@ -438,27 +442,125 @@ def _names(users: list[AsanaUser]) -> str:
 # -- who reads it ---------------------------------------------------------------------------
 
 
-def _linkers(instance_id: int, key: str, task: str) -> list[tuple[str, str, int]]:
-    """``(task gid, linker's Asana gid, link id)`` of every link of the issue, this
-    task's first, then the most recent: the order their tokens are tried in (module
-    docstring)."""
-    rows = (IssueLink.select(IssueLink.task_gid, AsanaUser.gid, IssueLink.id).join(AsanaUser)
-            .where((IssueLink.instance == instance_id) & (IssueLink.issue_key == key))
-            .order_by(IssueLink.created_at.desc()).tuples())
-    return sorted(rows, key=lambda row: row[0] != task)  # stable: recency kept
+@dataclass
+class _Miss:
+    """What a widget miss needs from the database, read in one statement (``_load``):
+    the instance, the issue's snapshot, the issue's links (this task's first, then the
+    most recent: the order their linkers' tokens are tried in, module docstring) and the
+    credentials of the linkers and of the viewer."""
+
+    instance: JiraInstance
+    row: IssueSnapshot | None
+    links: list[tuple[str, int, bool, bool]]  # task gid, link id, has copies, refused back
+    linkers: list[tuple[AsanaUser, JiraCredential | None]]
+    viewer: tuple[AsanaUser, JiraCredential | None] | None
+
+    def linked(self, task: str) -> bool:
+        return bool(self.links) and self.links[0][0] == task
+
+    def readers(self, linked: bool) -> list[tuple[AsanaUser, JiraCredential | None]]:
+        """Whose tokens may read the issue, in order: a task's linkers, then the viewer;
+        on a task with no link of ours the viewer only."""
+        found = list(self.linkers) if linked else []
+        if self.viewer is not None and all(u.gid != self.viewer[0].gid for u, _ in found):
+            found.append(self.viewer)
+        return found
 
 
-def _instance(instance_id: int) -> JiraInstance:
-    """The instance with the columns a read needs: not its client or webhook secrets.
-    (The private key is empty on OAuth 2.0 instances, except those moved from 1.0a.)"""
-    fields = [JiraInstance.id, JiraInstance.base_url, JiraInstance.name,
-              JiraInstance.auth_mode, JiraInstance.consumer_key, JiraInstance.client_id,
-              JiraInstance.version, JiraInstance.private_key]
-    instance = JiraInstance.select(*fields).where(JiraInstance.id == instance_id).first()
-    if instance is None:  # removed since this process listed the workspace's instances
+_I = ("id", "base_url", "name", "auth_mode", "consumer_key", "client_id", "version",
+      "private_key")
+_S = ("id", "issue_id", "data", "fetched_at", "generation", "stale")
+_U = ("id", "gid", "name", "email")
+_C = ("id", "auth_mode", "state", "expires_at", "token", "access_token")
+_LOAD_SQL: dict[str, str] = {}
+
+
+def _load_sql(param: str) -> str:
+    """The miss's one statement, built once per parameter style (peewee would spend more
+    time building it than the database running it). Its parameters, in order: refused
+    state, task, key, key, instance id, key, viewer gid, instance id."""
+    sql = _LOAD_SQL.get(param)
+    if sql is not None:
+        return sql
+    from ..models import AttachmentCopy, RemoteLink
+
+    def t(model) -> str:
+        return f'"{model._meta.table_name}"'
+
+    def cols(alias: str, model, names) -> str:
+        return ", ".join(f'{alias}."{model._meta.fields[n].column_name}"' for n in names)
+
+    head = f"{cols('i', JiraInstance, _I)}, {cols('s', IssueSnapshot, _S)}"
+    snapshot = (f'LEFT JOIN {t(IssueSnapshot)} s ON s."instance_id" = i."id" '
+                f'AND s."issue_key" = {param}')
+    credential = (f'LEFT JOIN {t(JiraCredential)} c ON c."instance_id" = i."id" '
+                  f'AND c."asana_user_id" = u."id"')
+    links = (
+        f'SELECT {head}, l."id", l."task_gid", '
+        f'EXISTS (SELECT 1 FROM {t(AttachmentCopy)} a WHERE a."link_id" = l."id"), '
+        f'EXISTS (SELECT 1 FROM {t(RemoteLink)} r WHERE r."link_id" = l."id" '
+        f'AND r."state" = {param}), '
+        f"{cols('u', AsanaUser, _U)}, {cols('c', JiraCredential, _C)}, "
+        f'CASE WHEN l."task_gid" = {param} THEN 0 ELSE 1 END AS o1, l."created_at" AS o2 '
+        f"FROM {t(JiraInstance)} i {snapshot} "
+        f'JOIN {t(IssueLink)} l ON l."instance_id" = i."id" AND l."issue_key" = {param} '
+        f'LEFT JOIN {t(AsanaUser)} u ON u."id" = l."linked_by_id" {credential} '
+        f'WHERE i."id" = {param}')
+    viewer = (
+        f"SELECT {head}, NULL, NULL, NULL, NULL, "
+        f"{cols('u', AsanaUser, _U)}, {cols('c', JiraCredential, _C)}, 2, NULL "
+        f"FROM {t(JiraInstance)} i {snapshot} "
+        f'LEFT JOIN {t(AsanaUser)} u ON u."gid" = {param} {credential} '
+        f'WHERE i."id" = {param}')
+    sql = f"{links} UNION ALL {viewer} ORDER BY o1, o2 DESC"
+    _LOAD_SQL[param] = sql
+    return sql
+
+
+def _model(model, names, values, **extra):
+    """A model instance from raw column values, each converted as peewee would."""
+    data = {n: model._meta.fields[n].python_value(v)
+            for n, v in zip(names, values, strict=True)}
+    return model(**data, **extra)
+
+
+def _load(instance_id: int, key: str, task: str, viewer: str) -> _Miss:
+    """Everything a miss reads, in one statement (see ``_Miss``). Only the token the
+    instance's auth mode uses is opened."""
+    rows = database.execute_sql(
+        _load_sql(database.obj.param),
+        (remote_links.REFUSED, task, key, key, instance_id, key, viewer or "", instance_id),
+    ).fetchall()
+    if not rows:  # removed since this process listed the workspace's instances
         _instances.clear()
         raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
-    return instance
+    ni, ns, nu = len(_I), len(_S), len(_U)
+    instance = _model(JiraInstance, _I, rows[0][:ni])
+    token = "token" if instance.auth_mode == "oauth1" else "access_token"
+    cred_names = ("id", "auth_mode", "state", "expires_at", token)
+    row = None
+    if rows[0][ni] is not None:
+        row = _model(IssueSnapshot, _S, rows[0][ni:ni + ns], instance=instance,
+                     issue_key=key)
+    links, linkers, seen, viewer_pair = [], [], set(), None
+    for values in rows:
+        at = ni + ns
+        link_id, task_gid, copies, refused = values[at:at + 4]
+        user_values = values[at + 4:at + 4 + nu]
+        cred_values = dict(zip(_C, values[at + 4 + nu:], strict=False))
+        user = _model(AsanaUser, _U, user_values) if user_values[0] is not None else None
+        cred = None
+        if user is not None and cred_values["id"] is not None:
+            cred = _model(JiraCredential, cred_names, [cred_values[n] for n in cred_names],
+                          asana_user=user, instance=instance)
+        if link_id is None:
+            viewer_pair = (user, cred) if user is not None else None
+            continue
+        links.append((task_gid, link_id, bool(copies), bool(refused)))
+        if user is not None and user.gid not in seen:
+            seen.add(user.gid)
+            linkers.append((user, cred))
+    return _Miss(instance, row, links, linkers, viewer_pair)
 
 
 @dataclass
@@ -473,47 +575,27 @@ class _Outcome:
         return {u.gid for u in self.reconnect}
 
 
-def _credentials(instance: JiraInstance, gids: list[str]) -> dict[str, JiraCredential]:
-    """The readers' credentials on the instance, by Asana gid, in one query, with only
-    the token this instance's auth mode uses opened."""
-    token = (JiraCredential.token if instance.auth_mode == "oauth1"
-             else JiraCredential.access_token)
-    rows = (JiraCredential.select(JiraCredential.id, JiraCredential.asana_user,
-                                  JiraCredential.auth_mode, JiraCredential.state,
-                                  JiraCredential.expires_at, token, AsanaUser.id,
-                                  AsanaUser.gid, AsanaUser.name, AsanaUser.email)
-            .join(AsanaUser)
-            .where((JiraCredential.instance == instance.id) & AsanaUser.gid.in_(gids)))
-    found = {}
-    for cred in rows:
-        cred.instance = instance  # already loaded: spare a query
-        found[cred.asana_user.gid] = cred
-    return found
-
-
-def _read(instance: JiraInstance, key: str, readers: list[str],
+def _read(instance: JiraInstance, key: str,
+          readers: list[tuple[AsanaUser, JiraCredential | None]],
           options: WidgetOptions) -> _Outcome:
-    """Read the issue with the first reader whose token works (gids, in order)."""
+    """Read the issue with the first reader whose token works (in order)."""
     outcome = _Outcome()
-    order = list(dict.fromkeys(g for g in readers if g))
-    creds = _credentials(instance, order) if order else {}
-    for gid in order:
-        cred = creds.get(gid)
+    for user, cred in readers:
         if cred is None:
             continue
         if cred.state != credentials.ACTIVE or cred.auth_mode != instance.auth_mode:
-            outcome.reconnect.append(cred.asana_user)
+            outcome.reconnect.append(user)
             continue
         try:
             issue = jira_as_user.client_for(cred).issue(key, fields=ISSUE_FIELDS)
         except JiraNeedsReconnect:  # the client marked the credential already
-            outcome.reconnect.append(cred.asana_user)
+            outcome.reconnect.append(user)
             continue
         except (JiraNotFound, JiraPermissionDenied):
             outcome.missing = True  # hidden from this reader; another may see it
             continue
         except JiraError as exc:  # show the last snapshot; only an unwell Jira counts
-            jira_outages.outages.failed(instance.id, (gid, key), exc)
+            jira_outages.outages.failed(instance.id, (user.gid, key), exc)
             outcome.failed = (DOWN_NOTICE if isinstance(exc, JiraUnavailable)
                               else LIMITED_NOTICE if isinstance(exc, JiraRateLimited)
                               else REFUSED_NOTICE)
@@ -528,26 +610,52 @@ def _read(instance: JiraInstance, key: str, readers: list[str],
 # -- storing and invalidating ---------------------------------------------------------------
 
 
+_STORE_SQL: dict[tuple[str, bool], str] = {}
+
+
+def _store_sql(param: str, insert: bool) -> str:
+    """The snapshot's write, built once per parameter style: an insert that yields to a
+    concurrent one, or an update that yields to a concurrent invalidation."""
+    sql = _STORE_SQL.get((param, insert))
+    if sql is None:
+        f = IssueSnapshot._meta.fields
+        table = f'"{IssueSnapshot._meta.table_name}"'
+        if insert:
+            names = ("instance", "issue_key", "issue_id", "data", "fetched_at", "generation",
+                     "stale")
+            columns = ", ".join(f'"{f[n].column_name}"' for n in names)
+            sql = (f"INSERT INTO {table} ({columns}) VALUES "
+                   f"({', '.join([param] * len(names))}) "
+                   f'ON CONFLICT ("{f["instance"].column_name}", '
+                   f'"{f["issue_key"].column_name}") DO NOTHING')
+        else:
+            sets = ", ".join(f'"{f[n].column_name}" = {param}'
+                             for n in ("data", "issue_id", "fetched_at", "stale",
+                                       "generation"))
+            sql = (f'UPDATE {table} SET {sets} WHERE "id" = {param} '
+                   f'AND "{f["generation"].column_name}" = {param}')
+        _STORE_SQL[(param, insert)] = sql
+    return sql
+
+
 def _store(instance: JiraInstance, key: str, snap: dict, row: IssueSnapshot | None):
-    """Write the snapshot unless an invalidation arrived since ``row`` was read; returns
-    ``(generation, fetched_at)`` of what was written, or ``(None, None)``."""
+    """Write the snapshot (one statement) unless an invalidation arrived since ``row``
+    was read, or another process stored it first; returns ``(generation, fetched_at)``
+    of what was written, or ``(None, None)``."""
     now = utcnow()
+    f = IssueSnapshot._meta.fields
+    data = f["data"].db_value(snap)
+    at = f["fetched_at"].db_value(now)
+    stale = f["stale"].db_value(False)
     if row is None:
-        try:
-            with database.atomic():
-                created = IssueSnapshot.create(instance=instance, issue_key=key,
-                                               issue_id=snap.get("id") or "", data=snap,
-                                               fetched_at=now, generation=1, stale=False)
-            return created.generation, now
-        except pw.IntegrityError:
-            return None, None  # another worker stored it first: theirs is as fresh
-    written = (IssueSnapshot.update(data=snap, issue_id=snap.get("id") or row.issue_id,
-                                    fetched_at=now, stale=False,
-                                    generation=row.generation + 1)
-               .where((IssueSnapshot.id == row.id)
-                      & (IssueSnapshot.generation == row.generation))
-               .execute())
-    return (row.generation + 1, now) if written else (None, None)
+        params = (instance.id, key, snap.get("id") or "", data, at, 1, stale)
+        generation = 1
+    else:
+        generation = row.generation + 1
+        params = (data, snap.get("id") or row.issue_id, at, stale, generation, row.id,
+                  row.generation)
+    cursor = database.execute_sql(_store_sql(database.obj.param, row is None), params)
+    return (generation, now) if cursor.rowcount == 1 else (None, None)
 
 
 def invalidate(instance: JiraInstance, *, issue_id: str = "", issue_key: str = "") -> list[str]:
@@ -598,11 +706,12 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
     read again, a few times at most; what is still stale after that a view reads itself.
     """
     for _ in range(REREAD_ATTEMPTS):
-        row = IssueSnapshot.get_or_none(instance=instance, issue_key=key)
+        miss = _load(instance.id, key, task="", viewer="")
+        row = miss.row
         if row is not None and not row.stale:
             return False  # a view or another worker refreshed it since
-        readers = [gid for _, gid, _ in _linkers(instance.id, key, task="")]
-        outcome = _read(_instance(instance.id), key, readers, options)
+        readers = miss.linkers
+        outcome = _read(miss.instance, key, readers, options)
         if outcome.snapshot is not None:
             stored = outcome.snapshot
         elif outcome.missing and not outcome.reconnect and readers:

@@ -53,9 +53,20 @@ log = logging.getLogger("bridge.app_components")
 PREFIX = "/asana"
 
 
+# The environ key under which a WSGI layer in front of Flask hands over the call it has
+# already verified for this very request (``widget_cache``), so it is not verified twice.
+# A client cannot set it: only the server and WSGI layers write the environ's non-HTTP_
+# keys.
+VERIFIED_CALL = "bridge.verified_asana_call"
+
+
 def _verify():
     """``before_request`` of every signed blueprint: no view runs on an unverified call."""
     if request.method == "OPTIONS":  # preflights carry no signature (§4.3)
+        return None
+    handed = request.environ.get(VERIFIED_CALL)
+    if isinstance(handed, AsanaCall):
+        g.asana_call = handed
         return None
     cfg = settings()
     if not cfg.app_components_enabled:

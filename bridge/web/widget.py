@@ -12,8 +12,7 @@ from flask import Response, request
 
 from ..asana.errors import AsanaRequestMalformed
 from ..services import widget
-from . import widget_cache
-from .app_components import AsanaCall, SignedBlueprint
+from .app_components import VERIFIED_CALL, AsanaCall, SignedBlueprint
 from .webhooks import widget_options
 
 bp = SignedBlueprint("widget", __name__)
@@ -26,6 +25,7 @@ def show(call: AsanaCall):
         raise AsanaRequestMalformed(f"The request has no {' or '.join(missing)}.")
     req = widget.WidgetRequest(workspace=call.workspace, task=call.task, user=call.user,
                                resource_url=call.resource_url)
+    # A call handed over by ``widget_cache`` was looked up in memory there already.
     body = widget.widget_json(req, widget_options(),
-                              memory_checked=bool(request.environ.get(widget_cache.CHECKED)))
+                              memory_checked=VERIFIED_CALL in request.environ)
     return Response(body, mimetype="application/json")

@@ -13,9 +13,11 @@ itself needs. This WSGI layer does exactly the checks a cached answer needs:
    webhook received by any node is honoured by the next view on every node).
 
 Anything else (no or bad signature, expired, not cached, stale, any error) goes on to the
-Flask app unchanged, which answers it fully: errors, Jira reads, reconnect notices. So
-this path can only ever serve what the full path served a moment ago, with the same
-headers (content type, request id, CORS for Asana's origin, nosniff, referrer policy).
+Flask app, which answers it fully: errors, Jira reads, reconnect notices. A call verified
+here is handed over with the request (``app_components.VERIFIED_CALL``): the signed
+blueprint does not verify it again, and the view knows memory was tried. So this path
+can only ever serve what the full path served a moment ago, with the same headers
+(content type, request id, CORS for Asana's origin, nosniff, referrer policy).
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from ..db import database
 from ..errors import BridgeError
 from ..services import widget
 from . import cors
+from .app_components import VERIFIED_CALL
 from .errors import SAFETY_HEADERS
 
 PATH = "/asana/widget"
-CHECKED = "bridge.widget_memory_checked"
 log = logging.getLogger("bridge.widget")
 
 
@@ -45,7 +47,6 @@ class CachedWidget:
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == PATH and environ.get("REQUEST_METHOD") == "GET":
             body = self._cached(environ)
-            environ[CHECKED] = True  # the full view need not look in memory again
             if body is not None:
                 headers = [("Content-Type", "application/json"),
                            ("Content-Length", str(len(body))),
@@ -64,6 +65,7 @@ class CachedWidget:
                                       environ.get("HTTP_X_ASANA_REQUEST_SIGNATURE"))
         except (BridgeError, UnicodeEncodeError):
             return None  # the full path answers with the sentence
+        environ[VERIFIED_CALL] = call  # for the full path, if it must answer
         if not (call.task and call.resource_url):
             return None
         try:

@@ -21,7 +21,7 @@ from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 from bridge.models import IssueLink, JiraInstance
 from bridge.services import webhooks, widget
 
-from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET
+from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth1_instance, oauth2_instance
 
 pytestmark = pytest.mark.e2e
@@ -247,3 +247,54 @@ def test_two_jira_instances_in_one_workspace_side_by_side(bridge, jira_factory):
                       resource_url=f"{second.base_url}/browse/EX-2")
     assert _fields(one.body)["Status"]["text"] == "Open"
     assert _fields(two.body)["Status"]["text"] == "Done"
+
+
+@pytest.mark.parametrize("version", ["8.20.0", "10.3.0"])
+def test_a_miss_costs_one_jira_call_and_two_sql_statements(make_app, bridge_server, asana,
+                                                           jira_factory, version,
+                                                           monkeypatch):
+    """Issue 18.8: with every view asking Jira (``BRIDGE_WIDGET_MAX_AGE=0``), a widget
+    view over HTTP makes one Jira call and two SQL statements: the link with its instance,
+    snapshot and credentials in one read, and the snapshot's write."""
+    from .conftest import ADMIN_EMAIL
+
+    bridge_server.app = make_app(PUBLIC_URL=bridge_server.url, ASANA_BASE_URL=asana.url,
+                                 ASANA_CLIENT_ID=ASANA_CLIENT_ID,
+                                 ASANA_CLIENT_SECRET=ASANA_CLIENT_SECRET,
+                                 ADMINS=ADMIN_EMAIL, WIDGET_MAX_AGE="0")
+    try:
+        jira = jira_factory(version)
+        instance = _connected(bridge_server, jira, version)
+        host = AppComponentsHost(bridge_server.url, ASANA_CLIENT_SECRET)
+        assert _widget(host, instance).status == 200  # the snapshot exists, maps are loaded
+        db = bridge_server.app.extensions["bridge.db"]
+        statements: list[str] = []
+        db.query_hooks.append(lambda event: statements.append(event.sql))
+        from bridge.asana import signing
+
+        verified = []
+        real_verify = signing.verify_get
+        monkeypatch.setattr(signing, "verify_get",
+                            lambda *a, **k: verified.append(1) or real_verify(*a, **k))
+        log = jira_state(jira).request_log
+        deliveries = jira_state(jira).webhook_deliveries
+        for status in ("In Progress", "Done"):
+            delivered = len(deliveries)
+            requests.post(f"{jira.url}/_sim/issues/EX-1", json={"status": status},
+                          timeout=5).raise_for_status()
+            deadline = time.monotonic() + 5  # the webhook's own statements come first
+            while len(deliveries) == delivered and time.monotonic() < deadline:
+                time.sleep(0.02)
+            statements.clear()
+            verified.clear()
+            calls = len(log)
+            answer = _widget(host, instance)
+            assert answer.status == 200, answer.body
+            assert _fields(answer.body)["Status"]["text"] == status
+            assert len(log) == calls + 1, log[calls:]
+            assert log[-1]["path"] == "/rest/api/2/issue/EX-1"
+            assert len(statements) <= 2, "\n".join(s[:150] for s in statements)
+            assert statements[-1].lstrip().upper().startswith("UPDATE")
+            assert len(verified) == 1  # in front of Flask, handed over, not verified again
+    finally:
+        bridge_server.app = None
