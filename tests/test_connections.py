@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 
 from bridge.models import AsanaWorkspace, AuditEvent, JiraInstance, audit
 from bridge.services import connections, webhooks
@@ -46,3 +48,23 @@ def test_a_registration_recorded_before_instance_ids_still_counts(app):
         AuditEvent.create(action="jira.webhook_registered", target=BASE, outcome="failed",
                           detail={"instance": one.id})
         assert connections.of_instance(one).webhook.by == "a@example.com"
+
+
+def test_a_webhook_entered_by_hand_is_known_from_its_first_signed_delivery(app):
+    """Jira DC 10+ signs deliveries (services.webhooks.check_signature): the first signed
+    one proves Jira has the webhook, though the bridge did not register it."""
+    with app.app_context():
+        one = _instance("1", "One", version="10.3.0")
+        key = webhooks.signing_key_for(one)
+        body = b'{"webhookEvent": "jira:issue_updated"}'
+        signature = "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+        webhooks.check_signature(one, body, signature)
+        found = connections.webhook_registration(one)
+        assert found is not None and found.by_hand and found.by == ""
+        webhooks.rotate(one)
+        assert connections.webhook_registration(one) is None
+        audit("jira.webhook_registered", actor="alice@example.com", target=BASE,
+              instance=one.id, jira_admin="admin")
+        webhooks.check_signature(one, body, "sha256=" + hmac.new(
+            webhooks.signing_key_for(one).encode(), body, hashlib.sha256).hexdigest())
+        assert not connections.webhook_registration(one).by_hand  # the bridge's own

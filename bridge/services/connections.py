@@ -5,7 +5,8 @@ admin who comes back through Jira's *Connect to Asana* button sees "connected" r
 an offer to make new link values. The webhook's registration is read from the audit log
 (``jira.webhook_registered``, written by ``services.webhooks.register``): when, by which
 bridge admin, as which Jira user, for which events; a later token rotation means the
-registered URL is dead. A webhook entered in Jira by hand is not known here.
+registered URL is dead. A webhook entered in Jira by hand is known once Jira DC 10+ has
+delivered a signed event to it (``jira.webhook_signed``); before 10, only Jira lists it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class WebhookRegistration:
     by: str  # the bridge admin (Asana email)
     jira_admin: str  # the Jira user whose password created it
     events: tuple[str, ...] = field(default=webhooks.EVENTS)
+    by_hand: bool = False  # entered in Jira by an admin; ``at`` is its first signed delivery
 
 
 @dataclass(frozen=True)
@@ -70,17 +72,23 @@ def webhook_registration(instance: JiraInstance) -> WebhookRegistration | None:
     """The bridge's latest registration of this instance's webhook, unless its URL token
     was rotated since (then Jira posts to a dead URL)."""
     events = (AuditEvent.select()
-              .where(AuditEvent.action.in_(["jira.webhook_registered",
+              .where(AuditEvent.action.in_(["jira.webhook_registered", "jira.webhook_signed",
                                             "jira.webhook_token_rotated"]),
                      AuditEvent.target == instance.base_url,
                      AuditEvent.outcome == "ok")
               .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(50))
+    signed = None  # the earliest signed delivery since the last registration or rotation
     for event in events:
         detail = event.detail if isinstance(event.detail, dict) else {}
         if detail.get("instance", instance.id) != instance.id:
             continue  # the same Jira connected to another workspace
-        if event.action == "jira.webhook_token_rotated":
-            return None
-        return WebhookRegistration(at=event.at, by=event.actor,
-                                   jira_admin=str(detail.get("jira_admin", "")))
+        if event.action == "jira.webhook_signed":
+            signed = event
+            continue
+        if event.action == "jira.webhook_registered":
+            return WebhookRegistration(at=event.at, by=event.actor,
+                                       jira_admin=str(detail.get("jira_admin", "")))
+        break  # rotated: whatever was registered before posts to a dead URL
+    if signed is not None:
+        return WebhookRegistration(at=signed.at, by="", jira_admin="", by_hand=True)
     return None

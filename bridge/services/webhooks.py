@@ -88,7 +88,7 @@ def check_signature(instance: JiraInstance, raw_body: bytes, header: str | None)
         (JiraInstance.update(webhook_signed=True)
          .where(JiraInstance.id == instance.id).execute())
         instance.webhook_signed = True
-        audit("jira.webhook_signed", target=instance.base_url)
+        audit("jira.webhook_signed", target=instance.base_url, instance=instance.id)
 
 
 def _jira_time(value) -> dt.datetime | None:
