@@ -97,6 +97,9 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     health.add_check(app, "queue", workers.health_check)
     app.register_blueprint(popup.bp)
     app.register_blueprint(admin.bp)
+    from .web import field_sync
+
+    app.register_blueprint(field_sync.bp)
     from .web import create as create_views
 
     app.register_blueprint(create_views.bp)

@@ -129,6 +129,13 @@ def _node_beats(db: pw.Database) -> None:
     db.create_tables([NodeBeat])
 
 
+def _field_sync(db: pw.Database) -> None:
+    """Jira's state in Asana custom fields (services.sync)."""
+    from .models import FieldSync, TaskFields, TaskProjects
+
+    db.create_tables([FieldSync, TaskFields, TaskProjects])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -140,6 +147,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (8, "remote links back to Asana tasks", _remote_links),
     (9, "webhook signing key (Jira DC 10+)", _webhook_signing),
     (10, "node heartbeats written by the readiness check", _node_beats),
+    (11, "Jira's state in Asana custom fields", _field_sync),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -341,6 +341,55 @@ class NodeBeat(BaseModel):
     beat_at = pw.DateTimeField(default=utcnow)
 
 
+class FieldSync(BaseModel):
+    """One Asana project whose tasks get their linked Jira issue's state in custom fields
+    (``services.sync``), turned on by a project admin whose Asana token makes the writes.
+
+    ``fields`` maps what is written (``status``, ``priority``, ``assignee``, ``done``) to
+    ``{"gid", "name", "options": {lower-case name: option gid}}``; ``state`` is
+    ``active`` or ``stopped`` (``notice`` says why, on the settings form);
+    ``paused_until`` holds every write with the admin's token after Asana's 429."""
+
+    workspace_gid = pw.CharField(max_length=64)
+    project_gid = pw.CharField(max_length=64, unique=True)
+    project_name = pw.CharField(default="", max_length=512)
+    enabled_by = pw.ForeignKeyField(AsanaUser, null=True, backref="field_syncs",
+                                    on_delete="SET NULL")
+    fields = JSONField(default=dict)
+    complete_on_done = pw.BooleanField(default=False)
+    state = pw.CharField(default="active", max_length=16)
+    notice = pw.TextField(null=True)
+    paused_until = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class TaskFields(BaseModel):
+    """What the bridge last wrote into one task's fields (so an unchanged issue costs no
+    write), and what it still has to write (``wanted``, after a 429 or an outage)."""
+
+    sync = pw.ForeignKeyField(FieldSync, backref="tasks", on_delete="CASCADE")
+    task_gid = pw.CharField(max_length=64)
+    written = JSONField(default=dict)
+    wanted = JSONField(null=True)
+    state = pw.CharField(default="ok", max_length=16, index=True)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("sync", "task_gid"), True),)
+
+
+class TaskProjects(BaseModel):
+    """Which projects a linked task is in, as Asana said at ``read_at`` (read once, not
+    on every change; the periodic refresh reads it again)."""
+
+    task_gid = pw.CharField(max_length=64, unique=True)
+    projects = JSONField(default=list)
+    read_at = pw.DateTimeField(default=utcnow)
+
+
 class AuditEvent(BaseModel):
     """Who did what, when, and how it ended. Never issue content, never secrets."""
 
@@ -372,6 +421,9 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     WorkerBeat,
     RemoteLink,
     NodeBeat,
+    FieldSync,
+    TaskFields,
+    TaskProjects,
 )
 
 

@@ -27,6 +27,8 @@ from .services import (
     idempotency,
     maintenance,
     remote_links,
+    sync,
+    sync_refresh,
     widget,
     workers,
 )
@@ -37,11 +39,14 @@ TASKS: dict[str, Callable[..., Any]] = {
     attachments.TASK: attachments.copy,          # one file from Asana onto a Jira issue
     widget.REFRESH_TASK: widget.refresh_later,   # the re-read a Jira webhook asked for
     remote_links.TASK: remote_links.sync,        # the issue's link back to the Asana task
+    sync.WRITE_TASK: sync.write_later,           # Jira's state into a task's Asana fields
+    sync_refresh.BACKFILL_TASK: sync_refresh.backfill,  # a project's fields, first values
 }
 
 SWEEPS: dict[str, Callable[[], Any]] = {
     "attachments.sweep": attachments.sweep,
     "remote_links.sweep": remote_links.sweep,
+    "sync.sweep": sync.sweep,
 }
 
 PURGES: dict[str, Callable[[], Any]] = {
@@ -67,7 +72,9 @@ def purge() -> dict:
             database.close()
 
 
-PERIODIC = {"maintenance.purge": (purge, crontab(minute="*/15"))}
+PERIODIC = {"maintenance.purge": (purge, crontab(minute="*/15")),
+            # synced fields follow Jira where no webhook says what changed
+            "sync.refresh": (sync_refresh.refresh_all, crontab(minute="*/5"))}
 
 
 def configure(settings) -> Any:

@@ -95,6 +95,19 @@ class AsanaClient:
             raise AsanaError("Asana's answer was not understood.")
         return body["data"]
 
+    def _send(self, method: str, path: str, data: dict) -> dict:
+        """A JSON write (``{"data": ...}`` in, ``{"data": ...}`` out, §8)."""
+        with call():
+            response = http().request(method, self.base_url + self.API + path,
+                                      json={"data": data}, headers=self._headers,
+                                      timeout=self.timeout, allow_redirects=False)
+        if response.status_code not in (200, 201):
+            raise error_from_response(response)
+        body = json_body(response)
+        if not isinstance(body, dict) or "data" not in body:
+            raise AsanaError("Asana's answer was not understood.")
+        return body["data"]
+
     def me(self) -> dict:
         """gid, name, email and the workspaces the user belongs to."""
         return self.get(self.ME, opt_fields="gid,name,email,workspaces,workspaces.name")
@@ -125,6 +138,68 @@ class AsanaClient:
         """One attachment with a fresh ``download_url`` (valid about two minutes, §8)."""
         return self.get(self.ATTACHMENT.format(attachment=_part(gid)),
                         opt_fields=self.ATTACHMENT_FIELDS)
+
+
+class AsanaFieldsClient(AsanaClient):
+    """Custom fields, project memberships and task updates (REST OAS: custom fields, custom
+    field settings, memberships, ``PUT /tasks/{task_gid}``) for ``services.sync``."""
+
+    CUSTOM_FIELDS = "/custom_fields"
+    ENUM_OPTIONS = "/custom_fields/{field}/enum_options"
+    FIELD_SETTINGS = "/projects/{project}/custom_field_settings"
+    ADD_FIELD = "/projects/{project}/addCustomFieldSetting"
+    PROJECTS = "/projects"
+    PROJECT = "/projects/{project}"
+    MEMBERSHIPS = "/memberships"
+    FIELD_FIELDS = "name,resource_subtype,enum_options,enum_options.name,enum_options.enabled"
+
+    def _all(self, path: str, **params) -> list[dict]:
+        items: list[dict] = []
+        offset = None
+        while True:
+            if offset:
+                params["offset"] = offset
+            page, offset = self.get_page(path, limit=100, **params)
+            items.extend(page)
+            if not offset or len(items) >= 5000:
+                return items
+
+    def projects(self, workspace: str) -> list[dict]:
+        return self._all(self.PROJECTS, workspace=workspace, opt_fields="name")
+
+    def project(self, gid: str) -> dict:
+        return self.get(self.PROJECT.format(project=_part(gid)), opt_fields="name,workspace")
+
+    def access_level(self, project: str, user: str) -> str | None:
+        """The user's ``access_level`` on the project (``admin``, ``editor``, ...)."""
+        found = self._all(self.MEMBERSHIPS, parent=project, member=user,
+                          opt_fields="access_level,member")
+        levels = [m.get("access_level") for m in found
+                  if (m.get("member") or {}).get("gid") == str(user)]
+        return levels[0] if levels else None
+
+    def project_fields(self, project: str) -> list[dict]:
+        """The custom fields on the project (``custom_field`` of each setting)."""
+        settings = self._all(self.FIELD_SETTINGS.format(project=_part(project)),
+                             opt_fields=",".join("custom_field." + f for f in
+                                                 self.FIELD_FIELDS.split(",")))
+        return [s["custom_field"] for s in settings if isinstance(s.get("custom_field"), dict)]
+
+    def create_enum_field(self, workspace: str, name: str, options: list[str]) -> dict:
+        return self._send("POST", self.CUSTOM_FIELDS, {
+            "workspace": workspace, "name": name, "resource_subtype": "enum",
+            "enum_options": [{"name": o} for o in options]})
+
+    def add_enum_option(self, field: str, name: str) -> dict:
+        return self._send("POST", self.ENUM_OPTIONS.format(field=_part(field)), {"name": name})
+
+    def add_field_to_project(self, project: str, field: str) -> dict:
+        return self._send("POST", self.ADD_FIELD.format(project=_part(project)),
+                          {"custom_field": field, "is_important": True})
+
+    def update_task(self, task: str, data: dict) -> dict:
+        """``PUT /tasks/{gid}``: only what ``data`` names changes (one write)."""
+        return self._send("PUT", self.TASK.format(task=_part(task)) + "?opt_fields=gid", data)
 
 
 def _download_session() -> outbound.GuardedSession:

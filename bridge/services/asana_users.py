@@ -19,7 +19,7 @@ from ..timeutil import utcnow
 REFRESH_AHEAD = dt.timedelta(minutes=2)
 
 
-def client_for(user: AsanaUser, settings) -> AsanaClient:
+def client_for(user: AsanaUser, settings, cls: type[AsanaClient] = AsanaClient) -> AsanaClient:
     """An Asana client for ``user``; ``AsanaNeedsReconnect`` if the bridge holds no token."""
     if user is None or not user.access_token:
         raise AsanaNeedsReconnect()
@@ -36,4 +36,4 @@ def client_for(user: AsanaUser, settings) -> AsanaClient:
                           token_expires_at=tokens.expires_at, updated_at=utcnow())
          .where(AsanaUser.id == user.id).execute())
         token = tokens.access_token
-    return AsanaClient(settings.asana_base_url, token, timeout=settings.http_timeout)
+    return cls(settings.asana_base_url, token, timeout=settings.http_timeout)

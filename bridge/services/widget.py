@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -54,7 +55,7 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import attachments, credentials, jira_as_user, jira_outages, remote_links, webhooks
+from . import attachments, credentials, jira_as_user, jira_outages, remote_links, sync, webhooks
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -68,6 +69,7 @@ _CATEGORY_BY_COLOR_NAME = {"blue-gray": "new", "yellow": "indeterminate", "green
 _CATEGORY_BY_ID = {2: "new", 4: "indeterminate", 3: "done"}
 
 MEMORY_ENTRIES = 10_000
+log = logging.getLogger("bridge.widget")
 
 
 # Nobody's token can read this widget, and the viewer has none: connect first.
@@ -719,8 +721,19 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
         else:
             return False
         if _store(instance, key, stored, row)[0] is not None:
+            if outcome.snapshot is not None:
+                _fields_follow(instance, key, outcome.snapshot)
             return True
     return False
+
+
+def _fields_follow(instance: JiraInstance, key: str, snap: dict) -> None:
+    """The same read brings synced Asana custom fields up to date (``services.sync``): one
+    Jira read feeds both. A failure there never fails the widget's refresh."""
+    try:
+        sync.on_snapshot(instance, key, snap)
+    except Exception:  # noqa: BLE001 - logged; the sweep and the next change retry
+        log.exception("widget.field_sync_failed key=%s", key)
 
 
 REFRESH_TASK = "widget.refresh"

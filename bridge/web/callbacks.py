@@ -33,14 +33,14 @@ from ..jira.signing import BearerAuth
 from ..models import AsanaUser, AsanaWorkspace, PendingAuth, utcnow
 from ..services import jira_as_user, pending
 from ..services.pending import StateMismatch
-from . import admin, popup
+from . import admin, field_sync, popup
 from .errors import describe_failure
 from .pages import answer_failures_with, asana_redirect_uri
 from .security import browser_id, rate_limit, settings
 
 bp = Blueprint("callbacks", __name__)
 
-FLOWS: dict[str, ModuleType] = {kind: module for module in (popup, admin)
+FLOWS: dict[str, ModuleType] = {kind: module for module in (popup, admin, field_sync)
                                 for kind in module.KINDS}
 
 # Before the flow is known (a bad state), answer as the popup does.
@@ -63,7 +63,7 @@ def _finish(kinds: tuple[str, ...], step):
 @bp.get("/oauth/asana/callback")
 @rate_limit(limit=30)
 def asana_callback():
-    return _finish(("user_auth", "admin_signin"), _asana_signed_in)
+    return _finish(("user_auth", "admin_signin", "fields_signin"), _asana_signed_in)
 
 
 def _asana_signed_in(row: PendingAuth, flow: ModuleType):
@@ -89,6 +89,8 @@ def _asana_signed_in(row: PendingAuth, flow: ModuleType):
     user = _save_asana_user(me, tokens)
     if flow is admin:
         return admin.asana_signed_in(user, me, row.return_url)
+    if flow is field_sync:
+        return field_sync.asana_signed_in(user, me, row.return_url)
     return popup.asana_signed_in(user, me)
 
 

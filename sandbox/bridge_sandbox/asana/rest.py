@@ -98,6 +98,7 @@ SCOPE_BY_ENDPOINT = {
     "asana_rest.list_custom_field_settings": "custom_fields:read",
     "asana_rest.add_custom_field_setting": "projects:write",
     "asana_rest.list_memberships": "projects:read",
+    "asana_rest.list_projects": "projects:read", "asana_rest.get_project": "projects:read",
 }
 
 
@@ -646,6 +647,31 @@ def _project_of_caller(gid: str) -> dict:
     if project is None or project["workspace"] not in sim.users[g.caller["user"]]["workspaces"]:
         raise SimError(404, f"project: Not a recognized ID: {gid}")
     return project
+
+
+@bp.get("/projects")
+def list_projects():
+    """``GET /projects?workspace=``: the workspace's projects, compact by default."""
+    sim = _sim()
+    workspace = request.args.get("workspace")
+    if not workspace:
+        raise SimError(400, "workspace: Missing input")
+    if workspace not in sim.users[g.caller["user"]]["workspaces"]:
+        raise SimError(404, f"workspace: Not a recognized ID: {workspace}")
+    items = [_shape({"gid": gid, "resource_type": "project", "name": p["name"],
+                     "workspace": _compact("workspace", p["workspace"])}, ["name"])
+             for gid, p in sim.projects.items() if p["workspace"] == workspace]
+    return _page(items, f"projects:{workspace}", "/projects", f"workspace={workspace}")
+
+
+@bp.get("/projects/<gid>")
+def get_project(gid):
+    project = _project_of_caller(gid)
+    full = {"gid": gid, "resource_type": "project", "name": project["name"],
+            "workspace": _compact("workspace", project["workspace"]),
+            "custom_field_settings": [{"gid": s["gid"], "resource_type": "custom_field_setting"}
+                                      for s in _sim().field_settings.get(gid, [])]}
+    return jsonify(data=_shape(full, ["name", "workspace", "custom_field_settings"]))
 
 
 def _setting_full(setting: dict) -> dict:

@@ -1,0 +1,385 @@
+"""Jira's state in Asana custom fields (issue 17 §6): status, priority, assignee and
+"done / not done" of a linked issue, written into enum fields of an Asana project.
+
+Who and where. A project admin in Asana (``access_level`` ``admin`` on the project's
+membership, REST OAS ``GET /memberships``) turns it on per project on the bridge's
+``/fields`` page, choosing for each value an existing enum field of the project or a new
+one the bridge creates and adds to the project. Every write uses that admin's Asana token;
+when it is gone (revoked, expired beyond refresh) the sync stops, an audit event says so,
+and the settings form shows a notice until an admin turns it on again.
+
+When. The widget's re-read after a Jira webhook (``services.widget.refresh``, on the
+queue) hands its fresh snapshot here: one Jira read feeds both. Without webhooks the
+periodic refresh (``services.sync_refresh``) re-reads linked issues of synced projects.
+
+How much. Values are matched to enum options by name (case-insensitive); a value with no
+option gets one (``POST /custom_fields/{gid}/enum_options``, once per new value). What was
+last written is kept per task (``TaskFields``), so an unchanged issue costs no write, and
+a change costs one ``PUT /tasks/{gid}`` carrying every changed field (and ``completed``
+when the status category becomes done and the admin asked for it).
+
+Asana's limits (asana-app-components.md §8: per token, 1,500 requests a minute on paid
+plans; 429 with ``Retry-After``). A 429 pauses every write with that token until
+``Retry-After`` has passed (``FieldSync.paused_until``, shared by all workers); the task's
+wanted values stay in its row, and the queue brings them back then. Nothing is lost:
+the row is the work, the message only a nudge (``bridge.queue``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import peewee as pw
+
+from .. import queue
+from ..asana.client import AsanaFieldsClient
+from ..asana.errors import (
+    AsanaAuthDenied,
+    AsanaError,
+    AsanaNeedsReconnect,
+    AsanaNotFound,
+    AsanaRateLimited,
+    AsanaUnavailable,
+)
+from ..db import database
+from ..errors import BridgeError
+from ..models import (
+    AsanaUser,
+    AsanaWorkspace,
+    FieldSync,
+    IssueLink,
+    JiraInstance,
+    TaskFields,
+    TaskProjects,
+    audit,
+)
+from ..timeutil import utcnow
+from . import asana_users, instances
+
+log = logging.getLogger("bridge.sync")
+
+WHAT = ("status", "priority", "assignee", "done")
+LABELS = {"status": "Status", "priority": "Priority", "assignee": "Assignee",
+          "done": "Done / not done (status category)"}
+DEFAULT_NAMES = {"status": "Jira status", "priority": "Jira priority",
+                 "assignee": "Jira assignee", "done": "Jira done"}
+# Asana wants at least one option on a new enum field (REST OAS EnumOption).
+FIRST_OPTIONS = {"status": ["To Do", "In Progress", "Done"],
+                 "priority": ["Highest", "High", "Medium", "Low", "Lowest"],
+                 "assignee": ["Unassigned"], "done": ["Done", "Not done"]}
+DONE, NOT_DONE, UNASSIGNED = "Done", "Not done", "Unassigned"
+DONE_COLOR = "green"  # the widget's pill colour of Jira's "done" status category
+
+WRITE_TASK = "sync.write"
+MAX_ATTEMPTS = 8
+PROJECTS_MAX_AGE = dt.timedelta(hours=1)
+
+
+class SyncRefused(BridgeError):
+    status = 400
+    code = "field_sync_refused"
+
+
+class NotProjectAdmin(SyncRefused):
+    status = 403
+    code = "not_project_admin"
+    public_message = ("Only an admin of this Asana project can change which Jira values "
+                      "its fields show.")
+
+
+class NoJiraHere(SyncRefused):
+    code = "no_jira_connected"
+    public_message = "No Jira is connected to this project's Asana workspace."
+
+
+# -- the values -------------------------------------------------------------------------------
+
+def values_of(snap: dict) -> dict:
+    """What the fields should say for a widget snapshot (``services.widget.summarize``)."""
+    if snap.get("missing") or snap.get("placeholder"):
+        return {}
+    return {"status": snap.get("status") or None,
+            "priority": snap.get("priority") or None,
+            "assignee": snap.get("assignee") or UNASSIGNED,
+            "done": DONE if snap.get("status_color") == DONE_COLOR else NOT_DONE}
+
+
+def _fields_client(user: AsanaUser, settings) -> AsanaFieldsClient:
+    return asana_users.client_for(user, settings, cls=AsanaFieldsClient)
+
+
+# -- turning it on and off (the settings page) -------------------------------------------------
+
+def project_admin_check(client: AsanaFieldsClient, project_gid: str, user_gid: str) -> None:
+    if client.access_level(project_gid, user_gid) != "admin":
+        raise NotProjectAdmin()
+
+
+def enable(user: AsanaUser, settings, project_gid: str, choices: dict[str, str],
+           *, complete_on_done: bool = False) -> FieldSync:
+    """Turn the sync on (or change it) for a project. ``choices`` maps each of ``WHAT``
+    to ``"new"`` (create "Jira status" etc.), the gid of an enum field already on the
+    project, or ``""`` (not written). Refusals change nothing."""
+    client = _fields_client(user, settings)
+    project_admin_check(client, project_gid, user.gid)
+    project = client.project(project_gid)
+    workspace = str((project.get("workspace") or {}).get("gid") or "")
+    if not instances.for_workspace(workspace):
+        raise NoJiraHere()
+    chosen = {what: (choices.get(what) or "").strip() for what in WHAT}
+    if not any(chosen.values()):
+        raise SyncRefused("Choose at least one Jira value to show in a field.")
+    on_project = {f["gid"]: f for f in client.project_fields(project_gid)}
+    for what, choice in chosen.items():
+        if choice and choice != "new":
+            field = on_project.get(choice)
+            if field is None or field.get("resource_subtype") != "enum":
+                raise SyncRefused(f"The field chosen for {LABELS[what]} is not a "
+                                  "single-select (enum) field of this project.")
+    fields = {}
+    for what, choice in chosen.items():
+        if not choice:
+            continue
+        if choice == "new":
+            try:
+                field = client.create_enum_field(workspace, DEFAULT_NAMES[what],
+                                                 FIRST_OPTIONS[what])
+            except AsanaError as exc:
+                if exc.http_status == 400:
+                    raise SyncRefused(f"Asana refused a new field named "
+                                      f"“{DEFAULT_NAMES[what]}” (one may exist already in "
+                                      "the workspace): choose it from the list instead.") \
+                        from None
+                raise
+            client.add_field_to_project(project_gid, field["gid"])
+        else:
+            field = on_project[choice]
+        fields[what] = {"gid": field["gid"], "name": field.get("name") or "",
+                        "options": _options(field)}
+    now = utcnow()
+    values = {"workspace_gid": workspace, "project_name": project.get("name") or "",
+              "enabled_by": user, "fields": fields, "complete_on_done": bool(complete_on_done),
+              "state": "active", "notice": None, "paused_until": None, "updated_at": now}
+    with database.atomic():
+        row = FieldSync.get_or_none(FieldSync.project_gid == project_gid)
+        if row is None:
+            row = FieldSync.create(project_gid=project_gid, created_at=now, **values)
+        else:
+            FieldSync.update(**values).where(FieldSync.id == row.id).execute()
+            row = FieldSync.get_by_id(row.id)
+            TaskFields.delete().where(TaskFields.sync == row).execute()  # fields may differ
+    audit("field_sync.enabled", actor=user.gid, target=project_gid,
+          fields=sorted(fields), complete_on_done=bool(complete_on_done))
+    return row
+
+
+def disable(user: AsanaUser, settings, project_gid: str) -> bool:
+    client = _fields_client(user, settings)
+    project_admin_check(client, project_gid, user.gid)
+    removed = FieldSync.delete().where(FieldSync.project_gid == project_gid).execute()
+    if removed:
+        audit("field_sync.disabled", actor=user.gid, target=project_gid)
+    return bool(removed)
+
+
+def _options(field: dict) -> dict[str, str]:
+    return {str(o.get("name") or "").lower(): str(o["gid"])
+            for o in field.get("enum_options") or [] if o.get("enabled", True)}
+
+
+def stop(sync: FieldSync, reason: str, notice: str) -> None:
+    """Stop writing for a project (its admin's token is gone): an audit event and a
+    notice on the settings form."""
+    changed = (FieldSync.update(state="stopped", notice=notice, updated_at=utcnow())
+               .where((FieldSync.id == sync.id) & (FieldSync.state == "active")).execute())
+    if changed:
+        audit("field_sync.stopped", actor=sync.enabled_by_id and sync.enabled_by.gid or "",
+              target=sync.project_gid, outcome=reason)
+
+
+# -- after a re-read ---------------------------------------------------------------------------
+
+def active_syncs(instance: JiraInstance) -> list[FieldSync]:
+    return list(FieldSync.select().join(AsanaWorkspace, on=(
+        FieldSync.workspace_gid == AsanaWorkspace.gid))
+        .where((AsanaWorkspace.id == instance.workspace_id) & (FieldSync.state == "active")))
+
+
+def on_snapshot(instance: JiraInstance, key: str, snap: dict) -> list[str]:
+    """Bring the fields of every synced task linked to the issue up to date with ``snap``
+    (fresh from Jira). Returns each task's outcome (``written``, ``unchanged``, ...)."""
+    syncs = active_syncs(instance)
+    if not syncs or not values_of(snap):
+        return []
+    settings = queue.settings()
+    outcomes = []
+    tasks = [gid for (gid,) in IssueLink.select(IssueLink.task_gid).where(
+        (IssueLink.instance == instance.id) & (IssueLink.issue_key == key.upper())).tuples()]
+    for task_gid in dict.fromkeys(tasks):
+        for sync in syncs:
+            try:
+                if sync.project_gid not in projects_of(task_gid, sync, settings):
+                    continue
+            except AsanaError as exc:
+                outcomes.append(_on_asana_error(sync, None, exc))
+                continue
+            outcomes.append(apply(sync, task_gid, values_of(snap), settings))
+    return outcomes
+
+
+def projects_of(task_gid: str, sync: FieldSync, settings, *, fresh: bool = False) -> list[str]:
+    """The task's projects, read once with the admin's token and kept an hour."""
+    row = TaskProjects.get_or_none(TaskProjects.task_gid == task_gid)
+    if row is not None and not fresh and row.read_at > utcnow() - PROJECTS_MAX_AGE:
+        return list(row.projects)
+    if sync.enabled_by is None:
+        raise AsanaNeedsReconnect()
+    task = _fields_client(sync.enabled_by, settings).task(task_gid, fields="projects")
+    projects = [str(p.get("gid")) for p in task.get("projects") or [] if p.get("gid")]
+    (TaskProjects.insert(task_gid=task_gid, projects=projects, read_at=utcnow())
+     .on_conflict(conflict_target=[TaskProjects.task_gid],
+                  update={TaskProjects.projects: projects, TaskProjects.read_at: utcnow()})
+     .execute())
+    return projects
+
+
+def apply(sync: FieldSync, task_gid: str, values: dict, settings) -> str:
+    """Record what the task's fields should say and write it if it differs from what was
+    last written."""
+    wanted = {what: values[what] for what in sync.fields if what in values}
+    row = _row(sync, task_gid)
+    if row.state == "ok" and row.written == wanted:
+        return "unchanged"
+    (TaskFields.update(wanted=wanted, state="pending", updated_at=utcnow())
+     .where(TaskFields.id == row.id).execute())
+    return write(row.id, settings)
+
+
+def _row(sync: FieldSync, task_gid: str) -> TaskFields:
+    row = TaskFields.get_or_none((TaskFields.sync == sync) & (TaskFields.task_gid == task_gid))
+    if row is not None:
+        return row
+    try:
+        with database.atomic():
+            return TaskFields.create(sync=sync, task_gid=task_gid, written={}, state="ok")
+    except pw.IntegrityError:
+        return TaskFields.get((TaskFields.sync == sync) & (TaskFields.task_gid == task_gid))
+
+
+def write_later(row_id: int) -> str:
+    return write(row_id, queue.settings())
+
+
+def write(row_id: int, settings) -> str:
+    """One ``PUT /tasks/{gid}`` with every field whose wanted value differs from the
+    written one. Returns ``written``, ``unchanged``, ``deferred``, ``stopped``,
+    ``failed`` or ``gone``."""
+    row = TaskFields.get_or_none(TaskFields.id == row_id)
+    if row is None or row.state != "pending" or row.wanted is None:
+        return "gone"
+    sync = FieldSync.get_by_id(row.sync_id)
+    if sync.state != "active":
+        return "stopped"
+    now = utcnow()
+    if sync.paused_until and sync.paused_until > now:
+        return _defer(row, (sync.paused_until - now).total_seconds())
+    wanted = dict(row.wanted)
+    changed = {what: value for what, value in wanted.items()
+               if row.written.get(what, object()) != value}
+    if not changed:
+        _done(row, wanted)
+        return "unchanged"
+    if sync.enabled_by is None:
+        stop(sync, "no_user", "The person who turned this on is no longer known to the "
+                              "bridge: an admin of the project must turn it on again.")
+        return "stopped"
+    try:
+        client = _fields_client(sync.enabled_by, settings)
+        data: dict = {"custom_fields": {}}
+        for what, value in changed.items():
+            field = sync.fields[what]
+            data["custom_fields"][field["gid"]] = (
+                None if value is None else _option(client, sync, what, value))
+        if (sync.complete_on_done and changed.get("done") == DONE):
+            data["completed"] = True
+        client.update_task(row.task_gid, data)
+    except AsanaError as exc:
+        return _on_asana_error(sync, row, exc)
+    _done(row, wanted)
+    return "written"
+
+
+def _option(client: AsanaFieldsClient, sync: FieldSync, what: str, name: str) -> str:
+    """The gid of the field's option called ``name``, made when missing."""
+    field = sync.fields[what]
+    gid = field["options"].get(name.lower())
+    if gid:
+        return gid
+    made = client.add_enum_option(field["gid"], name)
+    field["options"][name.lower()] = str(made["gid"])
+    FieldSync.update(fields=sync.fields).where(FieldSync.id == sync.id).execute()
+    return str(made["gid"])
+
+
+def _done(row: TaskFields, wanted: dict) -> None:
+    (TaskFields.update(written=wanted, state="ok", attempts=0, next_attempt_at=None,
+                       updated_at=utcnow())
+     .where((TaskFields.id == row.id) & (TaskFields.wanted == wanted)).execute())
+    # (a newer wish arrived meanwhile: it stays pending, and its own message writes it)
+
+
+def _defer(row: TaskFields, seconds: float) -> str:
+    seconds = max(0.5, seconds)
+    (TaskFields.update(next_attempt_at=utcnow() + dt.timedelta(seconds=seconds))
+     .where(TaskFields.id == row.id).execute())
+    queue.enqueue(WRITE_TASK, row.id, delay=seconds)
+    return "deferred"
+
+
+def _on_asana_error(sync: FieldSync, row: TaskFields | None, exc: AsanaError) -> str:
+    if isinstance(exc, AsanaNeedsReconnect):
+        stop(sync, "token_lost", "Writing stopped: the Asana authorization of the person "
+                                 "who turned this on is no longer valid. Turn it on again.")
+        return "stopped"
+    if isinstance(exc, AsanaRateLimited):
+        wait = float(exc.retry_after or 30)
+        until = utcnow() + dt.timedelta(seconds=wait)
+        (FieldSync.update(paused_until=until)
+         .where((FieldSync.id == sync.id) & ((FieldSync.paused_until.is_null())
+                                            | (FieldSync.paused_until < until))).execute())
+        log.info("sync.rate_limited project=%s retry_after=%s", sync.project_gid, wait)
+        return _defer(row, wait) if row is not None else "deferred"
+    if row is None:
+        return "failed"
+    if isinstance(exc, AsanaNotFound):
+        row.delete_instance()  # the task is gone, or no longer visible to the admin
+        return "gone"
+    attempts = row.attempts + 1
+    if isinstance(exc, AsanaUnavailable) and attempts < MAX_ATTEMPTS:
+        TaskFields.update(attempts=attempts).where(TaskFields.id == row.id).execute()
+        return _defer(row, min(300.0, 2.0 * 2 ** attempts))
+    (TaskFields.update(state="failed", attempts=attempts, updated_at=utcnow())
+     .where(TaskFields.id == row.id).execute())
+    if isinstance(exc, AsanaAuthDenied):
+        log.info("sync.refused project=%s task=%s", sync.project_gid, row.task_gid)
+    else:
+        log.warning("sync.failed project=%s task=%s error=%s", sync.project_gid,
+                    row.task_gid, exc.code)
+    return "failed"
+
+
+def sweep(now: dt.datetime | None = None) -> int:
+    """Re-send pending writes whose message was lost (due a while ago, still pending)."""
+    now = now or utcnow()
+    sent = 0
+    for row in (TaskFields.select(TaskFields.id)
+                .where((TaskFields.state == "pending")
+                       & (TaskFields.next_attempt_at.is_null(False))
+                       & (TaskFields.next_attempt_at < now - dt.timedelta(minutes=2)))
+                .limit(200)):
+        TaskFields.update(next_attempt_at=now).where(TaskFields.id == row.id).execute()
+        queue.enqueue(WRITE_TASK, row.id)
+        sent += 1
+    return sent
+

@@ -1,0 +1,206 @@
+"""Jira's state in Asana custom fields over real HTTP (issue 17 §6): bridge → Jira simulator
+(the widget's re-read) → Asana simulator (custom fields, PUT /tasks)."""
+
+from __future__ import annotations
+
+import pytest
+from bridge_sandbox.asana.seed import PROJECT, TASK_EMPTY, TASK_PLAIN
+
+from bridge.models import AsanaUser, AuditEvent, FieldSync, IssueLink, TaskFields
+from bridge.services import sync, sync_refresh, widget
+
+from .conftest import jira_state
+from .helpers import authorize_user, oauth2_instance
+
+pytestmark = pytest.mark.e2e
+
+ALL_NEW = {"status": "new", "priority": "new", "assignee": "new", "done": "new"}
+
+
+@pytest.fixture
+def jira10(jira_factory):
+    return jira_factory("10.3.0")
+
+
+@pytest.fixture
+def linked(bridge, asana, jira10):
+    """Alice (admin of the seeded project) connected; EX-1 linked to a task of it, EX-2
+    to a task of it too."""
+    instance = oauth2_instance(bridge, jira10)
+    authorize_user(bridge, jira10)
+    st = jira_state(jira10)
+    with bridge.app.app_context():
+        alice = AsanaUser.get()
+        for task, key in ((TASK_PLAIN, "EX-1"), (TASK_EMPTY, "EX-2")):
+            IssueLink.create(task_gid=task, instance=instance, issue_id=st.find_issue(key)["id"],
+                             issue_key=key, linked_by=alice)
+    return instance
+
+
+def _fields(asana, task: str) -> dict:
+    sim = asana.app.sim
+    out = {}
+    for setting in sim.field_settings.get(PROJECT, []):
+        field = sim.custom_fields[setting["custom_field"]]
+        value = sim.task_field_value(task, field["gid"])
+        option = next((o for o in field["enum_options"] if o["gid"] == value), None)
+        out[field["name"]] = option["name"] if option else None
+    return out
+
+
+def _webhook_reread(bridge, instance, key: str):
+    """What a Jira webhook for ``key`` leads to on a worker (services.widget)."""
+    with bridge.app.app_context():
+        widget.invalidate(instance, issue_key=key)
+        return widget.refresh(instance, key, widget.WidgetOptions())
+
+
+def _enable(bridge, choices=ALL_NEW, **kw) -> FieldSync:
+    with bridge.app.app_context():
+        return sync.enable(AsanaUser.get(), bridge.app.config["BRIDGE"], PROJECT, choices, **kw)
+
+
+def test_fields_follow_jira_with_one_write_per_change(bridge, asana, jira10, linked):
+    row = _enable(bridge, complete_on_done=True)
+    assert set(row.fields) == {"status", "priority", "assignee", "done"}
+    with bridge.app.app_context():
+        assert sync_refresh.reread(FieldSync.get()) == 2
+    sim = asana.app.sim
+    alice_name = jira_state(jira10).users["alice"]["displayName"]
+    assert _fields(asana, TASK_PLAIN) == {"Jira status": "Open", "Jira priority": "High",
+                                          "Jira assignee": alice_name, "Jira done": "Not done"}
+    writes = len(sim.task_updates)
+    assert writes == 2  # one per task
+    # A status change in Jira: one write, the changed field only.
+    jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
+    assert _webhook_reread(bridge, linked, "EX-1")
+    assert len(sim.task_updates) == writes + 1
+    last = sim.task_updates[-1]
+    assert last["task"] == TASK_PLAIN and len(last["data"]["custom_fields"]) == 1
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
+    # Nothing changed in what the fields show (a comment, say): no write.
+    jira_state(jira10).update_issue("EX-1", {"summary": "Only the summary changed"})
+    assert _webhook_reread(bridge, linked, "EX-1")
+    assert len(sim.task_updates) == writes + 1
+    # Done: status and category change in one write, and the task is completed.
+    jira_state(jira10).update_issue("EX-1", {"status": "Done", "assignee": None})
+    _webhook_reread(bridge, linked, "EX-1")
+    assert len(sim.task_updates) == writes + 2
+    assert _fields(asana, TASK_PLAIN) == {"Jira status": "Done", "Jira priority": "High",
+                                          "Jira assignee": "Unassigned", "Jira done": "Done"}
+    assert sim.tasks[TASK_PLAIN]["completed"] is True
+    assert sim.tasks[TASK_EMPTY]["completed"] is False
+    # A value Asana has no option for yet gets one.
+    jira_state(jira10).update_issue("EX-1", {"priority": "Lowest", "assignee": "bob"})
+    _webhook_reread(bridge, linked, "EX-1")
+    assert _fields(asana, TASK_PLAIN)["Jira assignee"] == \
+        jira_state(jira10).users["bob"]["displayName"]
+
+
+def test_only_a_project_admin_turns_it_on_and_an_existing_field_can_be_chosen(
+        bridge, asana, jira10, linked):
+    from bridge_sandbox.asana.seed import ALICE, BOB
+
+    asana.app.sim.projects[PROJECT]["members"] = {BOB: "admin"}  # Alice is no admin now
+    with pytest.raises(sync.NotProjectAdmin):
+        _enable(bridge)
+    with bridge.app.app_context():
+        assert FieldSync.select().count() == 0
+        assert asana.app.sim.custom_fields == {}
+    asana.app.sim.projects[PROJECT]["members"] = {ALICE: "admin"}
+    row = _enable(bridge, {"status": "new"})
+    status_gid = row.fields["status"]["gid"]
+    # Turned on again choosing the field that is now on the project: no second field.
+    again = _enable(bridge, {"status": status_gid, "done": ""})
+    assert again.fields["status"]["gid"] == status_gid and set(again.fields) == {"status"}
+    assert len(asana.app.sim.custom_fields) == 1
+    with pytest.raises(sync.SyncRefused):
+        _enable(bridge, {"status": "1234"})  # not a field of the project
+
+
+def test_a_lost_token_stops_the_sync_with_an_audit_event(bridge, asana, jira10, linked):
+    _enable(bridge, {"status": "new"})
+    with bridge.app.app_context():
+        sync_refresh.reread(FieldSync.get())
+        AsanaUser.update(access_token="revoked-token").execute()
+    jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
+    _webhook_reread(bridge, linked, "EX-1")
+    with bridge.app.app_context():
+        stopped = FieldSync.get()
+        assert stopped.state == "stopped" and "no longer valid" in stopped.notice
+        assert AuditEvent.get(AuditEvent.action == "field_sync.stopped").outcome == "token_lost"
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "Open"
+
+
+def test_a_429_pauses_writes_and_nothing_is_lost(bridge, asana, jira10, linked):
+    _enable(bridge, {"status": "new"})
+    with bridge.app.app_context():
+        sync_refresh.reread(FieldSync.get())
+    sim = asana.app.sim
+    sim.rate_limit_per_minute = 0  # every request now answers 429 with Retry-After
+    jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
+    _webhook_reread(bridge, linked, "EX-1")
+    with bridge.app.app_context():
+        row = TaskFields.get(TaskFields.task_gid == TASK_PLAIN)
+        assert row.state == "pending" and row.wanted == {"status": "In Progress"}
+        assert FieldSync.get().paused_until is not None
+        # While paused, a write does not even ask Asana.
+        before = sum(len(w) for w in sim.requests_log.values())
+        assert sync.write(row.id, bridge.app.config["BRIDGE"]) == "deferred"
+        assert sum(len(w) for w in sim.requests_log.values()) == before
+        # Retry-After has passed: the queued write goes through.
+        sim.rate_limit_per_minute = 1500
+        FieldSync.update(paused_until=None).execute()
+        assert sync.write_later(row.id) == "written"
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
+
+
+def _signed_in(bridge, email="alice@example.com"):
+    from .browser import Browser
+    from .conftest import asana_consent
+
+    browser = Browser()
+    page = asana_consent(browser, browser.get(f"{bridge.url}/fields"), email=email)
+    assert page.status_code == 200 and page.url == f"{bridge.url}/fields", page.url
+    return browser, page
+
+
+def test_the_settings_page_turns_it_on_and_shows_a_stop(bridge, asana, jira10, linked):
+    browser, page = _signed_in(bridge)
+    assert "Website relaunch" in page.text
+    form = browser.get(f"{bridge.url}/fields/{PROJECT}")
+    assert form.status_code == 200 and "Turn on" in form.text
+    saved = browser.submit(form, button="action", button_value="on", status="new",
+                           priority="", assignee="", done="new", complete_on_done="on")
+    assert saved.status_code == 200 and 'id="saved"' in saved.text, saved.text[:500]
+    with bridge.app.app_context():
+        row = FieldSync.get()
+        assert set(row.fields) == {"status", "done"} and row.complete_on_done
+        assert row.enabled_by.email == "alice@example.com"
+    names = {f["name"] for f in asana.app.sim.custom_fields.values()}
+    assert names == {"Jira status", "Jira done"}
+    # Saved again with what the form now shows: the same fields, nothing new made.
+    again = browser.submit(browser.get(f"{bridge.url}/fields/{PROJECT}"), button="action",
+                           button_value="on")
+    assert 'id="saved"' in again.text and len(asana.app.sim.custom_fields) == 2
+    # A stopped sync says why on the form.
+    with bridge.app.app_context():
+        sync.stop(FieldSync.get(), "token_lost", "Writing stopped: test notice.")
+    assert "Writing stopped: test notice." in browser.get(f"{bridge.url}/fields/{PROJECT}").text
+    # A forged post without the CSRF token changes nothing.
+    forged = browser.session.post(f"{bridge.url}/fields/{PROJECT}",
+                                  data={"action": "off"}, timeout=15)
+    assert forged.status_code in (400, 403)
+    with bridge.app.app_context():
+        assert FieldSync.select().count() == 1
+    off = browser.submit(browser.get(f"{bridge.url}/fields/{PROJECT}"), button="action",
+                         button_value="off")
+    assert "Turned off" in off.text
+    with bridge.app.app_context():
+        assert FieldSync.select().count() == 0
+
+
+def test_the_settings_page_refuses_a_project_editor(bridge, asana, jira10, linked):
+    browser, _ = _signed_in(bridge, email="bob@example.com")
+    refused = browser.get(f"{bridge.url}/fields/{PROJECT}")
+    assert refused.status_code == 403 and "Only an admin of this Asana project" in refused.text
