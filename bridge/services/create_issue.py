@@ -14,6 +14,10 @@ answers the issue as the attached resource. Jira's field errors come back on the
 A double submit (second click, retried request) gives the first issue: the submit claims
 a row keyed by a hash of who submitted what (``ActionRun``, unique key) before calling
 Jira, and records Jira's answer the moment it has it.
+
+Rule actions (``rules``) use the same form builder (``build_form`` with ``kind=RULE``) and
+the same creation (``create``: the task's link slot, Jira, the link, the copies); what
+differs between the two is data (``FormKind``) and where the values come from.
 """
 
 from __future__ import annotations
@@ -236,6 +240,23 @@ def with_links(description: str, files: list[dict]) -> str:
 
 # -- the form ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class FormKind:
+    """What differs between the create form and a rule action's form; everything else is
+    one builder (``build_form``) and one creation (``create``)."""
+
+    from_task: bool  # summary, description and the file counts come from the open task
+    optional_fields: bool  # every settable field is offered (a rule fixes values once)
+    unsupported_title: str
+
+
+FORM = FormKind(from_task=True, optional_fields=False,
+                unsupported_title="Also required; set in Jira:")
+RULE = FormKind(from_task=False, optional_fields=True,
+                unsupported_title="Required, but not settable from Asana:")
+TITLE = "Create a Jira issue"
+
+
 @dataclass
 class Choice:
     instance: JiraInstance | None
@@ -253,15 +274,18 @@ def _choose(caller: Caller, values: dict, instances: list[JiraInstance]) -> Choi
 
 
 def build_form(caller: Caller, urls: Urls, values: dict | None = None,
-               errors: dict | None = None, *, title: str = "Create a Jira issue",
+               errors: dict | None = None, *, kind: FormKind = FORM,
                content: dict | None = None) -> dict:
-    """The whole form for the current ``values`` (``None``: first display, prefilled)."""
+    """The whole form of ``kind`` for the current ``values`` (``None``: first display,
+    prefilled from the task). Errors for fields the form does not show (Jira's own
+    messages) land on the issue type."""
     errors = dict(errors or {})
     first = values is None
     values = dict(values or {})
     user = _asana_user(caller)
     instances = usable_instances(caller)
-    if caller.task:
+    task = caller.task if kind.from_task else None
+    if task:
         limit = caller.settings.max_issues_per_task
         if first and content is None:
             content = task_content(caller)
@@ -269,7 +293,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
         def attached():
             return (content or _task_content_cached(caller, user))["files"]
 
-        if not links.has_room(caller.task, limit, attached, actor=str(caller.user)):
+        if not links.has_room(task, limit, attached, actor=str(caller.user)):
             return full_form(urls, limit)
     choice = _choose(caller, values, instances)
     fields: list[dict] = []
@@ -302,31 +326,19 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                 F_ISSUETYPE, "Issue type", [forms.option(t["id"], t["name"]) for t in types],
                 choice.issuetype, required=True, watched=True,
                 error=errors.pop(F_ISSUETYPE, None)))
-    if first and caller.task:
-        content = content or task_content(caller)
-        values[F_SUMMARY] = content["name"][:forms.SINGLE_LINE_MAX]
-        values[F_DESCRIPTION] = description_prefill(content["wiki"])
-        if attachments.summarize(content["to_share"])[0]:
-            values[F_COPY] = [COPY_OPTION]
-    fields.append(forms.single_line(F_SUMMARY, "Summary", values.get(F_SUMMARY) or "",
-                                    required=True, error=errors.pop(F_SUMMARY, None)))
-    fields.append(forms.multi_line(F_DESCRIPTION, "Description",
-                                   values.get(F_DESCRIPTION) or "",
-                                   placeholder="Jira wiki markup",
-                                   error=errors.pop(F_DESCRIPTION, None)))
-    if caller.task:
-        if content is None:
-            content = _task_content_cached(caller, user)
-        shared = content["to_share"]
-        if attachments.summarize(shared)[0] or attachments.external_links(shared):
-            fields.append(forms.checkbox(F_COPY, "Attachments",
-                                         [forms.option(COPY_OPTION, copy_label(shared))],
-                                         values.get(F_COPY)))
+    if kind.from_task:
+        fields.extend(_task_part(caller, user, values, errors, first, content))
+    else:  # a rule: the task is not known until the rule runs
+        fields.append(forms.static_text("from_task", "Summary and description: from the task"))
+        fields.append(forms.checkbox(F_COPY, "Attachments",
+                                     [forms.option(COPY_OPTION, "Copy the task's files to Jira")],
+                                     values.get(F_COPY)))
     ready = bool(choice.instance and choice.project and choice.issuetype)
     if ready:
         metas = field_metas(jira, (user.id, choice.instance.id), choice.project,
                             choice.issuetype)
-        shown, unsupported = jira_fields.form_fields(metas)
+        shown, unsupported = jira_fields.form_fields(metas,
+                                                     include_optional=kind.optional_fields)
         room = forms.MAX_FIELDS - len(fields) - (2 if unsupported else 0)
         for f in shown[:max(0, room)]:
             url = urls.typeahead.format(field=typeahead_field(choice, f))
@@ -334,15 +346,40 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                                               error=errors.pop(f.id, None)))
         if unsupported:
             names = ", ".join(f.name for f in unsupported)
-            fields.append(forms.static_text("unsupported_title", "Also required; set in Jira:",
+            fields.append(forms.static_text("unsupported_title", kind.unsupported_title,
                                             style="header"))
             fields.append(forms.static_text("unsupported", names))
     if errors:  # Jira's messages about fields the form does not show
-        target = next((f for f in fields if f["id"] == F_SUMMARY), fields[0])
+        target = next((f for f in fields if f["id"] == F_ISSUETYPE), fields[0])
         extra = "; ".join(str(v) for v in errors.values())
         target["error"] = (target.get("error", "") + " " + extra).strip()
-    return forms.form(title, fields, on_change=urls.on_change,
+    return forms.form(TITLE, fields, on_change=urls.on_change,
                       on_submit=urls.on_submit if ready else None)
+
+
+def _task_part(caller: Caller, user: AsanaUser, values: dict, errors: dict, first: bool,
+               content: dict | None) -> list[dict]:
+    """Summary, description and the copy checkbox, prefilled from the task."""
+    if not caller.task:
+        content = {"name": "", "wiki": "", "to_share": []}
+    elif content is None:
+        content = task_content(caller) if first else _task_content_cached(caller, user)
+    if first:
+        values[F_SUMMARY] = content["name"][:forms.SINGLE_LINE_MAX]
+        values[F_DESCRIPTION] = description_prefill(content["wiki"])
+        if attachments.summarize(content["to_share"])[0]:
+            values[F_COPY] = [COPY_OPTION]
+    part = [forms.single_line(F_SUMMARY, "Summary", values.get(F_SUMMARY) or "",
+                              required=True, error=errors.pop(F_SUMMARY, None)),
+            forms.multi_line(F_DESCRIPTION, "Description", values.get(F_DESCRIPTION) or "",
+                             placeholder="Jira wiki markup",
+                             error=errors.pop(F_DESCRIPTION, None))]
+    shared = content["to_share"]
+    if attachments.summarize(shared)[0] or attachments.external_links(shared):
+        part.append(forms.checkbox(F_COPY, "Attachments",
+                                   [forms.option(COPY_OPTION, copy_label(shared))],
+                                   values.get(F_COPY)))
+    return part
 
 
 def typeahead_field(choice: Choice, f: JiraField) -> str:
@@ -446,36 +483,70 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
         description = full_description(description, content["wiki"])
     if copy:
         description = with_links(description, files)
-    fields.update({"project": {"key": choice.project}, "issuetype": {"id": str(choice.issuetype)},
+    fields = issue_fields(fields, project=choice.project, issuetype=choice.issuetype,
+                          summary=summary, description=description)
+    new = NewIssue(user=user, instance=choice.instance, jira=jira, fields=fields,
+                   summary=summary, task=caller.task, attachment_gid=attachment_gid,
+                   files=files if copy else [], limit=caller.settings.max_issues_per_task,
+                   attached=lambda: task_content(caller)["files"])
+    try:
+        return create(new, run)
+    except links.TaskFull:
+        raise FormRejected(full_form(urls, new.limit), "The task is full.") from None
+    except JiraInvalidInput as exc:
+        errors = dict(exc.field_errors)
+        if exc.messages:
+            errors[F_ISSUETYPE] = " ".join(str(m) for m in exc.messages)
+        raise reject(errors) from None
+
+
+@dataclass
+class NewIssue:
+    """An issue about to be made, by the form or by a rule run (``create``)."""
+
+    user: AsanaUser
+    instance: JiraInstance
+    jira: object
+    fields: dict
+    summary: str
+    task: str | None
+    limit: int
+    attached: object  # () -> the task's attachments, read only when the task is full
+    attachment_gid: str | None = None
+    files: list = field(default_factory=list)
+
+
+def issue_fields(fixed: dict, *, project: str, issuetype: str, summary: str,
+                 description: str) -> dict:
+    """Jira's ``fields`` for a new issue: the fixed or typed field values, then the
+    choices and the text."""
+    fields = dict(fixed)
+    fields.update({"project": {"key": project}, "issuetype": {"id": str(issuetype)},
                    "summary": summary})
     if description.strip():
         fields["description"] = description
-    limit = caller.settings.max_issues_per_task
+    return fields
+
+
+def create(new: NewIssue, run: idempotency.Run) -> dict:
+    """Make the issue once per ``run``: claim the task's slot (``links.TaskFull`` when
+    there is none), create in Jira (``JiraInvalidInput`` when Jira refuses), link it and
+    queue the copies; answer the attached resource. A retried run resumes after Jira's
+    answer was recorded."""
     slot = None
-    if not run.has("created") and caller.task:
-        try:  # the limit is held before Jira is asked (services.links)
-            slot = links.claim(caller.task, limit, lambda: task_content(caller)["files"],
-                               actor=str(caller.user))
-        except links.TaskFull:
-            raise FormRejected(full_form(urls, limit), "The task is full.") from None
+    if not run.has("created") and new.task:
+        slot = links.claim(new.task, new.limit, new.attached, actor=new.user.gid)
     try:
-        created = run.step("created", lambda: _create(user, choice.instance, jira, fields,
-                                                      on_invalid=reject))
-        return finish(choice.instance, created, summary, task=caller.task, user=user,
-                      attachment_gid=attachment_gid, files=files if copy else [], slot=slot)
+        created = run.step("created", lambda: _jira_create(new.jira, new.fields))
+        return finish(new.instance, created, new.summary, task=new.task, user=new.user,
+                      attachment_gid=new.attachment_gid, files=new.files, slot=slot)
     finally:
         links.release(slot)
 
 
-def _create(user, instance, jira, fields: dict, on_invalid) -> dict:
-    try:
-        created = jira.create_issue(fields)
-    except JiraInvalidInput as exc:
-        errors = dict(exc.field_errors)
-        if exc.messages and not errors:
-            errors[F_SUMMARY] = " ".join(str(m) for m in exc.messages)
-        raise on_invalid(errors) from None
-    return {"id": str(created["id"]), "key": created["key"]}
+def _jira_create(jira, fields: dict) -> dict:
+    made = jira.create_issue(fields)
+    return {"id": str(made["id"]), "key": made["key"]}
 
 
 def finish(instance: JiraInstance, created: dict, summary: str, *, task: str | None,

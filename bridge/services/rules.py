@@ -11,6 +11,9 @@
   it happen once even when two retries arrive together on two workers. An action the
   bridge does not know (deleted) answers 410; a creator who must reconnect gets an
   ``error`` saying so, and an audit event.
+
+The form and the creation are the create form's (``create_issue.build_form`` with
+``kind=RULE``, ``create_issue.create``); this module adds saving and running.
 """
 
 from __future__ import annotations
@@ -28,16 +31,13 @@ from . import (
     idempotency,
     instances,
     jira_as_user,
-    jira_fields,
     links,
     wikimarkup,
 )
 from .create_issue import (
     COPY_OPTION,
     F_COPY,
-    F_INSTANCE,
     F_ISSUETYPE,
-    F_PROJECT,
     Caller,
     FormRejected,
     Urls,
@@ -54,68 +54,13 @@ class ActionGone(BridgeError):
 
 def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                errors: dict | None = None, *, action_gid: str | None = None) -> dict:
-    """The rule action's configuration form (saved values when editing an action)."""
-    from ..asana import forms
-
-    errors = dict(errors or {})
+    """The rule action's configuration form (saved values when editing an action): the
+    create form's builder, of the ``RULE`` kind."""
     if values is None and action_gid:
         saved = RuleAction.get_or_none(RuleAction.action_gid == str(action_gid))
         values = dict((saved.config or {}).get("values") or {}) if saved else {}
-    values = dict(values or {})
-    user = create_issue._asana_user(caller)
-    instances = create_issue.usable_instances(caller)
-    choice = create_issue._choose(caller, values, instances)
-    fields: list[dict] = []
-    if len(instances) > 1:
-        fields.append(forms.dropdown(
-            F_INSTANCE, "Jira", [forms.option(i.id, i.name or i.base_url) for i in instances],
-            choice.instance.id if choice.instance else None, required=True, watched=True,
-            error=errors.pop(F_INSTANCE, None)))
-    jira = None
-    if choice.instance is not None:
-        jira = jira_as_user.jira_for(user, choice.instance)
-        key = (user.id, choice.instance.id)
-        projects = create_issue.creatable_projects(jira, key)
-        if choice.project and all(p["key"] != choice.project for p in projects):
-            choice.project = None
-        fields.append(forms.dropdown(
-            F_PROJECT, "Jira project", [forms.option(p["key"], f"{p['name']} ({p['key']})")
-                                        for p in projects],
-            choice.project, required=True, watched=True, error=errors.pop(F_PROJECT, None)))
-        if choice.project:
-            types = create_issue.issue_types(jira, key, choice.project)
-            if choice.issuetype and all(str(t["id"]) != str(choice.issuetype) for t in types):
-                choice.issuetype = None
-            fields.append(forms.dropdown(
-                F_ISSUETYPE, "Issue type", [forms.option(t["id"], t["name"]) for t in types],
-                choice.issuetype, required=True, watched=True,
-                error=errors.pop(F_ISSUETYPE, None)))
-    fields.append(forms.static_text("from_task", "Summary and description: from the task"))
-    fields.append(forms.checkbox(F_COPY, "Attachments",
-                                 [forms.option(COPY_OPTION, "Copy the task's files to Jira")],
-                                 values.get(F_COPY)))
-    ready = bool(choice.instance and choice.project and choice.issuetype)
-    if ready:
-        metas = create_issue.field_metas(jira, (user.id, choice.instance.id),
-                                         choice.project, choice.issuetype)
-        shown, unsupported = jira_fields.form_fields(metas, include_optional=True)
-        room = forms.MAX_FIELDS - len(fields) - (2 if unsupported else 0)
-        for f in shown[:max(0, room)]:
-            url = urls.typeahead.format(field=create_issue.typeahead_field(choice, f))
-            fields.append(jira_fields.to_form(f, values.get(f.form_id), typeahead_url=url,
-                                              error=errors.pop(f.id, None)))
-        if unsupported:
-            fields.append(forms.static_text("unsupported_title",
-                                            "Required, but not settable from Asana:",
-                                            style="header"))
-            fields.append(forms.static_text("unsupported",
-                                            ", ".join(f.name for f in unsupported)))
-    if errors:
-        target = next((f for f in fields if f["id"] == F_PROJECT), fields[0])
-        target["error"] = (target.get("error", "") + " " +
-                           "; ".join(str(v) for v in errors.values())).strip()
-    return forms.form("Create a Jira issue", fields, on_change=urls.on_change,
-                      on_submit=urls.on_submit if ready else None)
+    return create_issue.build_form(caller, urls, dict(values or {}), errors,
+                                   kind=create_issue.RULE)
 
 
 def save(caller: Caller, urls: Urls, values: dict, *, action_gid: str,
@@ -204,50 +149,29 @@ def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
         description = create_issue.with_links(description, files)
     summary = " ".join(str(content.get("name") or "").split())[:create_issue.SUMMARY_MAX] \
         or "Task from Asana"
-    fields = dict(config.get("fields") or {})
-    fields.update({"project": {"key": config["project"]},
-                   "issuetype": {"id": str(config["issuetype"])}, "summary": summary})
-    if description.strip():
-        fields["description"] = description
-
-    def create():
-        try:
-            made = jira.create_issue(fields)
-        except JiraInvalidInput as exc:
-            detail = "; ".join([*(f"{k}: {v}" for k, v in exc.field_errors.items()),
-                                *map(str, exc.messages)])
-            raise _Refused(detail) from None
-        return {"id": str(made["id"]), "key": made["key"]}
-
-    limit = settings.max_issues_per_task
-    slot = None
-    if not run.has("created"):
-        try:  # the per-task limit holds for rules too, claimed before Jira is asked
-            slot = links.claim(task, limit, lambda: asana.attachments(task),
-                               actor=creator.gid)
-        except links.TaskFull:
-            log.info("rule.task_full action=%s", action.action_gid)
-            return _error(f"This task already has {links.TaskFull(limit).limit_words}, the "
-                          "most the bridge allows: the rule created no issue.")
+    fields = create_issue.issue_fields(config.get("fields") or {}, project=config["project"],
+                                       issuetype=config["issuetype"], summary=summary,
+                                       description=description)
+    new = create_issue.NewIssue(user=creator, instance=instance, jira=jira, fields=fields,
+                                summary=summary, task=task, files=files,
+                                limit=settings.max_issues_per_task,
+                                attached=lambda: asana.attachments(task))
     try:
-        try:
-            created = run.step("created", create)
-        except _Refused as exc:
-            log.info("rule.refused action=%s", action.action_gid)
-            return _error(f"Jira refused the new issue ({exc}). Edit the rule's fixed "
-                          "values.")
-        except JiraNeedsReconnect:
-            return _reconnect(action, creator, instance)
-        resource = create_issue.finish(instance, created, summary, task=task, user=creator,
-                                       files=files, slot=slot)
-    finally:
-        links.release(slot)
-    audit("rule.ran", actor=creator.gid, target=action.action_gid, issue=created["key"])
+        resource = create_issue.create(new, run)
+    except links.TaskFull as exc:
+        log.info("rule.task_full action=%s", action.action_gid)
+        return _error(f"This task already has {exc.limit_words}, the most the bridge "
+                      "allows: the rule created no issue.")
+    except JiraInvalidInput as exc:
+        log.info("rule.refused action=%s", action.action_gid)
+        detail = "; ".join([*(f"{k}: {v}" for k, v in exc.field_errors.items()),
+                            *map(str, exc.messages)])
+        return _error(f"Jira refused the new issue ({detail}). Edit the rule's fixed values.")
+    except JiraNeedsReconnect:
+        return _reconnect(action, creator, instance)
+    audit("rule.ran", actor=creator.gid, target=action.action_gid,
+          issue=resource["resource_url"].rsplit("/", 1)[-1])
     return {"action_result": "resources_created", "resources_created": [resource]}
-
-
-class _Refused(Exception):
-    pass
 
 
 def _reconnect(action: RuleAction, creator: AsanaUser, instance: JiraInstance) -> dict:
