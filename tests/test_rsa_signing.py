@@ -109,6 +109,22 @@ def test_signature_verifies_with_cryptography(pair):
         _verify(pair.public_pem, message + "x", sign_rsa_sha1(message, pair.private_pem))
 
 
+@pytest.mark.parametrize("message", ["", "GET&https%3A%2F%2Fjira.example.com&a%3D1",
+                                     "POST&x&y%3D%C3%A9" * 50])
+def test_signature_equals_pycryptodomes_independent_implementation(pair, message):
+    """PKCS#1 v1.5 signatures are deterministic: OpenSSL (the signer) and pycryptodome
+    (another implementation of the same RFC 8017 §8.2) must give the same bytes."""
+    import base64
+
+    from Crypto.Hash import SHA1
+    from Crypto.PublicKey import RSA
+    from Crypto.Signature import pkcs1_15
+
+    theirs = pkcs1_15.new(RSA.import_key(pair.private_pem)).sign(
+        SHA1.new(message.encode("utf-8")))
+    assert sign_rsa_sha1(message, pair.private_pem) == base64.b64encode(theirs).decode()
+
+
 def test_signed_request_passes_oauthlibs_own_server_verifier(pair):
     client = JiraOAuth1Client("asana-bridge", rsa_key=pair.private_pem,
                               resource_owner_key="access-tok", resource_owner_secret="")
