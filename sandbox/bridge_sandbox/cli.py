@@ -86,6 +86,9 @@ def demo(jira_version, port, instance_path):
         "reload the task: the widget follows within a second. For EX-2:\n\n"
         f"    curl -X POST {running.jira.url}/_sim/issues/EX-2 "
         "-H 'Content-Type: application/json' -d '{\"status\": \"Done\"}'\n\n"
+        f"A linked issue links back to its task (Remote links at {running.jira.url}"
+        "/_sim/issues). To see Jira's status in an Asana field of the task, turn it on for "
+        f"the project at {running.bridge.url}/fields (as alice, the project's admin).\n\n"
         "Ctrl-C stops the demo.")
     # Wake up often: the kernel may deliver SIGTERM to any thread (a server's), and then
     # only a main thread that runs now and then notices it; an untimed wait would sleep

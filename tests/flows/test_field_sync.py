@@ -78,6 +78,9 @@ def test_fields_follow_jira_with_one_write_per_change(bridge, asana, jira10, lin
     last = sim.task_updates[-1]
     assert last["task"] == TASK_PLAIN and len(last["data"]["custom_fields"]) == 1
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
+    import requests  # the simulator's task page (the demo) shows the field too
+    page = requests.get(f"{asana.url}/demo/task/{TASK_PLAIN}", timeout=10).text
+    assert '<dd class="custom-field" data-field="Jira status">In Progress</dd>' in page
     # Nothing changed in what the fields show (a comment, say): no write.
     jira_state(jira10).update_issue("EX-1", {"summary": "Only the summary changed"})
     assert _webhook_reread(bridge, linked, "EX-1")

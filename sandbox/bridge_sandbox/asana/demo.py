@@ -41,9 +41,15 @@ def task_page(gid):
         app = None
     assignee = sim.users.get(task["assignee"]) if task["assignee"] else None
     project = sim.projects.get(task["projects"][0]) if task["projects"] else None
+    custom_fields = []  # the project's custom fields with this task's values
+    for setting in (sim.field_settings.get(project["gid"], []) if project else []):
+        field = sim.custom_fields[setting["custom_field"]]
+        value = sim.task_field_value(gid, field["gid"])
+        option = next((o for o in field["enum_options"] or [] if o["gid"] == value), None)
+        custom_fields.append((field["name"], option["name"] if option else value))
     return render_template(
         "task.html", task=task, user=user, app=app, assignee=assignee, project=project,
-        users=list(sim.users.values()),
+        users=list(sim.users.values()), custom_fields=custom_fields,
         attachments=[_attachment_view(a) for a in sim.attachments_of(gid)],
         config={"task": gid, "user": user["gid"], "workspace": task["workspace"],
                 "project": project["gid"] if project else None,
