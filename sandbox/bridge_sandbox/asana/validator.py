@@ -5,8 +5,9 @@ Asana renders a body it cannot use as "Something went wrong. Try again later."
 
 Two layers:
 
-1. JSON Schema from ``app_components_oas.yaml`` (OpenAPI 3.0, converted: ``nullable``,
-   ``$ref`` into ``#/components/schemas``). The spec's ``metadata.fields`` and
+1. JSON Schema from Asana's ``app_components_oas.yaml`` (OpenAPI 3.0, converted:
+   ``nullable``, ``$ref`` into ``#/components/schemas``), as kept in ``schemas/`` (see
+   :mod:`bridge_sandbox.asana.specs`). The spec's ``metadata.fields`` and
    ``metadata.footer`` carry no ``$ref`` (the allowed component schemas are named only in
    prose), so each item is checked against the schema picked by its ``type`` /
    ``footer_type`` (ARCHITECTURE §7).
