@@ -107,6 +107,11 @@ class LiveServer:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until no request is being served (True), or ``timeout`` seconds (False).
+        Tests call it before closing a database an unfinished request may still use."""
+        return self._dispatch.wait_idle(timeout)
+
     def __enter__(self) -> LiveServer:
         return self.start()
 
@@ -115,13 +120,51 @@ class LiveServer:
 
 
 class _Dispatch:
-    """Indirection so the served app can be set after the port is bound."""
+    """Indirection so the served app can be set after the port is bound; counts the
+    requests in flight, so a test can let them finish before it closes what they use."""
 
     def __init__(self, app):
         self.app = app
+        self.active = 0
+        self._idle = threading.Condition()
 
     def __call__(self, environ, start_response):
-        if self.app is None:
+        app = self.app
+        if app is None:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"no app mounted yet"]
-        return self.app(environ, start_response)
+        with self._idle:
+            self.active += 1
+        try:
+            body = app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return _Closing(body, self._done)
+
+    def _done(self) -> None:
+        with self._idle:
+            self.active -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self.active == 0, timeout)
+
+
+class _Closing:
+    """A response body that reports when the server has finished with it."""
+
+    def __init__(self, body, done):
+        self._body, self._done = body, done
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._done()

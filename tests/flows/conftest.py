@@ -113,6 +113,10 @@ def bridge(make_app, bridge_server, asana):
     bridge_server.app = app
     yield bridge_server
     bridge_server.app = None
+    # A page may leave a request running (a debounced typeahead): let it finish before
+    # make_app closes the database under it (closing a SQLite connection another thread is
+    # using can crash the interpreter).
+    bridge_server.wait_idle(10)
 
 
 # -- what a person does in the pages ---------------------------------------------------------
