@@ -136,6 +136,13 @@ def _field_sync(db: pw.Database) -> None:
     db.create_tables([FieldSync, TaskFields, TaskProjects])
 
 
+def _used_oauth_states(db: pw.Database) -> None:
+    """Used nonces of anonymous sign-ins' signed states (services.pending)."""
+    from .models import UsedOAuthState
+
+    db.create_tables([UsedOAuthState])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -148,6 +155,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (9, "webhook signing key (Jira DC 10+)", _webhook_signing),
     (10, "node heartbeats written by the readiness check", _node_beats),
     (11, "Jira's state in Asana custom fields", _field_sync),
+    (12, "used nonces of anonymous sign-in states", _used_oauth_states),
 )
 
 LATEST = MIGRATIONS[-1][0]

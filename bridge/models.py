@@ -232,6 +232,15 @@ class PendingAuth(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
 
+class UsedOAuthState(BaseModel):
+    """The nonce of an anonymous sign-in's signed ``state``, recorded when the state is
+    used (``services.pending``): single use with no row per start, so a flood of starts
+    grows nothing. Deleted once the state would have expired anyway."""
+
+    nonce_hash = pw.CharField(unique=True, max_length=64)
+    expires_at = pw.DateTimeField(index=True)
+
+
 class RateCount(BaseModel):
     """Requests counted per key and fixed window, in the database so that every worker
     and every node shares one count (a per-process count multiplies the limit by the
@@ -414,6 +423,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     RuleAction,
     ActionRun,
     PendingAuth,
+    UsedOAuthState,
     RateCount,
     IssueSnapshot,
     AuditEvent,

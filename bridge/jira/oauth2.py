@@ -9,10 +9,7 @@ must store the new pair before anyone else refreshes (see ``services.credentials
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -38,13 +35,6 @@ class TokenSet:
     scope: str
 
     __repr__ = logs.masked_repr
-
-
-def make_pkce() -> tuple[str, str]:
-    """RFC 7636 §4.1-4.2: a 43+ character verifier and its S256 challenge."""
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str,

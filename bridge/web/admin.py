@@ -20,22 +20,21 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from ..errors import BridgeError
-from ..jira import oauth2 as jira_oauth2
 from ..jira.errors import JiraError
-from ..models import AsanaUser, AsanaWorkspace, JiraInstance
+from ..models import AsanaUser, JiraInstance
 from ..services import (
     admins,
     connections,
     credentials,
     instances,
     jira_as_user,
-    pending,
+    user_auth,
     webhooks,
 )
-from .pages import answer_failures_with, describe_failure, message_page, start_asana_signin
+from .errors import describe_failure
+from .pages import answer_failures_with, auth_context, message_page, start_asana_signin
 from .security import (
     admin_required,
-    browser_id,
     check_csrf,
     csrf_token,
     current_admin,
@@ -69,10 +68,6 @@ def _admin_for_template():
         return None
 
 
-# the pending flows this module finishes
-KINDS = ("admin_signin", "setup_check", "webhook_consent")
-
-
 def failure_page(message: str, status: int = 200, advice: str = ""):
     return message_page("That did not work", message, error=True, advice=advice,
                         status=status, link=url_for("admin.connect"),
@@ -82,12 +77,12 @@ def failure_page(message: str, status: int = 200, advice: str = ""):
 answer_failures_with(bp, failure_page)
 
 
-def flow_failed(row, exc: Exception):
-    """A failure in one of this module's OAuth flows (``web.callbacks``): a wrong client id
+def flow_failed(ticket: user_auth.Ticket, exc: Exception):
+    """A failure in one of the admin's OAuth flows (``web.callbacks``): a wrong client id
     or secret shows the OAuth 2.0 form again, filled in except the secret."""
     message, status, advice = describe_failure(exc)
-    if row.kind == "setup_check":
-        payload = row.payload or {}
+    if ticket.kind == user_auth.SETUP_CHECK.kind:
+        payload = ticket.row.payload or {}
         form = {"workspace": payload.get("workspace", ""), "jira": payload.get("base_url", ""),
                 "client_id": payload.get("client_id", "")}
         return _setup_page(form, status, error=message, advice=advice)
@@ -136,8 +131,8 @@ def _instance_of_admin(instance_id: int) -> JiraInstance:
 @bp.get("/admin/signin")
 @rate_limit(limit=30)
 def signin():
-    return start_asana_signin("admin_signin", safe_return_path(request.args.get("next"),
-                                                               "/jira/connect"))
+    return start_asana_signin(user_auth.ASANA_FOR_ADMIN,
+                              safe_return_path(request.args.get("next"), "/jira/connect"))
 
 
 @bp.post("/admin/signout")
@@ -148,9 +143,10 @@ def signout():
                         link=url_for("admin.signin"), link_text="Sign in again")
 
 
-def asana_signed_in(user: AsanaUser, me: dict, return_path: str | None):
+def asana_signed_in(signed_in: user_auth.SignedIn):
     """Called by the Asana OAuth callback for an admin sign-in."""
     cfg = settings()
+    user, me, return_path = signed_in.user, signed_in.me, signed_in.return_url
     who = {"email": user.email, "gid": user.gid, "name": user.name,
            "workspaces": [{"gid": str(ws["gid"]), "name": ws.get("name", "")}
                           for ws in me.get("workspaces") or []]}
@@ -362,27 +358,16 @@ def webhook_consent(instance_id: int):
     if not consent_possible(instance):
         return _webhook_page(instance, 400, error="This Jira is connected by an application "
                              "link (OAuth 1.0a), which has no consent with an admin scope.")
-    verifier, challenge = jira_oauth2.make_pkce()
     admin_user = AsanaUser.get(AsanaUser.gid == current_admin()["gid"])
-    state, _ = pending.start("webhook_consent", browser=browser_id(), asana_user=admin_user,
-                             instance=instance, pkce_verifier=verifier,
-                             ttl=dt.timedelta(minutes=10))
-    return redirect(jira_oauth2.authorize_url(
-        instance.base_url, instance.client_id, jira_as_user.jira2_redirect_uri(), state,
-        challenge, scope=jira_oauth2.ADMIN_SCOPE))
+    return redirect(user_auth.WEBHOOK_CONSENT.start(auth_context(), admin_user, instance))
 
 
-def webhook_consented(row, tokens, me: dict):
-    """Called by the OAuth 2.0 callback with the admin's one-time ADMIN token."""
-    instance = JiraInstance.get_by_id(row.instance_id)
-    try:
-        webhooks.register_with_consent(instance, public_url(), tokens.access_token,
-                                       str(me.get("name", "")),
-                                       timeout=settings().http_timeout,
-                                       actor=row.asana_user.email if row.asana_user else "")
-    except JiraError as exc:
-        return _webhook_page(instance, exc.status, error=exc.public_message)
-    return _webhook_page(instance, registered=True)
+def webhook_consented(done: user_auth.WebhookConsented):
+    """Called by the OAuth 2.0 callback once the admin's one-time ADMIN token was used."""
+    if done.error is not None:
+        return _webhook_page(done.instance, done.error.status,
+                             error=done.error.public_message)
+    return _webhook_page(done.instance, registered=True)
 
 
 def webhook_consent_denied(error: str):
@@ -420,16 +405,9 @@ def setup():
                               code="missing_credentials")
     except BridgeError as exc:
         return _setup_page(form, exc.status, error=exc.public_message)
-    verifier, challenge = jira_oauth2.make_pkce()
     admin_user = AsanaUser.get(AsanaUser.gid == current_admin()["gid"])
-    state, _ = pending.start(
-        "setup_check", browser=browser_id(), asana_user=admin_user, secret=client_secret,
-        pkce_verifier=verifier, ttl=dt.timedelta(minutes=10),
-        payload={"workspace": ws["gid"], "workspace_name": ws["name"],
-                 "base_url": found.base_url, "client_id": client_id})
-    return redirect(jira_oauth2.authorize_url(found.base_url, client_id,
-                                              jira_as_user.jira2_redirect_uri(), state,
-                                              challenge))
+    return redirect(user_auth.SETUP_CHECK.start(auth_context(), admin_user, ws, found,
+                                                client_id, client_secret))
 
 
 def _setup_page(form: dict, status: int = 200, **extra):
@@ -439,16 +417,10 @@ def _setup_page(form: dict, status: int = 200, **extra):
                            connections=_connections(), **extra), status
 
 
-def finish_setup(row, tokens, me: dict):
+def setup_done(done: user_auth.SetupDone):
     """Called by the OAuth 2.0 callback once the admin's own authorization worked: the
-    client id and secret are proven, so the instance is saved."""
-    found = instances.probe(row.payload["base_url"], timeout=settings().http_timeout)
-    instance = instances.save_oauth2_instance(
-        row.payload["workspace"], found, row.payload["client_id"], row.secret,
-        workspace_name=row.payload.get("workspace_name", ""), actor=row.asana_user.email)
-    credentials.save_oauth2(row.asana_user, instance, tokens,
-                            jira_username=me.get("name", ""))
-    workspace = AsanaWorkspace.get_by_id(instance.workspace_id)
+    client id and secret are proven, and the instance is saved."""
+    instance, workspace, me = done.instance, done.workspace, done.me
     return message_page(
         "Jira is connected",
         f"{instance.base_url} (Jira {instance.version}) is connected to the Asana workspace "

@@ -19,13 +19,12 @@ from .. import queue
 from ..asana.client import AsanaFieldsClient
 from ..errors import BridgeError
 from ..models import AsanaUser, FieldSync
-from ..services import asana_users, instances, sync, sync_refresh
+from ..services import asana_users, instances, sync, sync_refresh, user_auth
 from .pages import answer_failures_with, message_page, start_asana_signin
 from .security import check_csrf, csrf_token, rate_limit, safe_return_path, settings
 
 bp = Blueprint("field_sync", __name__)
 
-KINDS = ("fields_signin",)  # the pending flow this module finishes
 SESSION_KEY = "fields_user"
 
 
@@ -50,8 +49,9 @@ def jira_denied():  # no Jira step in this flow; the callbacks module asks every
     return asana_denied()
 
 
-def asana_signed_in(user: AsanaUser, me: dict, return_path: str | None):
+def asana_signed_in(signed_in: user_auth.SignedIn):
     """Called by the Asana OAuth callback for a ``fields_signin``."""
+    user, me, return_path = signed_in.user, signed_in.me, signed_in.return_url
     session[SESSION_KEY] = user.gid
     session["fields_workspaces"] = [str(ws["gid"]) for ws in me.get("workspaces") or []]
     return redirect(safe_return_path(return_path, "/fields"))
@@ -71,7 +71,7 @@ def _client(user: AsanaUser) -> AsanaFieldsClient:
 def projects():
     user = _user()
     if user is None:
-        return start_asana_signin("fields_signin", "/fields")
+        return start_asana_signin(user_auth.ASANA_FOR_FIELDS, "/fields")
     client = _client(user)
     listed = []
     for workspace in session.get("fields_workspaces") or []:
@@ -90,7 +90,7 @@ def project(project_gid: str, saved: str | None = None, error: str | None = None
             status: int = 200):
     user = _user()
     if user is None:
-        return start_asana_signin("fields_signin", f"/fields/{project_gid}")
+        return start_asana_signin(user_auth.ASANA_FOR_FIELDS, f"/fields/{project_gid}")
     if saved is None and request.args.get("saved") == "1":
         saved = "1"  # after the redirect of a save (no text from the URL is shown)
     client = _client(user)
@@ -113,7 +113,7 @@ def save(project_gid: str):
     check_csrf()
     user = _user()
     if user is None:
-        return start_asana_signin("fields_signin", f"/fields/{project_gid}")
+        return start_asana_signin(user_auth.ASANA_FOR_FIELDS, f"/fields/{project_gid}")
     cfg = settings()
     if request.form.get("action") == "off":
         sync.disable(user, cfg, project_gid)

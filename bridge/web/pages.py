@@ -10,29 +10,22 @@ above it): ``callbacks`` → ``popup``, ``admin`` → ``pages`` → ``errors`` �
 - ``answer_failures_with``: one error handler per blueprint, turning any exception into
   that blueprint's failure page with the sentence ``errors.describe_failure`` gives; the
   exception text itself is logged (by the redacting handler) and never shown.
-- ``start_asana_signin``: Asana OAuth with ``state`` and PKCE S256, for the popup and for
-  admins alike; ``callbacks`` finishes it.
+- ``start_asana_signin``: Asana OAuth (``services.user_auth``), for the popup and for
+  admins alike; ``callbacks`` finishes it. ``auth_context`` is what every sign-in flow
+  gets from the request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, redirect, render_template
+from flask import Blueprint, current_app, redirect, render_template
 
-from ..asana import oauth as asana_oauth
-from ..jira import oauth2 as jira_oauth2
-from ..services import pending
+from ..services import user_auth
 from .errors import describe_failure
 from .security import asana_origin, browser_id, public_url, require_app_components, settings
 
-ASANA_CALLBACK_PATH = "/oauth/asana/callback"
-
 FailurePage = Callable[[str, int, str], object]  # (sentence, status, advice) -> response
-
-
-def asana_redirect_uri() -> str:
-    return public_url() + ASANA_CALLBACK_PATH
 
 
 def popup_done(outcome: str, message: str, status: int = 200):
@@ -56,12 +49,15 @@ def answer_failures_with(bp: Blueprint, failure_page: FailurePage) -> None:
     bp.register_error_handler(Exception, _failed)
 
 
-def start_asana_signin(kind: str, return_path: str | None = None):
-    """Send the browser to Asana's consent page; ``kind`` says who finishes the flow."""
+def auth_context() -> user_auth.AuthContext:
+    """The sign-in flows' context for this request: settings, the key that signs
+    anonymous states (the app's secret key), and this browser's id."""
+    return user_auth.AuthContext(settings=settings(), state_key=current_app.secret_key,
+                                 browser=browser_id())
+
+
+def start_asana_signin(flow: user_auth.AsanaSignIn, return_path: str | None = None):
+    """Send the browser to Asana's consent page; ``flow`` says who finishes it."""
     require_app_components()
-    cfg = settings()
-    verifier, challenge = jira_oauth2.make_pkce()
-    state, _ = pending.start(kind, browser=browser_id(), pkce_verifier=verifier,
-                             return_url=return_path)
-    return redirect(asana_oauth.authorize_url(cfg.asana_base_url, cfg.asana_client_id,
-                                              asana_redirect_uri(), state, challenge))
+    public_url()  # 503 with a sentence when BRIDGE_PUBLIC_URL is not set
+    return redirect(flow.start(auth_context(), return_path))
