@@ -244,3 +244,11 @@ def test_generated_bodies_before_the_signature_never_crash(client, body):
     response = client.post("/asana/rule/run", data=body, content_type="application/json",
                            headers={signing.HEADER: "0" * 64})
     assert response.status_code in (400, 429), response.get_data(as_text=True)[:300]
+
+
+def test_webhook_bodies_that_are_not_objects_count_as_refusals(client, webhook_token):
+    statuses = [client.post(f"/jira/webhook/{webhook_token}", data=body,
+                            content_type="application/json",
+                            environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code
+                for body in ["[]", "5", '"x"', "null"] * 10]
+    assert statuses[0] == 400 and statuses[-1] == 429, statuses

@@ -45,8 +45,8 @@ def receive(token: str):
         log.warning("webhook.bad_signature instance=%s", instance.id)
         return error_body("bad_signature", str(exc), 401)
     payload = safe_json.loads(request.get_data(cache=True), what="The webhook's body")
-    if not isinstance(payload, dict):
-        return error_body("bad_request", "A Jira webhook posts a JSON object.", 400)
+    if not isinstance(payload, dict):  # a refusal like any malformed body: counted
+        raise safe_json.MalformedJSON("A Jira webhook posts a JSON object.")
     keys = widget.on_issue_event(instance, payload, widget_options(),
                                  reread=widget.enqueue_refresh)
     log.info("webhook.received event=%s instance=%s snapshots=%d",
