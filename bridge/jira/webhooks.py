@@ -48,7 +48,8 @@ class WebhookCaptcha(WebhookAdminRefused):
 
 def register_webhook(base_url: str, username: str, password: str, *, name: str, url: str,
                      events: list[str], version: tuple[int, ...] | None = None,
-                     timeout: float = 8.0, secret: str | None = None, auth=None) -> str:
+                     timeout: float = 8.0, secret: str | None = None, auth=None,
+                     jql: str = "") -> str:
     """Create the webhook; returns Jira's ``self`` URL (or id) for it.
 
     ``auth`` (a bearer token of an admin's one-time consent, or an admin's OAuth 1.0a
@@ -57,7 +58,7 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
     session = fresh_session()
     session.auth = auth if auth is not None else (username, password)
     body = {"name": name, "url": url, "events": list(events),
-            "filters": {"issue-related-events-section": ""}, "excludeBody": False}
+            "filters": {"issue-related-events-section": jql}, "excludeBody": False}
     if secret:
         body["secret"] = secret
     paths = [JIRA10_PATH, LEGACY_PATH] if (version or (0,))[0] >= 10 else [LEGACY_PATH]

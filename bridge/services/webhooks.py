@@ -32,12 +32,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 
 from ..jira import oauth2 as jira_oauth2
 from ..jira import webhooks as jira_webhooks
 from ..jira.signing import BearerAuth
-from ..models import JiraInstance, audit
+from ..models import AuditEvent, IssueLink, JiraInstance, audit
 
 # Commenting fires jira:issue_updated too (issue_event_type_name "issue_commented").
 EVENTS = ("jira:issue_updated", "jira:issue_deleted")
@@ -166,12 +167,48 @@ def instance_for(token: str) -> JiraInstance | None:
     return instance
 
 
+_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}")
+
+
+def linked_projects(instance: JiraInstance) -> list[str]:
+    """Keys of the Jira projects whose issues are linked to Asana tasks, sorted."""
+    keys = (IssueLink.select(IssueLink.issue_key).where(IssueLink.instance == instance)
+            .distinct().tuples())
+    found = {key.rpartition("-")[0].upper() for (key,) in keys}
+    return sorted(p for p in found if _PROJECT_KEY.fullmatch(p))
+
+
+def jql_for(instance: JiraInstance) -> str:
+    """The webhook's JQL filter: only the projects with linked issues (every project
+    when nothing is linked yet). Jira then posts only changes the widget can show, which
+    spares its webhook pool (asynchronous from 10.0, with guardrails) the rest of the
+    instance. A project linked later is missed until the webhook is registered again
+    (``uncovered_projects``; widgets still re-read after BRIDGE_WIDGET_MAX_AGE)."""
+    projects = linked_projects(instance)
+    return f"project in ({', '.join(chr(34) + p + chr(34) for p in projects)})" \
+        if projects else ""
+
+
+def uncovered_projects(instance: JiraInstance) -> list[str]:
+    """Projects with linked issues that the bridge's last registration's JQL leaves out."""
+    event = (AuditEvent.select()
+             .where(AuditEvent.action == "jira.webhook_registered",
+                    AuditEvent.target == instance.base_url, AuditEvent.outcome == "ok")
+             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).first())
+    detail = event.detail if event is not None and isinstance(event.detail, dict) else {}
+    if detail.get("instance", instance.id) != instance.id or not detail.get("jql"):
+        return []  # none registered, registered for every project, or before filters
+    covered = set(re.findall(r'"([A-Z][A-Z0-9_]*)"', str(detail["jql"])))
+    return [p for p in linked_projects(instance) if p not in covered]
+
+
 def manual_values(instance: JiraInstance, public_url: str) -> dict:
     """What an admin enters in Jira's *System ▸ WebHooks ▸ Create a WebHook* (``secret``
     only for Jira 10 and later, which sign with it)."""
     return {"name": f"Asana bridge ({instance.name or instance.base_url})",
             "url": url_for(instance, public_url), "events": list(EVENTS),
-            "jql": "", "exclude_body": False, "secret": signing_key_for(instance)}
+            "jql": jql_for(instance), "exclude_body": False,
+            "secret": signing_key_for(instance)}
 
 
 def register(instance: JiraInstance, public_url: str, username: str, password: str, *,
@@ -183,13 +220,13 @@ def register(instance: JiraInstance, public_url: str, username: str, password: s
     created = jira_webhooks.register_webhook(
         instance.base_url, username, password, name=values["name"], url=values["url"],
         events=values["events"], version=instance.version_tuple, timeout=timeout,
-        secret=values["secret"], auth=auth)
+        secret=values["secret"], auth=auth, jql=values["jql"])
     if values["secret"]:  # Jira has the key now: unsigned deliveries are refused
         instance.webhook_signed = True
         instance.save(only=[JiraInstance.webhook_signed])
     audit("jira.webhook_registered", actor=actor, target=instance.base_url,
           instance=instance.id, jira_admin=username,  # services.connections reads it
-          via="password" if auth is None else "consent")
+          via="password" if auth is None else "consent", jql=values["jql"])
     return created
 
 

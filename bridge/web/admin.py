@@ -285,6 +285,7 @@ def _webhook_page(instance: JiraInstance, status: int = 200, **extra):
                            connection=connections.of_instance(instance),
                            consent=consent_possible(instance),
                            own_token=_own_oauth1_credential(instance),
+                           uncovered=webhooks.uncovered_projects(instance),
                            max_age=round(settings().widget_max_age), **extra), status
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from bridge_sandbox.asana.seed import WORKSPACE
 
-from bridge.models import AuditEvent, JiraInstance
+from bridge.models import AsanaUser, AuditEvent, IssueLink, JiraInstance
 
 from .chromium import needs_chromium
 from .conftest import jira_state
@@ -33,6 +33,10 @@ def test_admin_lets_the_bridge_register_the_webhook(bridge, jira_factory):
     jira = jira_factory("8.20.0")
     browser, page = _connected(bridge, jira)
     assert page.status_code == 200
+    with bridge.app.app_context():  # an issue is linked already: the filter names EX
+        IssueLink.create(task_gid="1200000000000997", instance=JiraInstance.get(),
+                         issue_id="10000", issue_key="EX-1", linked_by=AsanaUser.get())
+    page = browser.get(page.url)
     url = re.search(r'id="v-url">([^<]+)<', page.text).group(1)
     assert url.startswith(f"{bridge.url}/jira/webhook/")
     refused = browser.submit(page, username="admin", password="wrong-password")
@@ -57,6 +61,16 @@ def test_admin_lets_the_bridge_register_the_webhook(bridge, jira_factory):
         event = AuditEvent.get(AuditEvent.action == "jira.webhook_registered")
         assert event.detail["jira_admin"] == "admin"
         assert "admin" not in str(JiraInstance.get().webhook_secret)
+    assert hook["filters"]["issue-related-events-section"] == 'project in ("EX")'
+    # issues of another project linked since: the page says the filter leaves them out
+    assert 'id="webhook-uncovered"' not in browser.get(page.url).text
+    with bridge.app.app_context():
+        IssueLink.create(task_gid="1200000000000998", instance=JiraInstance.get(),
+                         issue_id="10100", issue_key="SEC-1",
+                         linked_by=AsanaUser.get())
+    again = browser.get(page.url)
+    assert 'id="webhook-uncovered"' in again.text and "Issues of SEC" in again.text
+    assert 'project in (&#34;EX&#34;, &#34;SEC&#34;)' in again.text
 
 
 def test_the_page_shows_what_to_enter_by_hand_and_is_admin_only(bridge, jira_factory):

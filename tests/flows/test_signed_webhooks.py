@@ -227,3 +227,30 @@ def test_event_time_reads_jira_times_and_timestamps():
     assert not webhooks.is_older_than(at + dt.timedelta(milliseconds=1), snap)
     assert not webhooks.is_older_than(at, {"missing": True, "updated": snap["updated"]})
     assert not webhooks.is_older_than(None, snap)
+
+
+def test_the_webhook_is_filtered_to_linked_projects(bridge, jira_factory):
+    jira = jira_factory("10.3.19")
+    sim = jira_state(jira)
+    sim.configure(basic_auth=True)
+    instance = _setup(bridge, jira, "EX-1")
+    with bridge.app.app_context():
+        assert webhooks.jql_for(instance) == 'project in ("EX")'
+        webhooks.register(instance, bridge.url, "admin", "admin")
+        hook, = sim.webhooks.values()
+        assert hook["filters"]["issue-related-events-section"] == 'project in ("EX")'
+        assert webhooks.uncovered_projects(instance) == []
+        # a change in a project without links is not posted at all
+        sim.update_issue("SEC-1", {"status": "In Progress"})
+        sim.webhook_dispatcher.wait()
+        assert not sim.webhook_deliveries
+        sim.update_issue("EX-1", {"status": "In Progress"})
+        sim.webhook_dispatcher.wait()
+        assert [d["status"] for d in sim.webhook_deliveries] == [204]
+        # an issue of another project is linked later: the bridge says the filter misses it
+        _link(instance, "SEC-1", ALICE, task="1200000000000999")
+        assert webhooks.uncovered_projects(instance) == ["SEC"]
+        assert webhooks.manual_values(instance, bridge.url)["jql"] == \
+            'project in ("EX", "SEC")'
+        webhooks.register(instance, bridge.url, "admin", "admin")
+        assert webhooks.uncovered_projects(instance) == []
