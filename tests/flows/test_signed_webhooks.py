@@ -67,11 +67,13 @@ def _event(key="EX-1", updated="2030-01-01T00:00:00.000+0000", timestamp=None):
 
 @pytest.mark.parametrize("version", ["10.3.19", "11.1.0"])
 def test_registered_with_a_secret_jira_signs_and_the_bridge_follows(bridge, jira_factory,
-                                                                    version):
+                                                                    version, caplog):
     jira = jira_factory(version)
     jira_state(jira).configure(basic_auth=True)  # the password path (item 17.2 aside)
     instance = _setup(bridge, jira, "EX-2")
-    with bridge.app.app_context():
+    handler = logs.make_handler("text")
+    logging.getLogger().addHandler(handler)
+    with bridge.app.app_context(), caplog.at_level(logging.DEBUG):
         webhooks.register(instance, bridge.url, "admin", "admin")
         instance = JiraInstance.get_by_id(instance.id)
         assert instance.webhook_signed and instance.webhook_signing_key
@@ -84,6 +86,8 @@ def test_registered_with_a_secret_jira_signs_and_the_bridge_follows(bridge, jira
         assert delivery["status"] == 204
         widget.refresh(instance, "EX-2", _options(bridge))
         assert _status(_view(bridge, instance, "EX-2"))[0] == "Done"
+    logging.getLogger().removeHandler(handler)
+    assert instance.webhook_signing_key not in caplog.text  # never logged
     # sealed at rest: the column never holds the key
     with bridge.app.app_context():
         column = database.execute_sql(
