@@ -252,3 +252,17 @@ def test_webhook_bodies_that_are_not_objects_count_as_refusals(client, webhook_t
                             environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code
                 for body in ["[]", "5", '"x"', "null"] * 10]
     assert statuses[0] == 400 and statuses[-1] == 429, statuses
+
+
+@pytest.mark.parametrize("token", [
+    "9" * 30 + ".abc",  # overflowed the id column: OverflowError / DataError
+    "2147483648.abc",  # one past PostgreSQL's integer
+    "\u00b2.abc",  # "²".isdigit() is True, int("²") raised ValueError
+    "\u0661.abc",  # an Arabic-Indic digit: not an id of ours either
+])
+def test_a_webhook_token_that_is_no_id_of_ours_is_a_404_not_a_500(client, caplog,
+                                                                   webhook_token, token):
+    response = client.post(f"/jira/webhook/{token}", data="{}",
+                           content_type="application/json")
+    _sentence(response, 404)
+    _no_traceback(caplog)

@@ -45,6 +45,8 @@ EVENTS = ("jira:issue_updated", "jira:issue_deleted")
 PATH = "/jira/webhook/"
 SIGNATURE_HEADER = "X-Hub-Signature"
 SIGNING_FROM = (10, 0)  # Jira DC 10.0 signs deliveries of a webhook that has a secret
+_ID = re.compile(r"[1-9][0-9]{0,9}")
+MAX_ID = 2**31 - 1  # PostgreSQL's integer, the type of every primary key
 
 
 def supports_signing(instance: JiraInstance) -> bool:
@@ -158,7 +160,9 @@ def url_for(instance: JiraInstance, public_url: str) -> str:
 def instance_for(token: str) -> JiraInstance | None:
     """The instance whose webhook token this is, or ``None`` (constant-time compare)."""
     head, dot, _ = (token or "").partition(".")
-    if not dot or not head.isdigit() or len(token) > 200:
+    # ASCII digits of a database id only: ``str.isdigit`` also takes "²" (int() refuses
+    # it) and 30 digits overflow the id column; either answered 500 before any check.
+    if not dot or not _ID.fullmatch(head) or int(head) > MAX_ID or len(token) > 200:
         return None
     instance = JiraInstance.get_or_none(JiraInstance.id == int(head))
     expected = (instance.webhook_secret or "") if instance is not None else ""
