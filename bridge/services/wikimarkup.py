@@ -24,6 +24,8 @@ _BLOCKS = {"ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", 
            "div"}
 _ALWAYS = set("{}[]|!\\")
 _EDGE = set("*_+-^~")
+# Nothing is escaped inside {noformat}: the first "{noformat" in its text closes it.
+_NOFORMAT = re.compile(r"\{noformat", re.I)
 
 
 class _Node:
@@ -110,6 +112,8 @@ def _block(node: _Node) -> str:
         return "\n".join(_list(node, ""))
     if tag == "pre":
         body = _plain(node).strip("\n")
+        if _NOFORMAT.search(body):  # it would end the block: what follows would be markup
+            return _escape(body)
         return "{noformat}\n" + body + "\n{noformat}"
     if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
         return f"{tag}. " + _inline(node.children).replace("\n", " ").strip()

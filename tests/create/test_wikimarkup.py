@@ -1,5 +1,7 @@
 """Asana html_notes → Jira wiki markup: each construct the issue names, and escaping."""
 
+import re
+
 import pytest
 
 from bridge.services.wikimarkup import html_to_wiki, text_to_wiki
@@ -99,3 +101,15 @@ def test_the_reported_attack_is_one_link():
 
 def test_a_citation_is_escaped():
     assert text_to_wiki("??cite?? and a question?") == "\\?\\?cite\\?\\? and a question?"
+
+
+@pytest.mark.parametrize("closer", ["{noformat}", "{NOFORMAT}", "{noformat:title=x}"])
+def test_a_code_block_cannot_close_its_noformat_and_inject_markup(closer):
+    # Nothing is escaped inside {noformat}: a "{noformat}" in the block's own text ended it,
+    # and the rest became a tracking image and a phishing link in the new issue.
+    html = (f"<body><pre>x{closer}!https://tracker.example/p.png! "
+            f"[Reset your password|https://evil.example/login]{closer}</pre></body>")
+    wiki = html_to_wiki(html)
+    live = re.sub(r"\\.", "", wiki)  # what Jira reads as markup: escapes taken out
+    assert "!" not in live and "[" not in live and "{" not in live, wiki
+    assert "tracker.example/p.png" in wiki and "evil.example/login" in wiki  # text kept
