@@ -15,6 +15,7 @@ from ..asana.client import AsanaClient
 from ..asana.errors import AsanaNeedsReconnect
 from ..models import AsanaUser
 from ..timeutil import utcnow
+from .user_auth import ASANA_CALLBACK_PATH
 
 REFRESH_AHEAD = dt.timedelta(minutes=2)
 
@@ -29,7 +30,7 @@ def client_for(user: AsanaUser, settings, cls: type[AsanaClient] = AsanaClient) 
             raise AsanaNeedsReconnect()
         tokens = oauth.refresh(settings.asana_base_url, settings.asana_client_id,
                                settings.asana_client_secret, user.refresh_token,
-                               (settings.public_url or "") + "/oauth/asana/callback",
+                               (settings.public_url or "") + ASANA_CALLBACK_PATH,
                                timeout=settings.http_timeout)
         (AsanaUser.update(access_token=tokens.access_token,
                           refresh_token=tokens.refresh_token,
