@@ -8,11 +8,13 @@ get their own connections.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parse
+from playhouse.pool import PooledPostgresqlDatabase
 
 database = peewee.DatabaseProxy()
 
@@ -51,9 +53,38 @@ def open_database(url: str) -> peewee.Database:
         # A per-process pool: "closing" at the end of a request returns the connection,
         # so a request does not pay for a new PostgreSQL session. Pools are created
         # lazily, after gunicorn forks its workers.
-        pooled = url.replace(f"{scheme}://", "postgresql+pool://", 1)
-        return connect(pooled, max_connections=32, stale_timeout=300, timeout=10)
+        return _PostgresPool(**parse(url), max_connections=32, stale_timeout=300,
+                             timeout=10)
     raise DatabaseError(f"unsupported database scheme {scheme!r}")
+
+
+class _PostgresPool(PooledPostgresqlDatabase):
+    """peewee's pool, without its ``SELECT 1`` on checking out a connection that was
+    returned less than ``trust_for`` seconds ago. That ping is a round trip per request,
+    as much as a cached widget's whole query (issue 18 §8); a connection in use a moment
+    ago is alive but for a server restart within that moment. One idle for longer is
+    pinged as before, and replaced if the server dropped it."""
+
+    trust_for = 5.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._returned: dict[int, float] = {}
+
+    def _is_closed(self, conn):
+        returned = self._returned.pop(self.conn_key(conn), None)
+        if (returned is not None and time.monotonic() - returned < self.trust_for
+                and not conn.closed
+                and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+            return False
+        return super()._is_closed(conn)
+
+    def _close(self, conn, close_conn=False):
+        if close_conn:
+            self._returned.pop(self.conn_key(conn), None)
+        else:
+            self._returned[self.conn_key(conn)] = time.monotonic()
+        return super()._close(conn, close_conn)
 
 
 def open_unpooled(url: str) -> peewee.Database:

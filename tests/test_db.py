@@ -1,6 +1,8 @@
 """Storage: migrations with a recorded version, sealed columns, health, per-request
 connections. Runs on SQLite and, in CI, on PostgreSQL."""
 
+import time
+
 import pytest
 
 from bridge import create_app, migrations, models
@@ -135,3 +137,46 @@ def test_link_slots_migration_numbers_the_links_already_there(settings):
                  LinkSlot.select().order_by(LinkSlot.task_gid, LinkSlot.slot)]
         assert slots == [("7", 0, "EX-1"), ("7", 1, "EX-3"), ("8", 0, "EX-2")]
     db.close()
+
+
+def _backend_query(database_url: str, pid: int) -> str:
+    from bridge.db import open_unpooled
+
+    other = open_unpooled(database_url)
+    try:
+        return other.execute_sql("SELECT query FROM pg_stat_activity WHERE pid = %s",
+                                 (pid,)).fetchone()[0]
+    finally:
+        other.close()
+
+
+def test_postgres_pool_does_not_ping_a_connection_returned_a_moment_ago(database_url):
+    """peewee's pool runs ``SELECT 1`` on every checkout: a round trip per request (issue
+    18 §8). A connection returned a moment ago is handed out without it; one idle for
+    longer is pinged, and replaced when the server dropped it."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's pool")
+    from bridge.db import open_database, open_unpooled
+
+    db = open_database(database_url)
+    try:
+        db.connect()
+        pid = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+        db.close()
+        db.connect()  # checked out again: no ping
+        assert _backend_query(database_url, pid) == "SELECT pg_backend_pid()"
+        db.close()
+
+        db.trust_for = 0.0  # idle "long enough": pinged on checkout
+        db.connect()
+        assert _backend_query(database_url, pid) == "SELECT 1"
+        db.close()
+        killer = open_unpooled(database_url)
+        killer.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+        killer.close()
+        time.sleep(0.2)
+        db.connect()  # the dead one is discarded, a new one works
+        assert db.execute_sql("SELECT pg_backend_pid()").fetchone()[0] != pid
+        db.close()
+    finally:
+        db.close_all()
