@@ -30,6 +30,11 @@ def test_kept(url):
     "https://169.254.169.254/latest/meta-data/",
     "https://[fd00:ec2::254]/latest/meta-data/",
     "https://[::ffff:169.254.169.254]/x.png",
+    # the metadata service and private addresses wrapped in IPv6 (netaddr's one policy)
+    "https://[64:ff9b::a9fe:a9fe]/x.png",  # NAT64
+    "https://[64:ff9b::a00:1]/x.png",  # NAT64 of 10.0.0.1
+    "https://[2002:a9fe:a9fe::]/x.png",  # 6to4
+    "https://[::a9fe:a9fe]/x.png",  # IPv4-compatible
     "https://2852039166/x.png",
     "https://0xa9.0xfe.0xa9.0xfe/x.png",
     "https://169.254.43518/x.png",

@@ -25,6 +25,7 @@ import ipaddress
 import re
 from urllib.parse import unquote, urlsplit
 
+from ..netaddr import public_address_problem
 from .urls import DEFAULT_PORTS
 
 MAX_LENGTH = 2048
@@ -80,6 +81,7 @@ def _public_host(host: str) -> bool:
                 or _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1])):
             return False
         return True
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global
+    # The bridge's one rule for addresses others hand it: an IPv4 address wrapped in IPv6
+    # (mapped, 6to4, Teredo, NAT64: 64:ff9b::a9fe:a9fe is the metadata service) is judged
+    # as that address.
+    return public_address_problem(ip) is None
