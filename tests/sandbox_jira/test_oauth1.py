@@ -433,3 +433,13 @@ def test_context_path_is_part_of_the_signed_url():
         assert rt["oauth_token"]
         assert get_state(server.app).request_tokens[rt["oauth_token"]].consumer_key == \
             CONSUMER_KEY
+
+
+def test_a_percent_encoded_path_is_signed_as_sent(jira, oauth1_tokens):
+    """Jira builds the base string from ``request.getRequestURL()``, which is the path as
+    the client sent it, escapes and all (jira-server.md §1.3): a request for an issue type
+    id that needed escaping (``%3A``) verifies, and answers 404, not signature_invalid."""
+    tokens = oauth1_tokens("alice")
+    resp = requests.get(jira.rest("issue/createmeta/EX/issuetypes/%3A"), auth=api_auth(tokens))
+    assert resp.status_code != 401, resp.text
+    assert "oauth_problem" not in resp.text

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import string
 import types
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request
 from oauthlib.oauth1.rfc5849 import signature as oauth_sig
@@ -91,8 +91,22 @@ def is_three_legged_attempt(params: dict[str, str]) -> bool:
 
 
 def signed_url() -> str:
-    """Request URL as Jira reconstructs it: configured base URL + servlet path (§1.3)."""
-    return state().base_url + request.path
+    """Request URL as Jira reconstructs it: configured base URL + servlet path (§1.3),
+    the path as the client sent it (``getRequestURL`` does not decode its escapes)."""
+    return state().base_url + _raw_path()
+
+
+def _raw_path() -> str:
+    """``request.path`` before percent-decoding: the request line's path, without the
+    mount point (``SCRIPT_NAME``) and the query."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return request.path
+    path = raw.split("?", 1)[0]
+    mount = request.environ.get("SCRIPT_NAME", "")
+    if mount and path.startswith(mount):
+        path = path[len(mount):]
+    return path if unquote(path) == request.path else request.path
 
 
 def validate_message(consumer_key: str, params: list[tuple[str, str]]) -> None:
