@@ -102,3 +102,23 @@ def test_used_nonces_are_purged_once_their_state_expired(app):
         UsedOAuthState.update(expires_at=utcnow() - dt.timedelta(seconds=1)).execute()
         assert maintenance.purge()["pending_auth"] == 1
         assert UsedOAuthState.select().count() == 0
+
+
+def test_a_used_state_stays_used_for_as_long_as_it_is_accepted(app, monkeypatch):
+    """itsdangerous accepts a state while ``int(now) - issued <= max_age``: up to a second
+    past ``issued + TTL``. The used nonce must outlive that (and a purge on a node whose
+    clock runs a little ahead), or the state can be used a second time."""
+    from itsdangerous import timed
+
+    with app.app_context():
+        state, _ = _issue()
+        pending.consume_signed(state, ("user_auth",), key=KEY, browser="browser-1")
+        issued = pending._serializer(KEY).loads(state, return_timestamp=True)[1]
+        moment = issued.timestamp() + pending.TTL.total_seconds() + 0.5
+        monkeypatch.setattr(timed.TimestampSigner, "get_timestamp",
+                            lambda self: int(moment))  # still accepted by itsdangerous
+        later = dt.datetime.fromtimestamp(moment + 30, dt.UTC).replace(tzinfo=None)
+        monkeypatch.setattr(pending, "utcnow", lambda: later)  # a purge, clock 30 s ahead
+        pending.purge_expired()
+        with pytest.raises(StateMismatch):
+            pending.consume_signed(state, ("user_auth",), key=KEY, browser="browser-1")

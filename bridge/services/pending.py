@@ -41,6 +41,10 @@ from ..models import PendingAuth, UsedOAuthState, utcnow
 MAX_PER_OWNER = 10
 MAX_PENDING = 5000
 TTL = dt.timedelta(minutes=10)
+# How long a used nonce outlives its state: itsdangerous accepts a state until a second
+# past ``issued + TTL`` (whole seconds), and another node's purge may run on a clock a
+# little ahead of the one that checks the state.
+USED_MARGIN = dt.timedelta(minutes=2)
 _SALT = "bridge.oauth-state"
 
 
@@ -161,7 +165,7 @@ def consume_signed(state: str | None, kinds: tuple[str, ...], *, key: bytes | st
         raise StateMismatch()
     if not hmac.compare_digest(str(payload.get("b", "")), _mac(key, "browser", browser)):
         raise StateMismatch()
-    expires = issued.astimezone(dt.UTC).replace(tzinfo=None) + ttl
+    expires = issued.astimezone(dt.UTC).replace(tzinfo=None) + ttl + USED_MARGIN
     try:
         with database.atomic():  # a savepoint inside a caller's transaction
             UsedOAuthState.create(nonce_hash=_hash(payload["n"]), expires_at=expires)
