@@ -49,6 +49,7 @@ from ..models import (
     AsanaWorkspace,
     FieldSync,
     IssueLink,
+    IssueSnapshot,
     JiraInstance,
     TaskFields,
     TaskProjects,
@@ -206,9 +207,17 @@ def active_syncs(instance: JiraInstance) -> list[FieldSync]:
         .where((AsanaWorkspace.id == instance.workspace_id) & (FieldSync.state == "active")))
 
 
-def on_snapshot(instance: JiraInstance, key: str, snap: dict) -> list[str]:
+def on_snapshot(instance: JiraInstance, key: str, snap: dict, generation: int | None = None,
+                *, depth: int = 0) -> list[str]:
     """Bring the fields of every synced task linked to the issue up to date with ``snap``
-    (fresh from Jira). Returns each task's outcome (``written``, ``unchanged``, ...)."""
+    (fresh from Jira, stored as the widget snapshot's ``generation``). Returns each task's
+    outcome (``written``, ``unchanged``, ``superseded``, ...).
+
+    Two workers may hold reads of one issue a moment apart, and the older may reach
+    Asana last. So a read whose snapshot has been superseded (its generation moved on: a
+    newer read was stored, or a webhook said it changed again) writes nothing, and when
+    it moved on during a write, the newest stored snapshot is applied after it: the fields
+    end with the latest read, never an older one."""
     syncs = active_syncs(instance)
     if not syncs or not values_of(snap):
         return []
@@ -224,8 +233,23 @@ def on_snapshot(instance: JiraInstance, key: str, snap: dict) -> list[str]:
             except AsanaError as exc:
                 outcomes.append(_on_asana_error(sync, None, exc))
                 continue
+            if generation is not None and _generation(instance, key) != generation:
+                outcomes.append("superseded")
+                continue
             outcomes.append(apply(sync, task_gid, values_of(snap), settings))
+    if (generation is not None and "written" in outcomes and depth < 3
+            and _generation(instance, key) != generation):
+        latest = IssueSnapshot.get_or_none(instance=instance.id, issue_key=key.upper())
+        if latest is not None and not latest.stale:  # (stale: its re-read applies it)
+            outcomes += on_snapshot(instance, key, latest.data, latest.generation,
+                                    depth=depth + 1)
     return outcomes
+
+
+def _generation(instance: JiraInstance, key: str) -> int | None:
+    return (IssueSnapshot.select(IssueSnapshot.generation)
+            .where((IssueSnapshot.instance == instance.id)
+                   & (IssueSnapshot.issue_key == key.upper())).scalar())
 
 
 def projects_of(task_gid: str, sync: FieldSync, settings, *, fresh: bool = False) -> list[str]:

@@ -720,18 +720,19 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
             stored = {"key": key, "id": row.issue_id if row else "", "missing": True}
         else:
             return False
-        if _store(instance, key, stored, row)[0] is not None:
+        generation = _store(instance, key, stored, row)[0]
+        if generation is not None:
             if outcome.snapshot is not None:
-                _fields_follow(instance, key, outcome.snapshot)
+                _fields_follow(instance, key, outcome.snapshot, generation)
             return True
     return False
 
 
-def _fields_follow(instance: JiraInstance, key: str, snap: dict) -> None:
+def _fields_follow(instance: JiraInstance, key: str, snap: dict, generation: int) -> None:
     """The same read brings synced Asana custom fields up to date (``services.sync``): one
     Jira read feeds both. A failure there never fails the widget's refresh."""
     try:
-        sync.on_snapshot(instance, key, snap)
+        sync.on_snapshot(instance, key, snap, generation)
     except Exception:  # noqa: BLE001 - logged; the sweep and the next change retry
         log.exception("widget.field_sync_failed key=%s", key)
 

@@ -207,3 +207,23 @@ def test_the_settings_page_refuses_a_project_editor(bridge, asana, jira10, linke
     browser, _ = _signed_in(bridge, email="bob@example.com")
     refused = browser.get(f"{bridge.url}/fields/{PROJECT}")
     assert refused.status_code == 403 and "Only an admin of this Asana project" in refused.text
+
+
+def test_an_older_read_reaching_asana_last_never_wins(bridge, asana, jira10, linked):
+    """Two workers read the issue a moment apart (a webhook's re-read and the periodic
+    one); the older read's write must not land after the newer one."""
+    from bridge.models import IssueSnapshot
+
+    _enable(bridge, {"status": "new"})
+    with bridge.app.app_context():
+        sync_refresh.reread(FieldSync.get())
+        old = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-1")
+        old_data, old_generation = dict(old.data), old.generation
+    jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
+    assert _webhook_reread(bridge, linked, "EX-1")
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
+    writes = len(asana.app.sim.task_updates)
+    with bridge.app.app_context():  # the slow worker's older read arrives now
+        assert sync.on_snapshot(linked, "EX-1", old_data, old_generation) == ["superseded"]
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
+    assert len(asana.app.sim.task_updates) == writes
