@@ -41,7 +41,9 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+    expected = session.get("csrf", "")
+    # As bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500).
+    if not sent or not hmac.compare_digest(sent.encode(), str(expected).encode()):
         raise CSRFError()
 
 
