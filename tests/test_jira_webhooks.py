@@ -118,3 +118,14 @@ def test_the_instance_token_is_made_once_sealed_and_checked_whole(app):
         rotated = webhooks.rotate(JiraInstance.get_by_id(instance.id))
         assert rotated != token and webhooks.instance_for(token) is None
         assert webhooks.instance_for(rotated).id == instance.id
+
+
+@pytest.mark.parametrize("password", ["пароль-админа", "pass\u202eword", "mot-de-passé"])
+def test_a_password_beyond_latin_1_is_sent_as_utf_8_not_a_crash(fake_jira, password):
+    # requests encodes a str password as latin-1: "пароль" raised UnicodeEncodeError out of
+    # the admin's webhook form (a 500). Sent as UTF-8 (RFC 7617 §2.1), Jira's answer decides.
+    fake_jira.flask.answers[jira_webhooks.LEGACY_PATH] = (401, {}, {})
+    with pytest.raises(jira_webhooks.WebhookAdminRefused):
+        _register(fake_jira, password=password)
+    (_, _, auth), = fake_jira.flask.calls
+    assert (auth.username, auth.password) == ("admin", password)

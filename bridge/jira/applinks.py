@@ -18,6 +18,7 @@ import requests
 from .. import logs
 from .client import error_for, fresh_session
 from .errors import JiraError
+from .signing import basic_auth
 
 LINK_PATH = "/rest/applinks/3.0/applicationlink"
 CONSUMER_PATH = "/rest/applinks-oauth/1.0/applicationlink/{link_id}/authentication/consumer"
@@ -46,7 +47,7 @@ def create_applink(base_url: str, values: LinkValues, username: str, password: s
     """Create the link and its incoming consumer; return the application link id."""
     logs.hide(password)
     session = fresh_session()
-    session.auth = (username, password)
+    session.auth = basic_auth(username, password)
     try:
         link = session.put(base_url + LINK_PATH, json={
             "name": f"Asana bridge ({values.consumer_key})", "rpcUrl": values.application_url,

@@ -96,6 +96,14 @@ class BearerAuth(requests.auth.AuthBase):
         return "BearerAuth(token=***)"
 
 
+def basic_auth(username: str, password: str) -> requests.auth.HTTPBasicAuth:
+    """HTTP Basic with an admin's password, used once, as UTF-8 (RFC 7617 §2.1, what
+    browsers and curl send). requests encodes str as latin-1, so a password with any
+    other character (``пароль``) raised ``UnicodeEncodeError``: a 500, not a refusal."""
+    return requests.auth.HTTPBasicAuth((username or "").encode("utf-8"),
+                                       (password or "").encode("utf-8"))
+
+
 def base_string(method: str, url: str, auth: OAuth1) -> str:
     """The RFC 5849 §3.4.1 signature base string ``auth`` signs for this request.
 

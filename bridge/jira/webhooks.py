@@ -24,6 +24,7 @@ import requests
 from .. import logs
 from .client import error_for, fresh_session
 from .errors import JiraError
+from .signing import basic_auth
 
 LEGACY_PATH = "/rest/webhooks/1.0/webhook"
 JIRA10_PATH = "/rest/jira-webhook/1.0/webhooks"
@@ -56,7 +57,7 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
     signer) replaces ``username``/``password`` when given."""
     logs.hide(password, url, secret)
     session = fresh_session()
-    session.auth = auth if auth is not None else (username, password)
+    session.auth = auth if auth is not None else basic_auth(username, password)
     body = {"name": name, "url": url, "events": list(events),
             "filters": {"issue-related-events-section": jql}, "excludeBody": False}
     if secret:
