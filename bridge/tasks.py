@@ -40,6 +40,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     widget.REFRESH_TASK: widget.refresh_later,   # the re-read a Jira webhook asked for
     remote_links.TASK: remote_links.sync,        # the link back to the Asana task
     sync.WRITE_TASK: sync.write_later,           # Jira's state into a task's Asana fields
+    sync.APPLY_TASK: sync.apply_latest,          # the same, once Asana takes requests again
     sync_refresh.BACKFILL_TASK: sync_refresh.backfill,  # a project's fields, first values
 }
 

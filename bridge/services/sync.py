@@ -73,6 +73,7 @@ DONE, NOT_DONE, UNASSIGNED = "Done", "Not done", "Unassigned"
 DONE_COLOR = "green"  # the widget's pill colour of Jira's "done" status category
 
 WRITE_TASK = "sync.write"
+APPLY_TASK = "sync.apply"
 MAX_ATTEMPTS = 8
 PROJECTS_MAX_AGE = dt.timedelta(hours=1)
 
@@ -231,7 +232,11 @@ def on_snapshot(instance: JiraInstance, key: str, snap: dict, generation: int | 
                 if sync.project_gid not in projects_of(task_gid, sync, settings):
                     continue
             except AsanaError as exc:
-                outcomes.append(_on_asana_error(sync, None, exc))
+                outcome = _on_asana_error(sync, None, exc)
+                if outcome == "deferred":  # asked again once Asana takes requests again
+                    wait = (FieldSync.get_by_id(sync.id).paused_until - utcnow()).total_seconds()
+                    queue.enqueue(APPLY_TASK, instance.id, key, delay=max(0.5, wait))
+                outcomes.append(outcome)
                 continue
             if generation is not None and _generation(instance, key) != generation:
                 outcomes.append("superseded")
@@ -244,6 +249,16 @@ def on_snapshot(instance: JiraInstance, key: str, snap: dict, generation: int | 
             outcomes += on_snapshot(instance, key, latest.data, latest.generation,
                                     depth=depth + 1)
     return outcomes
+
+
+def apply_latest(instance_id: int, key: str) -> list[str]:
+    """Queue handler: apply the issue's latest stored snapshot (after a 429 kept the bridge
+    from learning which projects a task is in)."""
+    instance = JiraInstance.get_or_none(JiraInstance.id == instance_id)
+    latest = IssueSnapshot.get_or_none(instance=instance_id, issue_key=key.upper())
+    if instance is None or latest is None or latest.stale:
+        return []  # gone, or a re-read is on its way (and applies itself)
+    return on_snapshot(instance, key, latest.data, latest.generation)
 
 
 def _generation(instance: JiraInstance, key: str) -> int | None:

@@ -227,3 +227,23 @@ def test_an_older_read_reaching_asana_last_never_wins(bridge, asana, jira10, lin
         assert sync.on_snapshot(linked, "EX-1", old_data, old_generation) == ["superseded"]
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
     assert len(asana.app.sim.task_updates) == writes
+
+
+def test_a_429_before_the_task_s_projects_are_known_is_asked_again(bridge, asana, jira10,
+                                                                   linked):
+    from bridge.models import TaskProjects
+
+    _enable(bridge, {"status": "new"})
+    with bridge.app.app_context():
+        sync_refresh.reread(FieldSync.get())
+        TaskProjects.delete().execute()  # the bridge has not yet asked which projects
+    asana.app.sim.rate_limit_per_minute = 0
+    jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
+    _webhook_reread(bridge, linked, "EX-1")
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "Open"
+    asana.app.sim.rate_limit_per_minute = 1500
+    with bridge.app.app_context():
+        FieldSync.update(paused_until=None).execute()
+        # what the queue runs once Retry-After has passed
+        assert "written" in sync.apply_latest(linked.id, "EX-1")
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
