@@ -10,6 +10,25 @@ elsewhere).
 
 from __future__ import annotations
 
+import math
+
+MAX_RETRY_AFTER = 3600.0  # seconds; a server asking for longer (or for ever) gets this
+
+
+def retry_after_seconds(raw: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds, bounded to ``[0, MAX_RETRY_AFTER]``; ``None``
+    when absent or not a number. The value comes from a server: ``inf`` or ``1e12`` would
+    otherwise overflow a datetime in a worker, or pause work for centuries."""
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
 
 class BridgeError(Exception):
     status = 500

@@ -123,3 +123,15 @@ def test_not_connected_is_one_class_wherever_it_is_raised(app):
             create_issue.usable_instances(caller)
         assert "create issues" in caught.value.public_message
     json.dumps(caught.value.public_message)
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("inf", 3600.0), ("1e12", 3600.0), ("86400", 3600.0),  # bounded: no overflow, no
+    ("nan", None), ("-5", 0.0), ("soon", None), ("7", 7.0),  # pause for centuries
+])
+def test_a_retry_after_from_jira_or_asana_is_a_bounded_number_of_seconds(header, expected):
+    # The header comes from a server: "inf" overflowed utcnow() + timedelta in the field
+    # sync's and the copies' workers, "1e12" paused a project's sync for 31,000 years.
+    for mapped in (error_from_response(FakeResponse(429, {"Retry-After": header})),
+                   asana_error_from_response(FakeResponse(429, {"Retry-After": header}))):
+        assert mapped.retry_after == expected, (type(mapped).__name__, header)

@@ -6,7 +6,7 @@ Asana errors come as ``{"errors": [{"message": ...}]}``; OAuth errors as
 
 from __future__ import annotations
 
-from ..errors import BridgeError
+from ..errors import BridgeError, retry_after_seconds
 
 
 class AsanaError(BridgeError):
@@ -81,10 +81,7 @@ def error_from_response(response) -> AsanaError:
         return AsanaAuthDenied(http_status=status)
     if status == 404:
         return AsanaNotFound(http_status=status)
-    try:
-        retry = max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        retry = None
+    retry = retry_after_seconds(response.headers.get("Retry-After"))
     if status == 429:
         return AsanaRateLimited(retry_after=retry, http_status=status)
     if status >= 500:  # a 503 may say when to come back

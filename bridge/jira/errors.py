@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from ..errors import BridgeError
+from ..errors import BridgeError, retry_after_seconds
 
 RECONNECT_PROBLEMS = frozenset({
     "token_rejected", "token_expired", "token_revoked", "consumer_key_unknown",
@@ -231,8 +231,4 @@ def _json(response):
 
 
 def _retry_after(response) -> float | None:
-    raw = response.headers.get("Retry-After") or response.headers.get("retry-after")
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import logs
 from ..asana.errors import AsanaRequestRejected
-from ..errors import BridgeError
+from ..errors import MAX_RETRY_AFTER, BridgeError
 from ..safe_json import MalformedJSON
 from ..services import limits
 from .security import RateLimited
@@ -107,9 +107,6 @@ def _count_refusal(exc: BridgeError) -> BridgeError:
         return exc
     log.debug("request.refused_limited error_code=%s route=%s", exc.code, where)
     return TooManyRefused(retry_after=REFUSED_WINDOW)
-
-
-MAX_RETRY_AFTER = 3600  # seconds; a cause asking for longer (or for forever) gets this
 
 
 def answer(exc: BridgeError):
