@@ -183,6 +183,10 @@ def test_create_from_a_task_with_five_files(bridge, jira_factory, asana, setting
     assert last.body["metadata"]["footer"]["footer_type"] == "updated"
     st = jira_state(jira)
     issue = st.issues[key]
+    # the issue links back to the task (issue 17 §5), made by the worker with Alice's token
+    [back] = st.remote_links_of(key)
+    assert back["globalId"] == f"asana-task={TASK_RICH}"
+    assert back["object"]["title"] == "Login fails on Safari"
     assert issue["description"].startswith("*Login fails on Safari 17* since the last release.")
     assert "# Open [the login page|https://www.example.com/login]" in issue["description"]
     stored = [a for a in st.attachments.values() if a["issue"] == key]

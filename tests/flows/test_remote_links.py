@@ -158,3 +158,23 @@ def test_the_lookup_attach_links_back_and_a_removed_attachment_unlinks(bridge, a
     assert sorted(_run(bridge), key=str) == [None, "made"]  # EX-1's removed, EX-2's made
     assert _jira_links(jira10, "EX-1") == []
     assert len(_jira_links(jira10, "EX-2")) == 1
+
+
+def test_on_oauth1_jira_the_signed_post_and_delete_work(bridge, asana, jira_factory):
+    """Jira 8.20 (OAuth 1.0a, RSA-SHA1): the remote link is made and removed as well."""
+    from .helpers import oauth1_instance
+
+    jira = jira_factory("8.20.0")
+    instance = oauth1_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    issue = jira_state(jira).find_issue("EX-2")
+    with bridge.app.app_context():
+        link = IssueLink.create(task_gid=TASK_PLAIN, instance=instance, issue_id=issue["id"],
+                                issue_key="EX-2", linked_by=AsanaUser.get())
+        remote_links.on_linked(link)
+    assert _run(bridge) == ["made"]
+    assert [x["globalId"] for x in _jira_links(jira, "EX-2")] == [f"asana-task={TASK_PLAIN}"]
+    with bridge.app.app_context():
+        remote_links.on_unlinked(link)
+    assert _run(bridge) == [None]
+    assert _jira_links(jira, "EX-2") == []
