@@ -75,6 +75,8 @@ DONE_COLOR = "green"  # the widget's pill colour of Jira's "done" status categor
 WRITE_TASK = "sync.write"
 APPLY_TASK = "sync.apply"
 MAX_ATTEMPTS = 8
+WRITING = "writing"  # claimed by one worker (see ``write``)
+WRITING_LEASE = dt.timedelta(minutes=2)  # a claim older than this: its worker died
 PROJECTS_MAX_AGE = dt.timedelta(hours=1)
 
 
@@ -285,13 +287,18 @@ def projects_of(task_gid: str, sync: FieldSync, settings, *, fresh: bool = False
 
 def apply(sync: FieldSync, task_gid: str, values: dict, settings) -> str:
     """Record what the task's fields should say and write it if it differs from what was
-    last written."""
+    last written. While another worker is writing the task, only the wish is recorded:
+    that writer sees it changed and writes again."""
     wanted = {what: values[what] for what in sync.fields if what in values}
     row = _row(sync, task_gid)
     if row.state == "ok" and row.written == wanted:
         return "unchanged"
-    (TaskFields.update(wanted=wanted, state="pending", updated_at=utcnow())
-     .where(TaskFields.id == row.id).execute())
+    now = utcnow()
+    if (TaskFields.update(wanted=wanted, updated_at=now)
+            .where((TaskFields.id == row.id) & (TaskFields.state == WRITING)).execute()):
+        return "queued"
+    (TaskFields.update(wanted=wanted, state="pending", updated_at=now)
+     .where((TaskFields.id == row.id) & (TaskFields.state != WRITING)).execute())
     return write(row.id, settings)
 
 
@@ -312,24 +319,43 @@ def write_later(row_id: int) -> str:
 
 def write(row_id: int, settings) -> str:
     """One ``PUT /tasks/{gid}`` with every field whose wanted value differs from the
-    written one. Returns ``written``, ``unchanged``, ``deferred``, ``stopped``,
-    ``failed`` or ``gone``."""
+    written one, by one worker at a time (the row is claimed: ``pending`` → ``writing``).
+    Returns ``written``, ``unchanged``, ``deferred``, ``stopped``, ``failed``, ``busy``
+    (another worker is writing it) or ``gone``."""
+    for _ in range(3):  # again when a newer wish arrived during the write
+        outcome = _write_once(row_id, settings)
+        if outcome != "again":
+            return outcome
+    TaskFields.update(state="pending").where((TaskFields.id == row_id)
+                                             & (TaskFields.state == WRITING)).execute()
+    queue.enqueue(WRITE_TASK, row_id)
+    return "deferred"
+
+
+def _write_once(row_id: int, settings) -> str:
     row = TaskFields.get_or_none(TaskFields.id == row_id)
-    if row is None or row.state != "pending" or row.wanted is None:
+    if row is None or row.wanted is None or row.state not in ("pending", WRITING):
         return "gone"
+    if row.state == WRITING:
+        return "busy"
     sync = FieldSync.get_by_id(row.sync_id)
     if sync.state != "active":
         return "stopped"
     now = utcnow()
     if sync.paused_until and sync.paused_until > now:
         return _defer(row, (sync.paused_until - now).total_seconds())
+    claimed = (TaskFields.update(state=WRITING, updated_at=now)
+               .where((TaskFields.id == row.id) & (TaskFields.state == "pending")).execute())
+    if not claimed:
+        return "busy"
+    row = TaskFields.get_by_id(row.id)  # the wish as claimed
     wanted = dict(row.wanted)
     changed = {what: value for what, value in wanted.items()
                if row.written.get(what, object()) != value}
     if not changed:
-        _done(row, wanted)
-        return "unchanged"
+        return _done(row, wanted, "unchanged")
     if sync.enabled_by is None:
+        _release(row)
         stop(sync, "no_user", "The person who turned this on is no longer known to the "
                               "bridge: an admin of the project must turn it on again.")
         return "stopped"
@@ -344,9 +370,18 @@ def write(row_id: int, settings) -> str:
             data["completed"] = True
         client.update_task(row.task_gid, data)
     except AsanaError as exc:
+        _release(row)
         return _on_asana_error(sync, row, exc)
-    _done(row, wanted)
-    return "written"
+    except Exception:
+        _release(row)
+        raise
+    return _done(row, wanted, "written")
+
+
+def _release(row: TaskFields) -> None:
+    """Back to ``pending`` (the caller decides when it is tried again)."""
+    (TaskFields.update(state="pending")
+     .where((TaskFields.id == row.id) & (TaskFields.state == WRITING)).execute())
 
 
 def _option(client: AsanaFieldsClient, sync: FieldSync, what: str, name: str) -> str:
@@ -361,11 +396,18 @@ def _option(client: AsanaFieldsClient, sync: FieldSync, what: str, name: str) ->
     return str(made["gid"])
 
 
-def _done(row: TaskFields, wanted: dict) -> None:
-    (TaskFields.update(written=wanted, state="ok", attempts=0, next_attempt_at=None,
-                       updated_at=utcnow())
-     .where((TaskFields.id == row.id) & (TaskFields.wanted == wanted)).execute())
-    # (a newer wish arrived meanwhile: it stays pending, and its own message writes it)
+def _done(row: TaskFields, wanted: dict, outcome: str) -> str:
+    """Record ``wanted`` as written, unless a newer wish arrived during the write: then
+    the row goes back to ``pending`` and the caller writes again (``again``)."""
+    finished = (TaskFields.update(written=wanted, state="ok", attempts=0, next_attempt_at=None,
+                                  updated_at=utcnow())
+                .where((TaskFields.id == row.id) & (TaskFields.wanted == wanted)
+                       & (TaskFields.state == WRITING)).execute())
+    if finished:
+        return outcome
+    (TaskFields.update(written=wanted, state="pending")
+     .where((TaskFields.id == row.id) & (TaskFields.state == WRITING)).execute())
+    return "again"
 
 
 def _defer(row: TaskFields, seconds: float) -> str:
@@ -411,6 +453,9 @@ def _on_asana_error(sync: FieldSync, row: TaskFields | None, exc: AsanaError) ->
 def sweep(now: dt.datetime | None = None) -> int:
     """Re-send pending writes whose message was lost (due a while ago, still pending)."""
     now = now or utcnow()
+    (TaskFields.update(state="pending", next_attempt_at=now - dt.timedelta(minutes=3))
+     .where((TaskFields.state == WRITING) & (TaskFields.updated_at < now - WRITING_LEASE))
+     .execute())  # its worker died mid-write: the PUT is repeated (it is idempotent)
     sent = 0
     for row in (TaskFields.select(TaskFields.id)
                 .where((TaskFields.state == "pending")

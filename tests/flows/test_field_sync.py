@@ -247,3 +247,26 @@ def test_a_429_before_the_task_s_projects_are_known_is_asked_again(bridge, asana
         # what the queue runs once Retry-After has passed
         assert "written" in sync.apply_latest(linked.id, "EX-1")
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
+
+
+def test_one_writer_per_task_and_a_wish_made_during_a_write_is_written_after_it(
+        bridge, asana, jira10, linked):
+    _enable(bridge, {"status": "new"})
+    cfg = bridge.app.config["BRIDGE"]
+    with bridge.app.app_context():
+        sync_refresh.reread(FieldSync.get())
+        row = TaskFields.get(TaskFields.task_gid == TASK_PLAIN)
+        # Another worker is writing "In Progress" (claimed the row) ...
+        TaskFields.update(state="writing", wanted={"status": "In Progress"}).execute()
+        writes = len(asana.app.sim.task_updates)
+        # ... a second worker may not write the task meanwhile,
+        assert sync.write(row.id, cfg) == "busy"
+        # ... and a newer read only records its wish.
+        assert sync.apply(FieldSync.get(), TASK_PLAIN, {"status": "Done"}, cfg) == "queued"
+        assert len(asana.app.sim.task_updates) == writes
+        # The first writer finishes: the newer wish is written right after.
+        claimed = TaskFields.get_by_id(row.id)
+        assert sync._done(claimed, {"status": "In Progress"}, "written") == "again"
+        assert sync.write(row.id, cfg) == "written"
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "Done"
+    assert len(asana.app.sim.task_updates) == writes + 1
