@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -153,6 +154,29 @@ def test_slow_response_and_latency(jira):
     with pytest.raises(requests.Timeout):
         jira.state.add_fault("slow", delay=0.6)
         requests.get(jira.rest("serverInfo"), timeout=0.3)
+
+
+def test_a_held_upload_is_received_whole_and_stored_only_when_released(jira):
+    """Jira still writing a file it has whole: the answer waits, the client may be gone."""
+    held = jira.state.add_fault("hold", path_prefix="/rest/api/2/issue/EX-1/attachments")
+    answers = []
+    upload = threading.Thread(target=lambda: answers.append(requests.post(
+        jira.rest("issue/EX-1/attachments"), auth=BOB, files={"file": ("a.txt", b"hello")},
+        headers={"X-Atlassian-Token": "no-check"})))
+    upload.start()
+    assert held.received.wait(10)
+    time.sleep(0.2)
+    assert not [a for a in jira.state.attachments.values() if a["filename"] == "a.txt"]
+    assert answers == []
+    # the next upload is not held (count=1)
+    other = requests.post(jira.rest("issue/EX-1/attachments"), auth=BOB,
+                          files={"file": ("b.txt", b"x")},
+                          headers={"X-Atlassian-Token": "no-check"})
+    assert other.status_code == 200
+    held.release()
+    upload.join(10)
+    assert answers[0].status_code == 200 and answers[0].json()[0]["filename"] == "a.txt"
+    assert requests.get(f"{jira.url}/_sim/faults").json() == []
 
 
 def test_control_endpoints(jira):

@@ -30,6 +30,9 @@ def apply_faults() -> Response | None:
     if fault.kind == "slow":
         time.sleep(fault.delay)
         return None
+    if fault.kind == "hold":
+        g.hold = fault  # honoured by the route once the body is read (rest.add_attachment)
+        return None
     if fault.kind == "drop":
         sock = request.environ.get("werkzeug.socket")
         if sock is not None:

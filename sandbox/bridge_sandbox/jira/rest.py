@@ -625,6 +625,9 @@ def add_attachment(id_or_key):
             _discard(uploads)
             return error_json(404, [f"The file '{up.filename}' is too large: the attachment "
                                     f"size limit is {limit} bytes."])
+    hold = g.get("hold")
+    if hold is not None:
+        hold.hold()  # the file is here whole; Jira is still writing it
     created = []
     with st.lock:
         for up in uploads:

@@ -121,15 +121,36 @@ class OAuth2Token:
     refresh_created: float
 
 
+HOLD_MAX = 30.0  # seconds a held upload waits for ``release`` when no delay is given
+
+
 @dataclass
 class Fault:
-    """One queued fault (reference brief: next N requests → 5xx / slow / dropped)."""
+    """One queued fault (reference brief: next N requests → 5xx / slow / dropped).
 
-    kind: str  # "error" | "slow" | "drop"
+    ``hold`` is Jira still writing a file it has received whole: the upload's body is
+    read, then it is neither stored nor answered until ``release()`` (or ``delay``
+    seconds, ``HOLD_MAX`` without one). ``received`` is set once the body is in. Only the
+    attachments route holds; a client that gives up meanwhile does not stop the store.
+    """
+
+    kind: str  # "error" | "slow" | "drop" | "hold"
     count: int = 1
     status: int = 503
     delay: float = 0.0
     path_prefix: str = ""
+
+    def __post_init__(self):
+        # plain attributes, not fields: the control API lists faults with ``asdict``
+        self.received = threading.Event()
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def hold(self) -> None:
+        self.received.set()
+        self.released.wait(self.delay or HOLD_MAX)
 
 
 class SimState:
@@ -582,8 +603,8 @@ class SimState:
     # -- faults -------------------------------------------------------------------
     def add_fault(self, kind: str, count: int = 1, status: int = 503, delay: float = 0.0,
                   path_prefix: str = "") -> Fault:
-        if kind not in ("error", "slow", "drop"):
-            raise ValueError("fault kind must be error, slow or drop")
+        if kind not in ("error", "slow", "drop", "hold"):
+            raise ValueError("fault kind must be error, slow, drop or hold")
         with self.lock:
             fault = Fault(kind=kind, count=int(count), status=int(status), delay=float(delay),
                           path_prefix=path_prefix)
