@@ -143,6 +143,19 @@ def _used_oauth_states(db: pw.Database) -> None:
     db.create_tables([UsedOAuthState])
 
 
+def _copy_sent_at(db: pw.Database) -> None:
+    """When a copy's whole file went to Jira unanswered (services.attachments)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from .models import AttachmentCopy
+
+    table = AttachmentCopy._meta.table_name
+    # A fresh database has it already: migration 3 creates the table from the model.
+    if "sent_at" not in {column.name for column in db.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(db).add_column(table, "sent_at",
+                                                            AttachmentCopy.sent_at))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -156,6 +169,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (10, "node heartbeats written by the readiness check", _node_beats),
     (11, "Jira's state in Asana custom fields", _field_sync),
     (12, "used nonces of anonymous sign-in states", _used_oauth_states),
+    (13, "attachment copies: when the whole file went to Jira", _copy_sent_at),
 )
 
 LATEST = MIGRATIONS[-1][0]

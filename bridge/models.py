@@ -278,7 +278,8 @@ class AttachmentCopy(BaseModel):
     The row, not the queue message, is the truth (see ``bridge.queue``): ``state`` moves
     ``pending`` → ``copying`` (intent recorded before any byte is sent, with a lease held
     by one worker) → ``done`` / ``skipped`` / ``failed``; ``error`` is the sentence the
-    widget shows for the last two.
+    widget shows for the last two. ``sent_at``: when an attempt had sent Jira the whole
+    file and was waiting for its answer (Jira may still store it after that worker died).
     """
 
     link = pw.ForeignKeyField(IssueLink, backref="copies", on_delete="CASCADE")
@@ -294,6 +295,7 @@ class AttachmentCopy(BaseModel):
     lease_until = pw.DateTimeField(null=True)
     jira_attachment_id = pw.CharField(null=True, max_length=64)
     error = pw.TextField(null=True)
+    sent_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 

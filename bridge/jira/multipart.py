@@ -7,7 +7,8 @@ rather than chunked encoding, which some proxies in front of Jira refuse.
 
 If the source yields fewer or more bytes than announced, ``read`` raises
 ``SourceSizeMismatch``: the request is cut short, so Jira stores nothing, and the copy
-is retried from a fresh download.
+is retried from a fresh download. ``on_complete`` runs once the whole file is handed
+out, before the closing boundary: from then on Jira may store it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class MultipartFile:
     """File-like body: ``read(n)`` gives the next bytes; ``len`` is the total length."""
 
     def __init__(self, filename: str, content_type: str, chunks: Iterable[bytes], size: int,
-                 on_progress: Callable[[int], None] | None = None):
+                 on_progress: Callable[[int], None] | None = None,
+                 on_complete: Callable[[], None] | None = None):
         boundary = "bridge" + secrets.token_hex(16)
         self.content_type = f"multipart/form-data; boundary={boundary}"
         head = (f"--{boundary}\r\n"
@@ -42,6 +44,7 @@ class MultipartFile:
         self.len = len(head) + size + len(tail)
         self.sent = 0  # bytes of the file itself handed out so far
         self._on_progress = on_progress
+        self._on_complete = on_complete
         self._parts = self._generate(head, iter(chunks), tail)
         self._buffer = b""
 
@@ -70,6 +73,10 @@ class MultipartFile:
         if self.sent != self.size:
             raise SourceSizeMismatch(f"the download ended after {self.sent} of {self.size} "
                                      "bytes")
+        if self._on_complete is not None:
+            # Before the closing boundary: until it is sent Jira can store nothing, so an
+            # exception here still cuts the request short.
+            self._on_complete()
         yield tail
 
     def read(self, size: int = -1) -> bytes:

@@ -20,9 +20,13 @@ Once per file, however the worker dies. Each file has an ``AttachmentCopy`` row:
 3. If this is not the row's first attempt, an earlier one may have reached Jira before
    its worker died: the issue's attachments are read and a file of the same name and size
    not already claimed by another row of the link is taken as this one. No second upload.
+   If none is there but an earlier attempt had sent the whole file and got no answer
+   (``sent_at``), Jira may still be writing it: the copy looks again a little later,
+   until the bridge's own wait for such an answer has passed, instead of sending it again.
 4. Otherwise the file streams from Asana to Jira (``jira.multipart``), the lease renewed
    as bytes flow. If the lease was taken away (the sweep judged the worker dead), the
-   upload aborts mid-body, so Jira stores nothing.
+   upload aborts mid-body, so Jira stores nothing. Once the whole file is out, ``sent_at``
+   is recorded and the lease stretched over the wait for Jira's answer.
 5. ``done`` with Jira's attachment id, or ``skipped`` / ``failed`` with a sentence, or
    back to ``pending`` with a backoff (Jira's 429 ``Retry-After`` when given).
 
@@ -75,6 +79,9 @@ MAX_ATTEMPTS = 8
 BACKOFF_FIRST = 2.0  # seconds; doubles each attempt, with jitter
 BACKOFF_MAX = 300.0
 REQUEUE_AFTER = dt.timedelta(seconds=60)  # a pending row nobody took: send it again
+LOOK_AGAIN = 5.0  # seconds between looks for an earlier upload Jira may still be writing
+# Answers after which Jira itself may still store the file: a proxy in front of it gave up.
+GATEWAY_STATUSES = (502, 504)
 CHUNK = 64 * 1024
 UPLOAD_TIMEOUT = 120.0  # seconds without a byte from Jira before an attempt gives up
 
@@ -200,6 +207,10 @@ def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
         if existing:
             log.info("copy.found_earlier_upload copy=%s jira_attachment=%s", row.id, existing)
             return DONE, {"jira_attachment_id": existing}
+        wait = _unanswered_upload_wait(row, jira.timeout)
+        if wait:
+            log.info("copy.awaiting_earlier_upload copy=%s in=%.1fs", row.id, wait)
+            return PENDING, {"_delay": wait, "attempts": row.attempts - 1}
     if not fresh.get("download_url"):
         return SKIPPED, {"error": f"{name} was not copied: Asana gives no download link "
                                   "for it."}
@@ -216,8 +227,14 @@ def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
             return SKIPPED, _too_large(name, size, limit)
         body = MultipartFile(name, response.headers.get("Content-Type", ""),
                              response.iter_content(CHUNK), size,
-                             on_progress=lease.renew_maybe)
-        created = jira.upload_attachment(link.issue_id, body)
+                             on_progress=lease.renew_maybe,
+                             on_complete=lambda: lease.sent(jira.timeout))
+        try:
+            created = jira.upload_attachment(link.issue_id, body)
+        except JiraError as exc:
+            if exc.http_status is not None and exc.http_status not in GATEWAY_STATUSES:
+                lease.answered()  # Jira refused this upload: it will not store it later
+            raise
     attachment_id = str(created[0]["id"]) if created and created[0].get("id") else None
     log.info("copy.done copy=%s bytes=%s", row.id, size)
     return DONE, {"jira_attachment_id": attachment_id, "size": size}
@@ -243,6 +260,16 @@ def _already_uploaded(jira, row: AttachmentCopy, name: str, size: int | None) ->
         if size is None or _int(att.get("size")) == size:
             return str(att["id"])
     return None
+
+
+def _unanswered_upload_wait(row: AttachmentCopy, answer_wait: float) -> float | None:
+    """Seconds until looking again for an earlier attempt's upload, if Jira had the whole
+    file without answering and may still store it. Past the bridge's own wait for an
+    answer (``answer_wait``) and a lease more, that upload is taken as lost."""
+    if row.sent_at is None:
+        return None
+    left = (row.sent_at + dt.timedelta(seconds=answer_wait) + LEASE - utcnow()).total_seconds()
+    return min(LOOK_AGAIN, left) if left > 0 else None
 
 
 def _too_large(name: str, size: int, limit: int) -> dict:
@@ -298,7 +325,7 @@ def _finish(row: AttachmentCopy, worker_id: str, state: str, **fields) -> None:
     if state == PENDING:
         values.update(next_attempt_at=now + dt.timedelta(seconds=delay or 0),
                       enqueued_at=now + dt.timedelta(seconds=delay or 0))
-    for key in ("error", "jira_attachment_id", "size"):
+    for key in ("error", "jira_attachment_id", "size", "attempts"):
         if key in fields:
             values[key] = fields[key]
     changed = (AttachmentCopy.update(**values)
@@ -325,17 +352,29 @@ class _Lease:
         self.renewed = time.monotonic()
 
     def renew(self) -> None:
-        kept = (AttachmentCopy.update(lease_until=utcnow() + LEASE)
+        self._update(lease_until=utcnow() + LEASE)
+
+    def renew_maybe(self, _sent: int) -> None:
+        if time.monotonic() - self.renewed >= RENEW_EVERY:
+            self.renew()
+
+    def sent(self, answer_wait: float) -> None:
+        """The whole file is out: Jira may store it from now on, even if this worker dies.
+        No bytes flow to renew the lease while Jira answers, so it covers that wait."""
+        now = utcnow()
+        self._update(sent_at=now, lease_until=now + dt.timedelta(seconds=answer_wait) + LEASE)
+
+    def answered(self) -> None:
+        self._update(sent_at=None)
+
+    def _update(self, **values) -> None:
+        kept = (AttachmentCopy.update(**values)
                 .where((AttachmentCopy.id == self.copy_id)
                        & (AttachmentCopy.state == COPYING)
                        & (AttachmentCopy.lease_owner == self.worker_id)).execute())
         self.renewed = time.monotonic()
         if not kept:
             raise LeaseLost()
-
-    def renew_maybe(self, _sent: int) -> None:
-        if time.monotonic() - self.renewed >= RENEW_EVERY:
-            self.renew()
 
 
 def _int(value) -> int | None:

@@ -6,11 +6,13 @@ file whatever dies when; over-limit files skipped and reported; failures retried
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from bridge_sandbox.asana.seed import ATTACHMENTS, BIG_ATTACHMENT, TASK_RICH, co
 
 from bridge import queue
 from bridge.models import AsanaUser, AttachmentCopy, IssueLink, JiraCredential, WorkerBeat
-from bridge.services import asana_users, attachments, jira_as_user
+from bridge.services import asana_users, attachments, jira_as_user, workers
+from bridge.timeutil import utcnow
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth2_instance
@@ -134,6 +137,92 @@ def test_a_worker_that_died_after_uploading_does_not_upload_again(bridge, jira10
         assert again.state == "done" and again.attempts == 2
         assert again.jira_attachment_id == _jira_files(jira10, link.issue_key)[0]["id"]
     assert len(_jira_files(jira10, link.issue_key)) == 5
+
+
+class _AttemptInThread:
+    """A worker's attempt on a thread of its own, left waiting for Jira's answer."""
+
+    def __init__(self, bridge, copy_id, worker_id):
+        self.errors: list[BaseException] = []
+
+        def run():
+            try:
+                with bridge.app.app_context():
+                    attachments.attempt(copy_id, worker_id)
+            except BaseException as exc:  # reported by join
+                self.errors.append(exc)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self):
+        self.thread.join(30)
+        assert not self.thread.is_alive() and not self.errors, self.errors
+
+
+def _hold_uploads(jira, link):
+    return jira_state(jira).add_fault(
+        "hold", path_prefix=f"/rest/api/2/issue/{link.issue_id}/attachments")
+
+
+def test_an_upload_jira_is_still_writing_when_its_worker_dies_is_not_sent_again(
+        bridge, jira10):
+    """Jira has the whole file and is still writing it when the worker dies: the next
+    attempt does not see it on the issue yet, and must wait for it, not send it again."""
+    jira_state(jira10).configure(upload_limit=64 * MB)
+    link, files = _linked_issue(bridge, jira10)
+    with bridge.app.app_context():
+        row = attachments.plan(link, [a for a in files if a["name"] == "console.log"])[0]
+    held = _hold_uploads(jira10, link)
+    dying = _AttemptInThread(bridge, row.id, "gone-host:1:dead")  # no heartbeat: dead
+    try:
+        assert held.received.wait(30), "the upload never reached Jira"
+        with bridge.app.app_context():
+            attachments.sweep()  # its worker is dead: the copy is taken back
+            assert AttachmentCopy.get_by_id(row.id).state == "pending"
+            second = attachments.attempt(row.id, "w2")
+    finally:
+        held.release()  # Jira finishes writing the first upload
+        dying.join()
+    with bridge.app.app_context():
+        for _ in range(3):  # the waiting copy looks again, as its next attempt would
+            AttachmentCopy.update(next_attempt_at=utcnow()).execute()
+            attachments.attempt(row.id, "w2")
+        done = AttachmentCopy.get_by_id(row.id)
+    stored = _jira_files(jira10, link.issue_key)
+    assert [a["filename"] for a in stored] == ["console.log"]
+    assert second == "pending"  # it waited for the earlier upload
+    assert done.state == "done" and done.jira_attachment_id == stored[0]["id"]
+    assert done.attempts == 2  # looking again is not an attempt of its own
+
+
+def test_a_worker_waiting_for_jiras_answer_keeps_its_copy(bridge, jira10, monkeypatch):
+    """Bytes no longer flow while Jira writes the file, so nothing renews the lease: it
+    must cover the wait for the answer, or a sweep gives the copy to another worker."""
+    monkeypatch.setattr(attachments, "LEASE", dt.timedelta(seconds=1))
+    jira_state(jira10).configure(upload_limit=64 * MB)
+    link, files = _linked_issue(bridge, jira10)
+    worker = workers.new_worker_id()
+    with bridge.app.app_context():
+        row = attachments.plan(link, [a for a in files if a["name"] == "console.log"])[0]
+        workers.beat(worker, 1)
+    held = _hold_uploads(jira10, link)
+    waiting = _AttemptInThread(bridge, row.id, worker)
+    try:
+        assert held.received.wait(30), "the upload never reached Jira"
+        time.sleep(1.5)  # longer than the lease
+        with bridge.app.app_context():
+            workers.beat(worker, 1)
+            attachments.sweep()
+            during = AttachmentCopy.get_by_id(row.id)
+    finally:
+        held.release()
+        waiting.join()
+    assert (during.state, during.lease_owner) == ("copying", worker)
+    with bridge.app.app_context():
+        done = AttachmentCopy.get_by_id(row.id)
+    assert done.state == "done" and done.attempts == 1
+    assert len(_jira_files(jira10, link.issue_key)) == 1
 
 
 def test_two_files_with_the_same_name_and_size_are_both_copied(bridge, jira10, asana):
