@@ -131,6 +131,18 @@ def fetch_presented(host: str, port: int, *, timeout: float = 8.0) -> Presented 
                      not_after=cert.not_valid_after_utc, names=names)
 
 
+def _names_host(name: str, host: str) -> bool:
+    """Whether a certificate name covers ``host`` as the TLS check reads it (RFC 6125
+    §6.4): letter case aside, and ``*`` for exactly one whole left-most label (Python's
+    ssl takes no partial wildcards such as ``j*``)."""
+    name, host = name.lower().rstrip("."), host.lower().rstrip(".")
+    if name == host:
+        return True
+    label, dot, rest = name.partition(".")
+    return (label == "*" and bool(dot) and "." in rest
+            and host.partition(".")[2] == rest and bool(host.partition(".")[0]))
+
+
 def refusal_sentence(url_host: str, port: int, purpose: str | None, *,
                      timeout: float = 8.0) -> tuple[str, list[str]]:
     """A sentence (and detail lines) for a certificate the bridge refused."""
@@ -148,7 +160,7 @@ def refusal_sentence(url_host: str, port: int, purpose: str | None, *,
     if presented.not_after is not None and presented.not_after < now:
         return (f"{url_host}'s certificate ({presented.subject}) expired on "
                 f"{presented.not_after:%Y-%m-%d}.", details)
-    if presented.names and url_host not in presented.names:
+    if presented.names and not any(_names_host(n, url_host) for n in presented.names):
         return (f"{url_host}'s certificate ({presented.subject}) is not made out for that "
                 f"name (it names {', '.join(presented.names)}).", details)
     if presented.self_signed:
