@@ -12,6 +12,7 @@ knows to fill it in Jira.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -150,6 +151,8 @@ def to_jira(f: JiraField, value):
             number = float(str(value).strip().replace(",", "."))
         except ValueError:
             raise FieldValueError("Enter a number.") from None
+        if not math.isfinite(number):  # "inf", "NaN", "1e400": float() reads them, JSON not
+            raise FieldValueError("Enter a number.")
         return int(number) if number.is_integer() else number
     if kind in ("select", "priority", "version"):
         return {"id": str(value)}

@@ -428,3 +428,23 @@ def test_a_required_field_of_an_unsupported_kind_is_named(bridge, jira_factory):
     fields = _fields(form)
     assert fields["unsupported"]["name"] == "Region"
     assert "jira.customfield_10202" not in fields
+
+
+@pytest.mark.parametrize("typed", ["inf", "NaN", "1e400", "-Infinity"])
+def test_a_number_that_is_not_finite_is_refused_on_its_field(bridge, jira_factory, typed):
+    # float() reads these; JSON has no such numbers, so the create request failed inside
+    # requests (InvalidJSONError) and the user was told Jira could not be reached.
+    jira = jira_factory("10.3.0")
+    _connect(bridge, jira, "10.3.0")
+    host = _host(bridge)
+    form = _open_type(host, "SEC", "3")
+    values = _fill(host, form, {**_values(form), "jira.customfield_10205": typed,
+                                "jira.customfield_10207": "backend"}, task=TASK_PLAIN)
+    values.pop("copy_attachments", None)
+    before = len(jira_state(jira).issues)
+    submitted = host.form_submit(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                 values=values)
+    assert submitted.status == 400, submitted.body
+    errors = {f["id"]: f.get("error") for f in submitted.body["metadata"]["fields"]}
+    assert errors["jira.customfield_10205"] == "Enter a number."
+    assert len(jira_state(jira).issues) == before
