@@ -175,9 +175,9 @@ def to_jira(f: JiraField, value):
         text = str(value).strip().replace("Z", "+00:00")
         try:
             moment = dt.datetime.fromisoformat(text)
-        except ValueError:
+            if moment.tzinfo is not None:  # year 1 at +01:00 is before the calendar in UTC
+                moment = moment.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
             raise FieldValueError("Enter a date and time.") from None
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
     raise FieldValueError("This kind of field cannot be set from Asana.")

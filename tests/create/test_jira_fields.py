@@ -85,7 +85,11 @@ def test_large_option_lists_use_a_typeahead_and_big_multi_selects_are_unsupporte
     assert multi.kind is None
 
 
-@pytest.mark.parametrize("kind_index, bad", [(2, "abc"), (10, "next week"), (11, "soon")])
+@pytest.mark.parametrize("kind_index, bad", [
+    (2, "abc"), (10, "next week"), (11, "soon"),
+    # a time whose UTC form leaves the calendar: astimezone raised OverflowError (a 500)
+    (11, "0001-01-01T00:00:00+01:00"), (11, "9999-12-31T23:59:00-01:00"),
+])
 def test_bad_values_are_refused_with_a_sentence(kind_index, bad):
     f = jira_fields.classify(KINDS[kind_index][0])
     with pytest.raises(FieldValueError) as refused:
