@@ -133,5 +133,17 @@ def test_iso_utc_accepts_jira_and_iso_forms():
     assert ui.iso_utc("2019-11-08T11:54:11Z") == "2019-11-08T11:54:11.000Z"
     assert ui.iso_utc("2026-01-31") == "2026-01-31T00:00:00.000Z"
     assert ui.iso_utc("not a date") is None
+    assert ui.iso_utc("0999-06-01T00:00:00.000+0000") == "0999-06-01T00:00:00.000Z"
     with pytest.raises(ValueError):
         ui.pill("Status", "x", "brown")
+
+
+@pytest.mark.parametrize("updated", ["0001-01-01T00:30:00.000+0100",
+                                     "9999-12-31T23:30:00.000-0100"])
+def test_a_time_whose_utc_form_leaves_the_calendar_is_no_time_not_a_crash(updated):
+    # astimezone raised OverflowError: one odd ``updated`` from Jira was a 500 for every
+    # viewer of the issue's widget.
+    assert ui.iso_utc(updated) is None
+    body = widget.render(widget.summarize(_issue(updated=updated), BASE), "Jira")
+    validator.validate("widget", body)
+    assert body["metadata"]["footer"]["text"] == "Jira did not say when this issue last changed."

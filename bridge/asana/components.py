@@ -59,8 +59,13 @@ def iso_utc(value: str | dt.datetime | None) -> str | None:
         except ValueError:
             return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        try:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # year 1 at +01:00, year 9999 at -01:00: before or after time
+            return None
+    # Not strftime("%Y"): it gives "999", not "0999", for years before 1000 on glibc.
+    return (f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}."
+            f"{moment.microsecond // 1000:03d}Z")
 
 
 def pill(name: str, text: str, color: str) -> dict:
