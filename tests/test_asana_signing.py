@@ -194,6 +194,9 @@ def test_errors_are_one_family_of_400s():
     ("2026-12-01T10:00:30", "no time zone"),
     ("2026-12-01T10:00:30.000", "no time zone"),
     ("2026-12-02", "no time zone"),
+    # in UTC these leave the calendar: astimezone raised OverflowError (a 500)
+    ("0001-01-01T00:00:00+01:00", "not a time"),
+    ("9999-12-31T23:59:59-01:00", "not a time"),
 ])
 def test_expires_at_is_bounded_and_carries_its_zone(expires_at, problem):
     now = dt.datetime(2026, 12, 1, 10, 0, 0, tzinfo=dt.UTC)

@@ -89,7 +89,10 @@ def parse_expires_at(value) -> dt.datetime:
         raise AsanaRequestMalformed("The request's expires_at is not a time.") from None
     if moment.tzinfo is None:  # a bare date, or a time without its zone: which moment?
         raise AsanaRequestMalformed("The request's expires_at has no time zone.")
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # year 1 at +01:00 is before the calendar in UTC
+        raise AsanaRequestMalformed("The request's expires_at is not a time.") from None
 
 
 def check_fresh(expires_at: dt.datetime, now: dt.datetime) -> None:
