@@ -10,10 +10,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+# Longer than any token lives; a larger ``expires_in`` (10**20, or 1e400 read as inf)
+# overflowed timedelta and crashed the sign-in or refresh that received it.
+MAX_LIFETIME = dt.timedelta(days=3650)
+
+
 def expiry(expires_in, default: int = 3600) -> dt.datetime:
-    """Naive UTC expiry from an ``expires_in`` that may be missing or malformed."""
+    """Naive UTC expiry from an ``expires_in`` that may be missing, malformed or huge."""
     try:
         seconds = int(expires_in)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # None, "soon", NaN
         seconds = default
-    return utcnow() + dt.timedelta(seconds=max(0, seconds))
+    except OverflowError:  # inf
+        seconds = int(MAX_LIFETIME.total_seconds())
+    seconds = min(max(0, seconds), int(MAX_LIFETIME.total_seconds()))
+    return utcnow() + dt.timedelta(seconds=seconds)
