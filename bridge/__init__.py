@@ -31,7 +31,6 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     # scripts) must not pull in Flask, the models and every blueprint.
     from . import config as config_mod
     from . import db, logs, sealing, trust
-    from .services import jira_as_user
     from .web import (
         admin,
         bodies,
@@ -82,7 +81,6 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
                                 x_prefix=1)
 
     trust.configure(jira=settings.ca_bundle, asana=settings.asana_ca_bundle)
-    jira_as_user.configure(public_url=settings.public_url, timeout=settings.http_timeout)
     db.init_app(app, settings.database_url)
     from . import tasks
 

@@ -218,6 +218,16 @@ class Config:
                  else value for name, value in self.values.items()}
         return f"Config(values={shown!r}, sources={dict(self.sources)!r})"
 
+    def replace(self, **changes: Any) -> Config:
+        """These settings with some values changed (lower-case names, as attributes), for
+        tests; the new values are not parsed nor validated again."""
+        values = dict(self.values)
+        for name, value in changes.items():
+            if name.upper() not in values:
+                raise AttributeError(name)
+            values[name.upper()] = value
+        return Config(values=values, sources=self.sources)
+
     @property
     def instance_path(self) -> Path:
         return Path(self.values["INSTANCE_PATH"]).resolve()

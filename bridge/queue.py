@@ -23,7 +23,7 @@ HUEY_TABLE_PREFIX = "huey_"
 
 Periodic = Mapping[str, tuple[Callable[..., Any], Callable[[dt.datetime], bool]]]
 
-_state: dict[str, Any] = {"huey": None, "settings": None, "wrappers": {}}
+_state: dict[str, Any] = {"huey": None, "wrappers": {}}
 
 
 class QueueError(ConfigError):
@@ -42,7 +42,7 @@ def configure(settings, tasks: Mapping[str, Callable[..., Any]],
     wrappers = {name: huey.task(name=name)(fn) for name, fn in tasks.items()}
     for name, (fn, when) in (periodic or {}).items():
         wrappers[name] = huey.periodic_task(when, name=name)(fn)
-    _state.update(huey=huey, settings=settings, wrappers=wrappers)
+    _state.update(huey=huey, wrappers=wrappers)
     return huey
 
 
@@ -51,13 +51,6 @@ def current():
     if huey is None:
         raise QueueError("the queue is not configured (create_app was not called)")
     return huey
-
-
-def settings():
-    """The settings the queue was configured with (workers read theirs from here)."""
-    if _state["settings"] is None:
-        raise QueueError("the queue is not configured (create_app was not called)")
-    return _state["settings"]
 
 
 def describe(settings) -> str:

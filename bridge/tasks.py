@@ -5,15 +5,17 @@ The web process (``create_app``) and the worker configure the queue from these t
 happened to import; nothing registers itself as a side effect of an import.
 
 - ``TASKS``: messages by name, each a nudge to do one piece of work whose truth is a row
-  (``bridge.queue`` explains why).
+  (``bridge.queue`` explains why). A handler gets the worker's ``Context`` (the settings;
+  the row says who acts) before the message's own arguments.
 - ``SWEEPS``: run every few seconds by every worker (``bridge.worker``), to send again
   the work whose message or worker was lost.
 - ``PURGES``: run every 15 minutes by huey's scheduler in a worker, to keep the tables the
-  public can grow bounded.
+  public can grow bounded; ``PERIODIC`` lists the scheduled jobs (they get the context too).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +34,7 @@ from .services import (
     widget,
     workers,
 )
+from .services.context import Context
 
 log = logging.getLogger("bridge.tasks")
 
@@ -39,7 +42,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     attachments.TASK: attachments.copy,          # one file from Asana onto a Jira issue
     widget.REFRESH_TASK: widget.refresh_later,   # the re-read a Jira webhook asked for
     remote_links.TASK: remote_links.sync,        # the issue's link back to the Asana task
-    sync.WRITE_TASK: sync.write_later,           # Jira's state into a task's Asana fields
+    sync.WRITE_TASK: sync.write,                 # Jira's state into a task's Asana fields
     sync.APPLY_TASK: sync.apply_latest,          # the same, once Asana takes requests again
     sync_refresh.BACKFILL_TASK: sync_refresh.backfill,  # a project's fields, first values
 }
@@ -57,8 +60,8 @@ PURGES: dict[str, Callable[[], Any]] = {
 }
 
 
-def purge() -> dict:
-    """Run every purge; one failing does not stop the others."""
+def purge(_ctx: Context) -> dict:
+    """Run every purge; one failing does not stop the others (no purge needs settings)."""
     removed = {}
     try:
         for name, fn in PURGES.items():
@@ -79,5 +82,17 @@ PERIODIC = {"maintenance.purge": (purge, crontab(minute="*/15")),
 
 
 def configure(settings) -> Any:
-    """This process's queue, knowing every task above."""
-    return queue.configure(settings, TASKS, PERIODIC)
+    """This process's queue, knowing every task above; handlers and periodic jobs run
+    with a background ``Context`` of ``settings``."""
+    ctx = Context.background(settings)
+    return queue.configure(settings, {name: _with(ctx, fn) for name, fn in TASKS.items()},
+                           {name: (_with(ctx, fn), when)
+                            for name, (fn, when) in PERIODIC.items()})
+
+
+def _with(ctx: Context, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)  # huey names a task by its function's module: keep the handler's
+    def handler(*args):
+        return fn(ctx, *args)
+
+    return handler

@@ -20,6 +20,7 @@ from bridge.jira.errors import (
     JiraUnavailable,
     error_from_response,
 )
+from bridge.services.context import Context
 from bridge.web.app_components import SignedBlueprint
 
 SECRET = "unit-test-asana-secret-0123456789"
@@ -43,7 +44,7 @@ def _app(make_app):
     plain = Blueprint("plain_raiser", __name__)
 
     @signed.get("/raise")
-    def raise_signed(call):
+    def raise_signed(ctx):
         raise RAISED["exc"]
 
     @plain.get("/plain/raise")
@@ -117,8 +118,7 @@ def test_not_connected_is_one_class_wherever_it_is_raised(app):
         with pytest.raises(JiraNotConnected) as caught:
             credentials.get_active(user, instance)
         assert caught.value.status == 401
-        caller = create_issue.Caller(workspace="1", user="2", task=None,
-                                     settings=app.config["BRIDGE"])
+        caller = Context(settings=app.config["BRIDGE"], workspace="1", user="2")
         with pytest.raises(JiraNotConnected) as caught:
             create_issue.usable_instances(caller)
         assert "create issues" in caught.value.public_message

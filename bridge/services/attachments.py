@@ -64,7 +64,8 @@ from ..jira.errors import (
 from ..jira.multipart import MultipartFile
 from ..models import AttachmentCopy, IssueLink, IssueSnapshot
 from ..timeutil import utcnow
-from . import asana_users, jira_as_user, workers
+from . import workers
+from .context import Context
 from .filenames import safe_file_name
 
 log = logging.getLogger("bridge.attachments")
@@ -153,12 +154,12 @@ def plan(link: IssueLink, attachments: list[dict]) -> list[AttachmentCopy]:
 
 # -- the copy ----------------------------------------------------------------------------
 
-def copy(copy_id: int) -> str | None:
+def copy(ctx: Context, copy_id: int) -> str | None:
     """Queue handler: one attempt at one file. Returns the row's state afterwards."""
-    return attempt(copy_id, workers.process_worker_id())
+    return attempt(ctx, copy_id, workers.process_worker_id())
 
 
-def attempt(copy_id: int, worker_id: str) -> str | None:
+def attempt(ctx: Context, copy_id: int, worker_id: str) -> str | None:
     now = utcnow()
     claimed = (AttachmentCopy
                .update(state=COPYING, attempts=AttachmentCopy.attempts + 1,
@@ -172,7 +173,7 @@ def attempt(copy_id: int, worker_id: str) -> str | None:
     row = AttachmentCopy.get_by_id(copy_id)
     lease = _Lease(copy_id, worker_id)
     try:
-        state, fields = _copy(row, lease)
+        state, fields = _copy(ctx, row, lease)
     except LeaseLost:
         log.warning("copy.lease_lost copy=%s", copy_id)
         return None
@@ -184,16 +185,19 @@ def attempt(copy_id: int, worker_id: str) -> str | None:
     return state
 
 
-def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
+def _copy(ctx: Context, row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
     link = row.link
-    settings = queue.settings()
-    jira = _jira_for(link, settings)
+    settings = ctx.settings
+    # Jira may take a while to answer after receiving a large file (it writes it to disk
+    # first): background copies wait longer than requests from Asana can.
+    jira = ctx.jira_for(link.instance, user=link.linked_by,
+                        timeout=max(settings.http_timeout, UPLOAD_TIMEOUT))
     meta = jira.attachment_meta()
     if not meta.get("enabled", True):
         return SKIPPED, {"error": f"{row.name} was not copied: Jira has attachments "
                                   "turned off."}
     limit = _int(meta.get("uploadLimit"))
-    asana = asana_users.client_for(link.linked_by, settings)
+    asana = ctx.asana(link.linked_by)
     try:
         fresh = asana.attachment(row.asana_gid)
     except AsanaNotFound:
@@ -238,13 +242,6 @@ def _copy(row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
     attachment_id = str(created[0]["id"]) if created and created[0].get("id") else None
     log.info("copy.done copy=%s bytes=%s", row.id, size)
     return DONE, {"jira_attachment_id": attachment_id, "size": size}
-
-
-def _jira_for(link: IssueLink, settings):
-    # Jira may take a while to answer after receiving a large file (it writes it to disk
-    # first): background copies wait longer than requests from Asana can.
-    return jira_as_user.jira_for(link.linked_by, link.instance,
-                                 timeout=max(settings.http_timeout, UPLOAD_TIMEOUT))
 
 
 def _already_uploaded(jira, row: AttachmentCopy, name: str, size: int | None) -> str | None:

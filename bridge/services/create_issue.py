@@ -32,18 +32,15 @@ from dataclasses import dataclass, field
 from ..asana import forms
 from ..errors import BridgeError
 from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect, JiraNotConnected
-from ..models import AsanaUser, AsanaWorkspace, JiraInstance
+from ..models import AsanaUser, JiraInstance
 from . import (
-    asana_users,
     attachments,
-    credentials,
     idempotency,
-    instances,
-    jira_as_user,
     jira_fields,
     links,
     wikimarkup,
 )
+from .context import Context
 from .jira_fields import JiraField
 
 log = logging.getLogger("bridge.create")
@@ -83,15 +80,6 @@ class Urls:
     typeahead: str  # with "{field}" to fill in
 
 
-@dataclass
-class Caller:
-    workspace: str
-    user: str
-    task: str | None = None
-    settings: object = None
-    asana_user: AsanaUser | None = field(default=None, repr=False)
-
-
 # -- small process-wide caches (create metadata changes rarely; forms call it often) -------
 
 class _TTLCache:
@@ -126,23 +114,20 @@ def reset_caches() -> None:
 
 # -- who, where ---------------------------------------------------------------------------
 
-def _asana_user(caller: Caller) -> AsanaUser:
-    if caller.asana_user is None:
-        caller.asana_user = AsanaUser.get_or_none(AsanaUser.gid == str(caller.user))
-    if caller.asana_user is None:
+def _asana_user(ctx: Context) -> AsanaUser:
+    user = ctx.asana_user()
+    if user is None:
         raise JiraNotConnected(CONNECT_TO_CREATE)
-    return caller.asana_user
+    return user
 
 
-def usable_instances(caller: Caller) -> list[JiraInstance]:
+def usable_instances(ctx: Context) -> list[JiraInstance]:
     """The workspace's instances on which the user holds an active credential."""
-    user = _asana_user(caller)
+    _asana_user(ctx)
     found = []
-    for instance in (JiraInstance.select().join(AsanaWorkspace)
-                     .where(AsanaWorkspace.gid == str(caller.workspace))
-                     .order_by(JiraInstance.id)):
+    for instance in ctx.instances():
         try:
-            credentials.get_active(user, instance)
+            ctx.credential(instance)
         except JiraNeedsReconnect:
             continue
         found.append(instance)
@@ -174,20 +159,20 @@ def field_metas(jira, cache_key, project: str, issuetype: str) -> list[dict]:
 
 # -- the task's side --------------------------------------------------------------------------
 
-def task_content(caller: Caller) -> dict:
+def task_content(ctx: Context) -> dict:
     """Name, notes as wiki markup, and the files of the task (one Asana read each)."""
-    asana = asana_users.client_for(_asana_user(caller), caller.settings)
-    task = asana.task(caller.task, "name,notes,html_notes,permalink_url")
-    files = asana.attachments(caller.task)
+    asana = ctx.asana(_asana_user(ctx))
+    task = asana.task(ctx.task, "name,notes,html_notes,permalink_url")
+    files = asana.attachments(ctx.task)
     html = task.get("html_notes")
     wiki = wikimarkup.html_to_wiki(html) if html else wikimarkup.text_to_wiki(task.get("notes"))
     return {"name": task.get("name") or "", "wiki": wiki, "files": files,
-            "to_share": shareable(caller, files), "permalink_url": task.get("permalink_url")}
+            "to_share": shareable(ctx, files), "permalink_url": task.get("permalink_url")}
 
 
-def _task_content_cached(caller: Caller, user: AsanaUser) -> dict:
+def _task_content_cached(ctx: Context, user: AsanaUser) -> dict:
     """The task's content while the form is open (each change would read it again)."""
-    return _cache.get(("task", caller.task, user.id), 30.0, lambda: task_content(caller))
+    return _cache.get(("task", ctx.task, user.id), 30.0, lambda: task_content(ctx))
 
 
 def description_prefill(wiki: str) -> str:
@@ -222,10 +207,10 @@ def copy_label(files: list[dict]) -> str:
     return f"List the task's {links_part} in the description"
 
 
-def shareable(caller: Caller, files: list[dict]) -> list[dict]:
+def shareable(ctx: Context, files: list[dict]) -> list[dict]:
     """The task's attachments that are files: not its Jira issue links (the resource
     Asana attached for a linked issue, or any issue URL of the workspace's Jira)."""
-    bases = [i.base_url for i in instances.for_workspace(caller.workspace)]
+    bases = [i.base_url for i in ctx.instances()]
     return [a for a in files if not links.is_issue_attachment(a, bases)]
 
 
@@ -264,7 +249,7 @@ class Choice:
     issuetype: str | None
 
 
-def _choose(caller: Caller, values: dict, instances: list[JiraInstance]) -> Choice:
+def _choose(values: dict, instances: list[JiraInstance]) -> Choice:
     instance = instances[0] if len(instances) == 1 else None
     wanted = forms.chosen(values.get(F_INSTANCE))
     if wanted is not None:
@@ -273,7 +258,7 @@ def _choose(caller: Caller, values: dict, instances: list[JiraInstance]) -> Choi
                   forms.chosen(values.get(F_ISSUETYPE)))
 
 
-def build_form(caller: Caller, urls: Urls, values: dict | None = None,
+def build_form(ctx: Context, urls: Urls, values: dict | None = None,
                errors: dict | None = None, *, kind: FormKind = FORM,
                content: dict | None = None) -> dict:
     """The whole form of ``kind`` for the current ``values`` (``None``: first display,
@@ -282,20 +267,20 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
     errors = dict(errors or {})
     first = values is None
     values = dict(values or {})
-    user = _asana_user(caller)
-    instances = usable_instances(caller)
-    task = caller.task if kind.from_task else None
+    user = _asana_user(ctx)
+    instances = usable_instances(ctx)
+    task = ctx.task if kind.from_task else None
     if task:
-        limit = caller.settings.max_issues_per_task
+        limit = ctx.settings.max_issues_per_task
         if first and content is None:
-            content = task_content(caller)
+            content = task_content(ctx)
 
         def attached():
-            return (content or _task_content_cached(caller, user))["files"]
+            return (content or _task_content_cached(ctx, user))["files"]
 
-        if not links.has_room(task, limit, attached, actor=str(caller.user)):
+        if not links.has_room(task, limit, attached, actor=str(ctx.user)):
             return full_form(urls, limit)
-    choice = _choose(caller, values, instances)
+    choice = _choose(values, instances)
     fields: list[dict] = []
     if len(instances) > 1:
         fields.append(forms.dropdown(
@@ -304,7 +289,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
             error=errors.pop(F_INSTANCE, None)))
     jira = types = None
     if choice.instance is not None:
-        jira = jira_as_user.jira_for(user, choice.instance)
+        jira = ctx.jira_for(choice.instance)
         key = (user.id, choice.instance.id)
         projects = creatable_projects(jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
@@ -327,7 +312,7 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                 choice.issuetype, required=True, watched=True,
                 error=errors.pop(F_ISSUETYPE, None)))
     if kind.from_task:
-        fields.extend(_task_part(caller, user, values, errors, first, content))
+        fields.extend(_task_part(ctx, user, values, errors, first, content))
     else:  # a rule: the task is not known until the rule runs
         fields.append(forms.static_text("from_task", "Summary and description: from the task"))
         fields.append(forms.checkbox(F_COPY, "Attachments",
@@ -357,13 +342,13 @@ def build_form(caller: Caller, urls: Urls, values: dict | None = None,
                       on_submit=urls.on_submit if ready else None)
 
 
-def _task_part(caller: Caller, user: AsanaUser, values: dict, errors: dict, first: bool,
+def _task_part(ctx: Context, user: AsanaUser, values: dict, errors: dict, first: bool,
                content: dict | None) -> list[dict]:
     """Summary, description and the copy checkbox, prefilled from the task."""
-    if not caller.task:
+    if not ctx.task:
         content = {"name": "", "wiki": "", "to_share": []}
     elif content is None:
-        content = task_content(caller) if first else _task_content_cached(caller, user)
+        content = task_content(ctx) if first else _task_content_cached(ctx, user)
     if first:
         values[F_SUMMARY] = content["name"][:forms.SINGLE_LINE_MAX]
         values[F_DESCRIPTION] = description_prefill(content["wiki"])
@@ -388,17 +373,17 @@ def typeahead_field(choice: Choice, f: JiraField) -> str:
     return f"{choice.instance.id}.{choice.project}.{choice.issuetype}.{f.id}"
 
 
-def typeahead(caller: Caller, field_ref: str, query: str) -> dict:
+def typeahead(ctx: Context, field_ref: str, query: str) -> dict:
     """Items for a user field (Jira's user picker) or a long select (its allowed values)."""
     try:
         instance_id, project, issuetype, field_id = field_ref.split(".", 3)
     except ValueError:
         raise BridgeError("Unknown field.", status=404, code="not_found") from None
-    user = _asana_user(caller)
-    instance = next((i for i in usable_instances(caller) if str(i.id) == instance_id), None)
+    user = _asana_user(ctx)
+    instance = next((i for i in usable_instances(ctx) if str(i.id) == instance_id), None)
     if instance is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
-    jira = jira_as_user.jira_for(user, instance)
+    jira = ctx.jira_for(instance)
     metas = field_metas(jira, (user.id, instance.id), project, issuetype)
     meta = next((m for m in metas if str(m.get("fieldId")) == field_id), None)
     if meta is None:
@@ -420,7 +405,7 @@ def typeahead(caller: Caller, field_ref: str, query: str) -> dict:
 
 # -- submit -----------------------------------------------------------------------------------
 
-def jira_fields_from(caller: Caller, values: dict, metas: list[dict]) -> tuple[dict, dict]:
+def jira_fields_from(values: dict, metas: list[dict]) -> tuple[dict, dict]:
     """(Jira ``fields`` for the shown Jira fields, errors by Jira field id)."""
     shown, _ = jira_fields.form_fields(metas, include_optional=True)
     out, errors = {}, {}
@@ -437,29 +422,29 @@ def jira_fields_from(caller: Caller, values: dict, metas: list[dict]) -> tuple[d
     return out, errors
 
 
-def submit_key(caller: Caller, values: dict) -> str:
-    raw = json.dumps([str(caller.workspace), str(caller.user), str(caller.task), values],
+def submit_key(ctx: Context, values: dict) -> str:
+    raw = json.dumps([str(ctx.workspace), str(ctx.user), str(ctx.task), values],
                      sort_keys=True, default=str)
     return "form:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def submit(caller: Caller, urls: Urls, values: dict, attachment_gid: str | None = None) -> dict:
+def submit(ctx: Context, urls: Urls, values: dict, attachment_gid: str | None = None) -> dict:
     """Create the issue once per submitted form; answer ``AttachedResourceResponse``."""
     values = dict(values or {})
-    return idempotency.run_once(submit_key(caller, values),
-                                lambda run: _create_from_form(caller, urls, values,
+    return idempotency.run_once(submit_key(ctx, values),
+                                lambda run: _create_from_form(ctx, urls, values,
                                                               attachment_gid, run),
                                 reuse_for=600.0)
 
 
-def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
+def _create_from_form(ctx: Context, urls: Urls, values: dict, attachment_gid,
                       run: idempotency.Run) -> dict:
-    user = _asana_user(caller)
-    instances = usable_instances(caller)
-    choice = _choose(caller, values, instances)
+    user = _asana_user(ctx)
+    instances = usable_instances(ctx)
+    choice = _choose(values, instances)
 
     def reject(errors: dict) -> FormRejected:
-        return FormRejected(build_form(caller, urls, values, errors))
+        return FormRejected(build_form(ctx, urls, values, errors))
 
     if not (choice.instance and choice.project and choice.issuetype):
         raise reject({F_ISSUETYPE: "Choose a project and an issue type."})
@@ -468,17 +453,17 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
         raise reject({F_SUMMARY: "Enter a summary."})
     if len(summary) > SUMMARY_MAX:
         raise reject({F_SUMMARY: f"Jira takes at most {SUMMARY_MAX} characters."})
-    jira = jira_as_user.jira_for(user, choice.instance)
+    jira = ctx.jira_for(choice.instance)
     cache_key = (user.id, choice.instance.id)
     metas = field_metas(jira, cache_key, choice.project, choice.issuetype)
-    fields, errors = jira_fields_from(caller, values, metas)
+    fields, errors = jira_fields_from(values, metas)
     if errors:
         raise reject(errors)
     copy = COPY_OPTION in (values.get(F_COPY) or [])
     description = str(values.get(F_DESCRIPTION) or "")
     files: list[dict] = []
     if copy or LONG_NOTES_MARKER in description:
-        content = task_content(caller)
+        content = task_content(ctx)
         files = content["to_share"]
         description = full_description(description, content["wiki"])
     if copy:
@@ -486,9 +471,9 @@ def _create_from_form(caller: Caller, urls: Urls, values: dict, attachment_gid,
     fields = issue_fields(fields, project=choice.project, issuetype=choice.issuetype,
                           summary=summary, description=description)
     new = NewIssue(user=user, instance=choice.instance, jira=jira, fields=fields,
-                   summary=summary, task=caller.task, attachment_gid=attachment_gid,
-                   files=files if copy else [], limit=caller.settings.max_issues_per_task,
-                   attached=lambda: task_content(caller)["files"])
+                   summary=summary, task=ctx.task, attachment_gid=attachment_gid,
+                   files=files if copy else [], limit=ctx.settings.max_issues_per_task,
+                   attached=lambda: task_content(ctx)["files"])
     try:
         return create(new, run)
     except links.TaskFull:

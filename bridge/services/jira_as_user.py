@@ -1,6 +1,6 @@
-"""Jira as this Asana user on this instance: the one entry point every handler uses.
+"""Jira as this Asana user on this instance: the rules behind ``Context.jira_for``.
 
-    client = jira_as_user.jira_for(user, instance)   # a JiraClient, ready to call
+    client = ctx.jira_for(instance)   # a JiraClient acting as the calling user
     issue = client.issue("ABC-12")
 
 Everything a handler must not have to think about happens here, once:
@@ -18,15 +18,15 @@ When the user must authorize (first time, or again) the error is a ``JiraNeedsRe
 token during one. The App Components surface answers both with 401, which makes Asana
 open the Authentication URL (see the README).
 
-Settings come from ``configure`` (called by ``create_app``), not from Flask: services have
-no Flask imports and run the same in a request, a CLI command or a background job.
+Settings (the public URL for OAuth callbacks, the timeout) are passed in by the caller's
+``Context``, never kept here: services run the same in a request, a CLI command or a
+background job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import BridgeError
 from ..jira.client import JiraClient
@@ -35,49 +35,30 @@ from ..jira.signing import BearerAuth, oauth1_auth
 from ..models import AsanaUser, JiraCredential, JiraInstance, utcnow
 from . import credentials
 
-__all__ = ["JiraNotConnected", "JiraNeedsReconnect", "configure", "jira_for", "client_for",
-           "credential_for", "jira1_callback_url", "jira2_redirect_uri", "timeout"]
+__all__ = ["JiraNotConnected", "JiraNeedsReconnect", "jira_for", "client_for",
+           "credential_for", "public_url", "jira1_callback_url", "jira2_redirect_uri"]
 
 JIRA1_CALLBACK_PATH = "/oauth/jira1/callback"
 JIRA2_CALLBACK_PATH = "/oauth/jira2/callback"
 
 
-@dataclass(frozen=True)
-class _Settings:
-    public_url: str | None = None
-    timeout: float = 8.0
-
-
-_settings = _Settings()
-
-
-def configure(*, public_url: str | None, timeout: float) -> None:
-    """Set the bridge's public URL and outbound timeout (one bridge app per process)."""
-    global _settings
-    _settings = _Settings(public_url=public_url.rstrip("/") if public_url else None,
-                          timeout=timeout)
-
-
-def timeout() -> float:
-    return _settings.timeout
-
-
-def public_url() -> str:
-    if not _settings.public_url:
+def public_url(settings) -> str:
+    """``BRIDGE_PUBLIC_URL`` without its trailing slash; a 503 sentence if unset."""
+    if not settings.public_url:
         raise BridgeError("BRIDGE_PUBLIC_URL is not set on this bridge.", status=503,
                           code="no_public_url")
-    return _settings.public_url
+    return settings.public_url.rstrip("/")
 
 
-def jira1_callback_url() -> str:
+def jira1_callback_url(settings) -> str:
     """Where Jira sends the browser back after an OAuth 1.0a authorization (§1.2)."""
-    return public_url() + JIRA1_CALLBACK_PATH
+    return public_url(settings) + JIRA1_CALLBACK_PATH
 
 
-def jira2_redirect_uri() -> str:
+def jira2_redirect_uri(settings) -> str:
     """The OAuth 2.0 ``redirect_uri``: on authorize, on the code exchange and on every
     refresh (jira-server.md §2.4), always the same string."""
-    return public_url() + JIRA2_CALLBACK_PATH
+    return public_url(settings) + JIRA2_CALLBACK_PATH
 
 
 def credential_for(user: AsanaUser | str, instance: JiraInstance) -> JiraCredential:
@@ -90,17 +71,18 @@ def credential_for(user: AsanaUser | str, instance: JiraInstance) -> JiraCredent
     return credentials.get_active(user, instance)
 
 
-def jira_for(user: AsanaUser | str, instance: JiraInstance, *, timeout: float | None = None,
+def jira_for(user: AsanaUser | str, instance: JiraInstance, settings, *,
+             timeout: float | None = None,
              now: Callable[[], dt.datetime] = utcnow) -> JiraClient:
     """A Jira client acting as ``user`` (an ``AsanaUser`` or an Asana user gid).
 
     ``timeout`` overrides the configured one for background work only (a large upload);
     request handlers leave it alone (Asana waits 10 s at most).
     """
-    return client_for(credential_for(user, instance), timeout=timeout, now=now)
+    return client_for(credential_for(user, instance), settings, timeout=timeout, now=now)
 
 
-def client_for(cred: JiraCredential, *, timeout: float | None = None,
+def client_for(cred: JiraCredential, settings, *, timeout: float | None = None,
                now: Callable[[], dt.datetime] = utcnow) -> JiraClient:
     """A client carrying ``cred`` (refreshed first if it is about to expire)."""
     instance = cred.instance
@@ -108,12 +90,12 @@ def client_for(cred: JiraCredential, *, timeout: float | None = None,
         auth = oauth1_auth(instance.consumer_key, instance.private_key, token=cred.token)
     else:
         if cred.expires_at is None or cred.expires_at - credentials.REFRESH_AHEAD <= now():
-            cred = credentials.refresh(cred, redirect_uri=jira2_redirect_uri(),
-                                       timeout=_settings.timeout, now=now)
+            cred = credentials.refresh(cred, redirect_uri=jira2_redirect_uri(settings),
+                                       timeout=settings.http_timeout, now=now)
         auth = BearerAuth(cred.access_token)
 
     def lost(exc: JiraNeedsReconnect) -> None:
         credentials.mark_needs_reconnect(cred, exc.problem)
 
-    return JiraClient(instance.base_url, auth, timeout=timeout or _settings.timeout,
+    return JiraClient(instance.base_url, auth, timeout=timeout or settings.http_timeout,
                       version=instance.version_tuple, on_reconnect=lost)

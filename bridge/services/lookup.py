@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from ..asana import components
 from ..asana.errors import AsanaError, AsanaNeedsReconnect
-from ..asana.signing import AsanaCall
 from ..db import database
 from ..errors import BridgeError
 from ..jira import issue_refs, jql
@@ -39,8 +38,9 @@ from ..jira.errors import (
     JiraNotFound,
     JiraPermissionDenied,
 )
-from ..models import AsanaUser, JiraInstance, audit
-from . import asana_users, instances, jira_as_user, links
+from ..models import JiraInstance, audit
+from . import links
+from .context import Context
 
 log = logging.getLogger("bridge.lookup")
 
@@ -133,12 +133,12 @@ def _item(instance: JiraInstance, issue: dict, name_instance: bool) -> dict:
     return item
 
 
-def _clients(call: AsanaCall, candidates) -> list[tuple[JiraInstance, JiraClient]]:
+def _clients(ctx: Context, candidates) -> list[tuple[JiraInstance, JiraClient]]:
     """Clients for the instances the user can use; ``JiraNotConnected`` if none."""
     usable, missing = [], None
     for instance in candidates:
         try:
-            usable.append((instance, jira_as_user.jira_for(call.user, instance)))
+            usable.append((instance, ctx.jira_for(instance)))
         except JiraNeedsReconnect as exc:
             missing = exc
     if not usable and missing is not None:
@@ -165,10 +165,10 @@ def _free_text(client: JiraClient, text: str) -> list[dict]:
     return list(client.search(query, fields=FIELDS, max_results=MAX_ITEMS).get("issues") or [])
 
 
-def typeahead(call: AsanaCall) -> dict:
+def typeahead(ctx: Context, text: str) -> dict:
     """``TypeaheadListResponse`` for the lookup (reference §5.3, §6.3)."""
-    text = call.text.strip()
-    connected = instances.for_workspace(call.workspace)
+    text = text.strip()
+    connected = ctx.instances()
     if not connected:
         return {"header": NoJiraConnected.public_message, "items": []}
     if not text:
@@ -178,7 +178,7 @@ def typeahead(call: AsanaCall) -> dict:
     except LookupRefused as exc:
         return {"header": exc.public_message, "items": []}
     several = len(connected) > 1
-    clients = _clients(call, target.instances if target else connected)
+    clients = _clients(ctx, target.instances if target else connected)
 
     def search(client: JiraClient) -> list[dict]:
         if target is None:
@@ -231,50 +231,52 @@ def _on_each(clients: list[tuple[JiraInstance, JiraClient]], fn):
         return [future.result() for future in futures]
 
 
-def attach(call: AsanaCall, settings) -> dict:
-    """``AttachedResourceResponse`` for the lookup's attach (reference §5.3, §6.4); every
-    refusal is audited and changes nothing else."""
+def attach(ctx: Context, text: str, attachment: str | None = None) -> dict:
+    """``AttachedResourceResponse`` for the lookup's attach (reference §5.3, §6.4): the
+    issue ``text`` names, linked to the context's task (``attachment``: the Asana
+    attachment Asana made for it). Every refusal is audited and changes nothing else."""
     try:
-        return _attach(call, settings)
+        return _attach(ctx, text, attachment)
     except BridgeError as exc:
-        audit("lookup.attach_refused", actor=call.user, target=call.task or "",
-              outcome=exc.code, workspace=call.workspace)
+        audit("lookup.attach_refused", actor=ctx.user or "", target=ctx.task or "",
+              outcome=exc.code, workspace=ctx.workspace)
         raise
 
 
-def _attach(call: AsanaCall, settings) -> dict:
-    if not call.task:
+def _attach(ctx: Context, text: str, attachment: str | None) -> dict:
+    task = ctx.task
+    if not task:
         raise NoTask()
-    connected = instances.for_workspace(call.workspace)
+    connected = ctx.instances()
     if not connected:
         raise NoJiraConnected()
-    target = _resolve(call.text.strip(), connected)
+    target = _resolve(text.strip(), connected)
     if target is None:
         raise NotAnIssue()
-    instance, issue = _find(call, target)
+    instance, issue = _find(ctx, target)
     key = str(issue["key"]).upper()
     url = issue_refs.browse_url(instance.base_url, key)
-    user = AsanaUser.get(AsanaUser.gid == call.user)  # jira_for found its credential
-    if links.find(call.task, instance, str(issue["id"])) is not None:
-        made = links.link(task_gid=call.task, instance=instance, issue_id=str(issue["id"]),
-                          issue_key=key, user=user, attachment_gid=call.attachment)[1]
+    user = ctx.asana_user()  # jira_for found its credential
+    limit = ctx.settings.max_issues_per_task
+    if links.find(task, instance, str(issue["id"])) is not None:
+        made = links.link(task_gid=task, instance=instance, issue_id=str(issue["id"]),
+                          issue_key=key, user=user, attachment_gid=attachment)[1]
     else:
-        with links.reserved(call.task, settings.max_issues_per_task,
-                            lambda: _attachments(user, call.task, settings),
-                            actor=call.user) as slot:
-            made = links.link(task_gid=call.task, instance=instance,
+        with links.reserved(task, limit, lambda: _attachments(ctx, task, limit),
+                            actor=ctx.user) as slot:
+            made = links.link(task_gid=task, instance=instance,
                               issue_id=str(issue["id"]), issue_key=key, user=user,
-                              attachment_gid=call.attachment, slot=slot)[1]
+                              attachment_gid=attachment, slot=slot)[1]
     if made:
-        audit("lookup.linked", actor=call.user, target=url, task=call.task)
+        audit("lookup.linked", actor=ctx.user, target=url, task=task)
     summary = (issue.get("fields") or {}).get("summary") or ""
     return {"resource_name": components.clip(f"{key} {summary}", TITLE_MAX),
             "resource_url": url}
 
 
-def _find(call: AsanaCall, target: Target) -> tuple[JiraInstance, dict]:
+def _find(ctx: Context, target: Target) -> tuple[JiraInstance, dict]:
     """The first instance (oldest first) where the user's own token sees the issue."""
-    for instance, client in _clients(call, target.instances):
+    for instance, client in _clients(ctx, target.instances):
         try:
             return instance, client.issue(target.key, fields=FIELDS)
         except (JiraNotFound, JiraPermissionDenied, JiraInvalidInput):
@@ -282,13 +284,13 @@ def _find(call: AsanaCall, target: Target) -> tuple[JiraInstance, dict]:
     raise IssueNotVisible()
 
 
-def _attachments(user: AsanaUser, task: str, settings) -> list[dict]:
+def _attachments(ctx: Context, task: str, limit: int) -> list[dict]:
     """The task's attachments, read with the user's Asana token; when Asana cannot say,
     every link still counts (so the task stays full)."""
     try:
-        return asana_users.client_for(user, settings).attachments(task)
+        return ctx.asana().attachments(task)
     except AsanaNeedsReconnect:
         raise
     except AsanaError as exc:
         log.info("lookup.attachments_unknown error_code=%s", exc.code)
-        raise links.TaskFull(settings.max_issues_per_task) from None
+        raise links.TaskFull(limit) from None

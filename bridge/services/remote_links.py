@@ -47,7 +47,7 @@ from ..jira.errors import (
 )
 from ..models import IssueLink, IssueSnapshot, RemoteLink, audit
 from ..timeutil import utcnow
-from . import asana_users, jira_as_user
+from .context import Context
 
 log = logging.getLogger("bridge.remote_links")
 
@@ -149,44 +149,43 @@ def notice(link_id: int | None) -> str | None:
 
 # -- the work -----------------------------------------------------------------------------------
 
-def sync(row_id: int) -> str | None:
+def sync(ctx: Context, row_id: int) -> str | None:
     """Queue handler: make or remove one remote link. Returns the row's state afterwards
     (``None``: nothing to do, or the row is gone)."""
     row = RemoteLink.get_or_none(RemoteLink.id == row_id)
     if row is None or row.state != PENDING or row.next_attempt_at > utcnow() + dt.timedelta(
             seconds=1):
         return None
-    settings = queue.settings()
     generation = row.generation
     try:
         if row.wanted:
-            outcome = _make(row, settings)
+            outcome = _make(ctx, row)
         else:
-            outcome = _remove(row)
+            outcome = _remove(ctx, row)
     except Exception as exc:  # decide: retry later, or give up with a sentence
         outcome = _after_failure(row, exc)
     return _finish(row, generation, outcome)
 
 
-def _make(row: RemoteLink, settings) -> dict:
+def _make(ctx: Context, row: RemoteLink) -> dict:
+    settings = ctx.settings
     user = row.user
     if user is None:
         return {"state": FAILED, "error": "Nobody is left to link the issue back to the task."}
-    task = asana_users.client_for(user, settings).task(row.task_gid,
-                                                       fields="name,permalink_url")
+    task = ctx.asana(user).task(row.task_gid, fields="name,permalink_url")
     url = task.get("permalink_url") or (
         f"{settings.asana_base_url.rstrip('/')}/0/0/{row.task_gid}")
     body = payload(row.task_gid, task.get("name") or "", url, settings.public_url or "")
-    jira = jira_as_user.jira_for(user, row.instance)
+    jira = ctx.jira_for(row.instance, user=user)
     made = jira.save_remote_link(row.issue_id, body)
     return {"state": MADE, "jira_link_id": str(made.get("id") or "") or None, "error": None}
 
 
-def _remove(row: RemoteLink) -> dict:
+def _remove(ctx: Context, row: RemoteLink) -> dict:
     user = row.user
     if user is not None:
         try:
-            jira_as_user.jira_for(user, row.instance).delete_remote_link(
+            ctx.jira_for(row.instance, user=user).delete_remote_link(
                 row.issue_id, global_id(row.task_gid))
         except JiraNotFound:
             pass  # gone already (or the issue is): nothing left to remove

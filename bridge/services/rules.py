@@ -26,19 +26,17 @@ from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect
 from ..models import AsanaUser, AsanaWorkspace, JiraInstance, RuleAction, audit
 from ..timeutil import utcnow
 from . import (
-    asana_users,
     create_issue,
     idempotency,
     instances,
-    jira_as_user,
     links,
     wikimarkup,
 )
+from .context import Context
 from .create_issue import (
     COPY_OPTION,
     F_COPY,
     F_ISSUETYPE,
-    Caller,
     FormRejected,
     Urls,
 )
@@ -52,36 +50,36 @@ class ActionGone(BridgeError):
     public_message = "This rule action no longer exists."
 
 
-def build_form(caller: Caller, urls: Urls, values: dict | None = None,
+def build_form(ctx: Context, urls: Urls, values: dict | None = None,
                errors: dict | None = None, *, action_gid: str | None = None) -> dict:
     """The rule action's configuration form (saved values when editing an action): the
     create form's builder, of the ``RULE`` kind."""
     if values is None and action_gid:
         saved = RuleAction.get_or_none(RuleAction.action_gid == str(action_gid))
         values = dict((saved.config or {}).get("values") or {}) if saved else {}
-    return create_issue.build_form(caller, urls, dict(values or {}), errors,
+    return create_issue.build_form(ctx, urls, dict(values or {}), errors,
                                    kind=create_issue.RULE)
 
 
-def save(caller: Caller, urls: Urls, values: dict, *, action_gid: str,
+def save(ctx: Context, urls: Urls, values: dict, *, action_gid: str,
          asana_project: str | None, rule_name: str | None = None) -> None:
     """Store the configuration under ``action_gid`` (FormRejected with field errors)."""
     values = dict(values or {})
     if not action_gid:
         raise BridgeError("The request names no rule action.", status=400, code="bad_request")
-    user = create_issue._asana_user(caller)
-    instances = create_issue.usable_instances(caller)  # JiraNotConnected → 401
-    choice = create_issue._choose(caller, values, instances)
+    user = create_issue._asana_user(ctx)
+    instances = create_issue.usable_instances(ctx)  # JiraNotConnected → 401
+    choice = create_issue._choose(values, instances)
     if not (choice.instance and choice.project and choice.issuetype):
-        raise FormRejected(build_form(caller, urls, values,
+        raise FormRejected(build_form(ctx, urls, values,
                                       {F_ISSUETYPE: "Choose a project and an issue type."}))
-    jira = jira_as_user.jira_for(user, choice.instance)
+    jira = ctx.jira_for(choice.instance)
     metas = create_issue.field_metas(jira, (user.id, choice.instance.id), choice.project,
                                      choice.issuetype)
-    fixed, errors = create_issue.jira_fields_from(caller, values, metas)
+    fixed, errors = create_issue.jira_fields_from(values, metas)
     if errors:
-        raise FormRejected(build_form(caller, urls, values, errors))
-    workspace = AsanaWorkspace.get_or_none(AsanaWorkspace.gid == str(caller.workspace))
+        raise FormRejected(build_form(ctx, urls, values, errors))
+    workspace = AsanaWorkspace.get_or_none(AsanaWorkspace.gid == str(ctx.workspace))
     config = {"instance_id": choice.instance.id, "project": choice.project,
               "issuetype": str(choice.issuetype), "fields": fixed,
               "copy": COPY_OPTION in (values.get(F_COPY) or []), "values": values,
@@ -97,11 +95,11 @@ def save(caller: Caller, urls: Urls, values: dict, *, action_gid: str,
         (RuleAction.update(config=config, creator=user, project_gid=str(asana_project or ""),
                            workspace=workspace)
          .where(RuleAction.id == saved.id).execute())
-    audit("rule.saved", actor=str(caller.user), target=str(action_gid),
+    audit("rule.saved", actor=str(ctx.user), target=str(action_gid),
           instance=choice.instance.base_url, project=choice.project)
 
 
-def run(*, action_gid: str, idempotency_key: str, target_task: str, settings) -> dict:
+def run(ctx: Context, *, action_gid: str, idempotency_key: str, target_task: str) -> dict:
     """Run the action for ``target_task`` once per ``idempotency_key`` (``RanActionResponse``).
 
     Raises ``ActionGone`` (410) for an unknown action; a Jira or Asana outage propagates
@@ -112,7 +110,7 @@ def run(*, action_gid: str, idempotency_key: str, target_task: str, settings) ->
     if not idempotency_key:
         raise BridgeError("The request has no idempotency_key.", status=400, code="bad_request")
     return idempotency.run_once(f"rule:{action_gid}:{idempotency_key}",
-                                lambda r: _run(action, str(target_task), settings, r),
+                                lambda r: _run(ctx, action, str(target_task), r),
                                 action=action, wait=9.0, fingerprint=str(target_task))
 
 
@@ -120,7 +118,7 @@ def _error(text: str) -> dict:
     return {"action_result": "ok", "error": text}
 
 
-def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
+def _run(ctx: Context, action: RuleAction, task: str, run: idempotency.Run) -> dict:
     config = action.config or {}
     creator: AsanaUser | None = action.creator
     instance = JiraInstance.get_or_none(JiraInstance.id == config.get("instance_id"))
@@ -128,11 +126,11 @@ def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
         return _error("This rule's Jira connection was removed; edit the rule to choose "
                       "again.")
     try:
-        jira = jira_as_user.jira_for(creator, instance)
+        jira = ctx.jira_for(instance, user=creator)
     except JiraNeedsReconnect:
         return _reconnect(action, creator, instance)
     try:
-        asana = asana_users.client_for(creator, settings)
+        asana = ctx.asana(creator)
         content = asana.task(task, "name,notes,html_notes")
         files = asana.attachments(task) if config.get("copy") else []
         files = [a for a in files if not links.is_issue_attachment(
@@ -154,7 +152,7 @@ def _run(action: RuleAction, task: str, settings, run: idempotency.Run) -> dict:
                                        description=description)
     new = create_issue.NewIssue(user=creator, instance=instance, jira=jira, fields=fields,
                                 summary=summary, task=task, files=files,
-                                limit=settings.max_issues_per_task,
+                                limit=ctx.settings.max_issues_per_task,
                                 attached=lambda: asana.attachments(task))
     try:
         resource = create_issue.create(new, run)

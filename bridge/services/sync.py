@@ -56,7 +56,8 @@ from ..models import (
     audit,
 )
 from ..timeutil import utcnow
-from . import asana_users, instances
+from . import instances
+from .context import Context
 
 log = logging.getLogger("bridge.sync")
 
@@ -109,8 +110,8 @@ def values_of(snap: dict) -> dict:
             "done": DONE if snap.get("status_color") == DONE_COLOR else NOT_DONE}
 
 
-def _fields_client(user: AsanaUser, settings) -> AsanaFieldsClient:
-    return asana_users.client_for(user, settings, cls=AsanaFieldsClient)
+def _fields_client(ctx: Context, user: AsanaUser | None = None) -> AsanaFieldsClient:
+    return ctx.asana(user, cls=AsanaFieldsClient)
 
 
 # -- turning it on and off (the settings page) -------------------------------------------------
@@ -120,12 +121,13 @@ def project_admin_check(client: AsanaFieldsClient, project_gid: str, user_gid: s
         raise NotProjectAdmin()
 
 
-def enable(user: AsanaUser, settings, project_gid: str, choices: dict[str, str],
+def enable(ctx: Context, project_gid: str, choices: dict[str, str],
            *, complete_on_done: bool = False) -> FieldSync:
     """Turn the sync on (or change it) for a project. ``choices`` maps each of ``WHAT``
     to ``"new"`` (create "Jira status" etc.), the gid of an enum field already on the
     project, or ``""`` (not written). Refusals change nothing."""
-    client = _fields_client(user, settings)
+    user = ctx.asana_user()
+    client = _fields_client(ctx, user)
     project_admin_check(client, project_gid, user.gid)
     project = client.project(project_gid)
     workspace = str((project.get("workspace") or {}).get("gid") or "")
@@ -178,8 +180,9 @@ def enable(user: AsanaUser, settings, project_gid: str, choices: dict[str, str],
     return row
 
 
-def disable(user: AsanaUser, settings, project_gid: str) -> bool:
-    client = _fields_client(user, settings)
+def disable(ctx: Context, project_gid: str) -> bool:
+    user = ctx.asana_user()
+    client = _fields_client(ctx, user)
     project_admin_check(client, project_gid, user.gid)
     removed = FieldSync.delete().where(FieldSync.project_gid == project_gid).execute()
     if removed:
@@ -210,8 +213,8 @@ def active_syncs(instance: JiraInstance) -> list[FieldSync]:
         .where((AsanaWorkspace.id == instance.workspace_id) & (FieldSync.state == "active")))
 
 
-def on_snapshot(instance: JiraInstance, key: str, snap: dict, generation: int | None = None,
-                *, depth: int = 0) -> list[str]:
+def on_snapshot(ctx: Context, instance: JiraInstance, key: str, snap: dict,
+                generation: int | None = None, *, depth: int = 0) -> list[str]:
     """Bring the fields of every synced task linked to the issue up to date with ``snap``
     (fresh from Jira, stored as the widget snapshot's ``generation``). Returns each task's
     outcome (``written``, ``unchanged``, ``superseded``, ...).
@@ -224,14 +227,13 @@ def on_snapshot(instance: JiraInstance, key: str, snap: dict, generation: int | 
     syncs = active_syncs(instance)
     if not syncs or not values_of(snap):
         return []
-    settings = queue.settings()
     outcomes = []
     tasks = [gid for (gid,) in IssueLink.select(IssueLink.task_gid).where(
         (IssueLink.instance == instance.id) & (IssueLink.issue_key == key.upper())).tuples()]
     for task_gid in dict.fromkeys(tasks):
         for sync in syncs:
             try:
-                if sync.project_gid not in projects_of(task_gid, sync, settings):
+                if sync.project_gid not in projects_of(ctx, task_gid, sync):
                     continue
             except AsanaError as exc:
                 outcome = _on_asana_error(sync, None, exc)
@@ -243,24 +245,24 @@ def on_snapshot(instance: JiraInstance, key: str, snap: dict, generation: int | 
             if generation is not None and _generation(instance, key) != generation:
                 outcomes.append("superseded")
                 continue
-            outcomes.append(apply(sync, task_gid, values_of(snap), settings))
+            outcomes.append(apply(ctx, sync, task_gid, values_of(snap)))
     if (generation is not None and "written" in outcomes and depth < 3
             and _generation(instance, key) != generation):
         latest = IssueSnapshot.get_or_none(instance=instance.id, issue_key=key.upper())
         if latest is not None and not latest.stale:  # (stale: its re-read applies it)
-            outcomes += on_snapshot(instance, key, latest.data, latest.generation,
+            outcomes += on_snapshot(ctx, instance, key, latest.data, latest.generation,
                                     depth=depth + 1)
     return outcomes
 
 
-def apply_latest(instance_id: int, key: str) -> list[str]:
+def apply_latest(ctx: Context, instance_id: int, key: str) -> list[str]:
     """Queue handler: apply the issue's latest stored snapshot (after a 429 kept the bridge
     from learning which projects a task is in)."""
     instance = JiraInstance.get_or_none(JiraInstance.id == instance_id)
     latest = IssueSnapshot.get_or_none(instance=instance_id, issue_key=key.upper())
     if instance is None or latest is None or latest.stale:
         return []  # gone, or a re-read is on its way (and applies itself)
-    return on_snapshot(instance, key, latest.data, latest.generation)
+    return on_snapshot(ctx, instance, key, latest.data, latest.generation)
 
 
 def _generation(instance: JiraInstance, key: str) -> int | None:
@@ -269,14 +271,15 @@ def _generation(instance: JiraInstance, key: str) -> int | None:
                    & (IssueSnapshot.issue_key == key.upper())).scalar())
 
 
-def projects_of(task_gid: str, sync: FieldSync, settings, *, fresh: bool = False) -> list[str]:
+def projects_of(ctx: Context, task_gid: str, sync: FieldSync, *,
+                fresh: bool = False) -> list[str]:
     """The task's projects, read once with the admin's token and kept an hour."""
     row = TaskProjects.get_or_none(TaskProjects.task_gid == task_gid)
     if row is not None and not fresh and row.read_at > utcnow() - PROJECTS_MAX_AGE:
         return list(row.projects)
     if sync.enabled_by is None:
         raise AsanaNeedsReconnect()
-    task = _fields_client(sync.enabled_by, settings).task(task_gid, fields="projects")
+    task = _fields_client(ctx, sync.enabled_by).task(task_gid, fields="projects")
     projects = [str(p.get("gid")) for p in task.get("projects") or [] if p.get("gid")]
     (TaskProjects.insert(task_gid=task_gid, projects=projects, read_at=utcnow())
      .on_conflict(conflict_target=[TaskProjects.task_gid],
@@ -285,7 +288,7 @@ def projects_of(task_gid: str, sync: FieldSync, settings, *, fresh: bool = False
     return projects
 
 
-def apply(sync: FieldSync, task_gid: str, values: dict, settings) -> str:
+def apply(ctx: Context, sync: FieldSync, task_gid: str, values: dict) -> str:
     """Record what the task's fields should say and write it if it differs from what was
     last written. While another worker is writing the task, only the wish is recorded:
     that writer sees it changed and writes again."""
@@ -299,7 +302,7 @@ def apply(sync: FieldSync, task_gid: str, values: dict, settings) -> str:
         return "queued"
     (TaskFields.update(wanted=wanted, state="pending", updated_at=now)
      .where((TaskFields.id == row.id) & (TaskFields.state != WRITING)).execute())
-    return write(row.id, settings)
+    return write(ctx, row.id)
 
 
 def _row(sync: FieldSync, task_gid: str) -> TaskFields:
@@ -313,17 +316,13 @@ def _row(sync: FieldSync, task_gid: str) -> TaskFields:
         return TaskFields.get((TaskFields.sync == sync) & (TaskFields.task_gid == task_gid))
 
 
-def write_later(row_id: int) -> str:
-    return write(row_id, queue.settings())
-
-
-def write(row_id: int, settings) -> str:
+def write(ctx: Context, row_id: int) -> str:
     """One ``PUT /tasks/{gid}`` with every field whose wanted value differs from the
     written one, by one worker at a time (the row is claimed: ``pending`` → ``writing``).
     Returns ``written``, ``unchanged``, ``deferred``, ``stopped``, ``failed``, ``busy``
     (another worker is writing it) or ``gone``."""
     for _ in range(3):  # again when a newer wish arrived during the write
-        outcome = _write_once(row_id, settings)
+        outcome = _write_once(ctx, row_id)
         if outcome != "again":
             return outcome
     TaskFields.update(state="pending").where((TaskFields.id == row_id)
@@ -332,7 +331,7 @@ def write(row_id: int, settings) -> str:
     return "deferred"
 
 
-def _write_once(row_id: int, settings) -> str:
+def _write_once(ctx: Context, row_id: int) -> str:
     row = TaskFields.get_or_none(TaskFields.id == row_id)
     if row is None or row.wanted is None or row.state not in ("pending", WRITING):
         return "gone"
@@ -360,7 +359,7 @@ def _write_once(row_id: int, settings) -> str:
                               "bridge: an admin of the project must turn it on again.")
         return "stopped"
     try:
-        client = _fields_client(sync.enabled_by, settings)
+        client = _fields_client(ctx, sync.enabled_by)
         data: dict = {"custom_fields": {}}
         for what, value in changed.items():
             field = sync.fields[what]

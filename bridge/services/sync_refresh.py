@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from .. import queue
 from ..jira.errors import JiraError
 from ..models import AsanaWorkspace, FieldSync, IssueLink, JiraInstance
 from . import widget
+from .context import Context
 
 log = logging.getLogger("bridge.sync")
 
@@ -34,28 +34,27 @@ def linked_issues(sync: FieldSync) -> list[tuple[JiraInstance, str]]:
     return list(seen.values())
 
 
-def reread(sync: FieldSync) -> int:
+def reread(ctx: Context, sync: FieldSync) -> int:
     """Re-read the project's linked issues now; returns how many were read."""
-    options = widget.WidgetOptions(max_age=queue.settings().widget_max_age)
     read = 0
     for instance, key in linked_issues(sync):
         widget.invalidate(instance, issue_key=key)
         try:
-            widget.refresh(instance, key, options)
+            widget.refresh(ctx, instance, key)
             read += 1
         except JiraError as exc:
             log.info("sync.reread_failed key=%s error=%s", key, exc.code)
     return read
 
 
-def backfill(sync_id: int) -> int:
+def backfill(ctx: Context, sync_id: int) -> int:
     sync = FieldSync.get_or_none(FieldSync.id == sync_id)
     if sync is None or sync.state != "active":
         return 0
-    return reread(sync)
+    return reread(ctx, sync)
 
 
-def refresh_all() -> int:
+def refresh_all(ctx: Context) -> int:
     """Every five minutes: the fields follow Jira even where no webhook tells the bridge
     of a change (with webhooks this finds nothing to write)."""
-    return sum(reread(sync) for sync in FieldSync.select().where(FieldSync.state == "active"))
+    return sum(reread(ctx, sync) for sync in FieldSync.select().where(FieldSync.state == "active"))

@@ -157,7 +157,7 @@ def _jira2_tokens(ctx: AuthContext, base_url: str, client_id: str, client_secret
     will not be stored is revoked rather than left valid in Jira (§2.7)."""
     timeout = ctx.settings.http_timeout
     tokens = jira_oauth2.exchange_code(base_url, client_id, client_secret, code,
-                                       jira_as_user.jira2_redirect_uri(), verifier,
+                                       jira_as_user.jira2_redirect_uri(ctx.settings), verifier,
                                        timeout=timeout)
     try:
         me = JiraClient(base_url, BearerAuth(tokens.access_token), timeout=timeout).myself()
@@ -177,7 +177,7 @@ class JiraOAuth1(Flow):
     def start(self, ctx: AuthContext, user: AsanaUser, instance: JiraInstance) -> str:
         state, row = pending.start(self.kind, browser=ctx.browser, asana_user=user,
                                    instance=instance)
-        callback = f"{jira_as_user.jira1_callback_url()}?{urlencode({'state': state})}"
+        callback = f"{jira_as_user.jira1_callback_url(ctx.settings)}?{urlencode({'state': state})}"
         token, secret = jira_oauth1.fetch_request_token(
             instance.base_url, instance.consumer_key, instance.private_key, callback,
             timeout=ctx.settings.http_timeout)
@@ -219,7 +219,8 @@ class JiraOAuth2(Flow):
         state, _ = pending.start(self.kind, browser=ctx.browser, asana_user=user,
                                  instance=instance, pkce_verifier=verifier)
         return jira_oauth2.authorize_url(instance.base_url, instance.client_id,
-                                         jira_as_user.jira2_redirect_uri(), state, challenge)
+                                         jira_as_user.jira2_redirect_uri(ctx.settings), state,
+                                         challenge)
 
     def finish(self, ctx: AuthContext, ticket: Ticket, code: str) -> dict:
         row = ticket.row
@@ -246,7 +247,8 @@ class SetupCheck(Flow):
             payload={"workspace": workspace["gid"], "workspace_name": workspace["name"],
                      "base_url": found.base_url, "client_id": client_id})
         return jira_oauth2.authorize_url(found.base_url, client_id,
-                                         jira_as_user.jira2_redirect_uri(), state, challenge)
+                                         jira_as_user.jira2_redirect_uri(ctx.settings), state,
+                                         challenge)
 
     def finish(self, ctx: AuthContext, ticket: Ticket, code: str) -> SetupDone:
         row = ticket.row
@@ -280,8 +282,8 @@ class WebhookConsent(Flow):
         state, _ = pending.start(self.kind, browser=ctx.browser, asana_user=admin,
                                  instance=instance, pkce_verifier=verifier)
         return jira_oauth2.authorize_url(instance.base_url, instance.client_id,
-                                         jira_as_user.jira2_redirect_uri(), state, challenge,
-                                         scope=jira_oauth2.ADMIN_SCOPE)
+                                         jira_as_user.jira2_redirect_uri(ctx.settings), state,
+                                         challenge, scope=jira_oauth2.ADMIN_SCOPE)
 
     def finish(self, ctx: AuthContext, ticket: Ticket, code: str) -> WebhookConsented:
         row = ticket.row
@@ -290,7 +292,7 @@ class WebhookConsent(Flow):
                                    instance.client_secret, code, row.pkce_verifier)
         try:
             webhooks.register_with_consent(
-                instance, jira_as_user.public_url(), tokens.access_token,
+                instance, jira_as_user.public_url(ctx.settings), tokens.access_token,
                 str(me.get("name", "")), timeout=ctx.settings.http_timeout,
                 actor=row.asana_user.email if row.asana_user else "")
         except JiraError as exc:

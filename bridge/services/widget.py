@@ -55,7 +55,8 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import attachments, credentials, jira_as_user, jira_outages, remote_links, sync, webhooks
+from . import attachments, credentials, jira_outages, remote_links, sync, webhooks
+from .context import Context
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -75,21 +76,6 @@ log = logging.getLogger("bridge.widget")
 # Nobody's token can read this widget, and the viewer has none: connect first.
 CONNECT_TO_SEE = ("Connect your Jira account to see this issue: open the Jira app's "
                   "authorization from this task.")
-
-
-@dataclass(frozen=True)
-class WidgetRequest:
-    workspace: str
-    task: str
-    user: str
-    resource_url: str
-
-
-@dataclass(frozen=True)
-class WidgetOptions:
-    """The settings the widget depends on (from ``bridge.config``)."""
-
-    max_age: float = 60.0
 
 
 # -- what it shows --------------------------------------------------------------------------
@@ -287,9 +273,8 @@ def _current_generation(instance_id: int, key: str) -> int | None:
 # -- serving ---------------------------------------------------------------------------------
 
 
-def widget_json(req: WidgetRequest, options: WidgetOptions, *,
-                memory_checked: bool = False) -> bytes:
-    """The widget for one signed request, as JSON bytes.
+def widget_json(ctx: Context, resource_url: str, *, memory_checked: bool = False) -> bytes:
+    """The widget of ``resource_url`` on the context's task, as JSON bytes.
 
     Raises ``JiraNotFound`` when the URL is not an issue of a Jira connected to the
     workspace, and ``JiraNotConnected`` when nobody's token can read the issue and
@@ -297,14 +282,15 @@ def widget_json(req: WidgetRequest, options: WidgetOptions, *,
     URL). ``memory_checked``: the caller already tried ``cached_json`` for this request.
     """
     if not memory_checked:
-        cached = cached_json(req.workspace, req.task, req.resource_url, options.max_age)
+        cached = cached_json(ctx.workspace, ctx.task, resource_url,
+                             ctx.settings.widget_max_age)
         if cached is not None:
             return cached
-    found = _instances.find(req.workspace, req.resource_url)
+    found = _instances.find(ctx.workspace, resource_url)
     if found is None:
         raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
     instance_id, name, key = found
-    return _serve_slowly(req, options, instance_id, name, key)
+    return _serve_slowly(ctx, instance_id, name, key)
 
 
 def cached_json(workspace: str, task: str, resource_url: str, max_age: float) -> bytes | None:
@@ -326,13 +312,12 @@ def cached_json(workspace: str, task: str, resource_url: str, max_age: float) ->
     return None
 
 
-def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, name: str,
-                  key: str) -> bytes:
+def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str) -> bytes:
     """A miss: one statement reads what the database holds (``_load``), at most one Jira
     read, one statement writes the snapshot (issue 18 §8)."""
-    miss = _load(instance_id, key, req.task, req.user)
+    miss = _load(instance_id, key, ctx.task, ctx.user)
     instance, row = miss.instance, miss.row
-    linked = miss.linked(req.task)
+    linked = miss.linked(ctx.task)
     copying = None
     if linked:
         _, link_id, copies, refused = miss.links[0]
@@ -342,12 +327,12 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
     # from it, and its body is not put there (another task's view would show that footer).
     shared = linked and copying is None
     if shared:
-        _memory.linked.add((req.task, instance_id, key))
+        _memory.linked.add((ctx.task, instance_id, key))
     else:
-        _memory.linked.discard((req.task, instance_id, key))
+        _memory.linked.discard((ctx.task, instance_id, key))
     now = time.time()
     if (row is not None and linked and not row.stale
-            and now - _epoch(row.fetched_at) < options.max_age):
+            and now - _epoch(row.fetched_at) < ctx.settings.widget_max_age):
         body = render(row.data, name, notice=copying)
         return (_remember(instance_id, key, row.generation, row.fetched_at, body) if shared
                 else encode(body))
@@ -358,7 +343,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
         if not linked and not _can_read(instance, miss.viewer):
             raise JiraNotConnected(CONNECT_TO_SEE)
         return encode(_while_down(instance, key, shown, DOWN_NOTICE))
-    outcome = _read(instance, key, miss.readers(linked), options)
+    outcome = _read(ctx, instance, key, miss.readers(linked))
     if outcome.snapshot is not None:
         generation, fetched_at = _store(instance, key, outcome.snapshot, row)
         body = render(outcome.snapshot, name, notice=copying)
@@ -376,7 +361,7 @@ def _serve_slowly(req: WidgetRequest, options: WidgetOptions, instance_id: int, 
                 return _remember(instance_id, key, generation, fetched_at, body)
         return encode(body)
     # Nobody could read it: every reader must reconnect, or there was no reader at all.
-    if not outcome.reconnect or (not linked and req.user in outcome.reconnect_gids):
+    if not outcome.reconnect or (not linked and ctx.user in outcome.reconnect_gids):
         raise JiraNotConnected(CONNECT_TO_SEE)
     notice = (f"{_names(outcome.reconnect)} must reconnect Jira (the Jira app's "
               "authorization in Asana) for this to update.")
@@ -577,9 +562,8 @@ class _Outcome:
         return {u.gid for u in self.reconnect}
 
 
-def _read(instance: JiraInstance, key: str,
-          readers: list[tuple[AsanaUser, JiraCredential | None]],
-          options: WidgetOptions) -> _Outcome:
+def _read(ctx: Context, instance: JiraInstance, key: str,
+          readers: list[tuple[AsanaUser, JiraCredential | None]]) -> _Outcome:
     """Read the issue with the first reader whose token works (in order)."""
     outcome = _Outcome()
     for user, cred in readers:
@@ -589,7 +573,7 @@ def _read(instance: JiraInstance, key: str,
             outcome.reconnect.append(user)
             continue
         try:
-            issue = jira_as_user.client_for(cred).issue(key, fields=ISSUE_FIELDS)
+            issue = ctx.jira_with(cred).issue(key, fields=ISSUE_FIELDS)
         except JiraNeedsReconnect:  # the client marked the credential already
             outcome.reconnect.append(user)
             continue
@@ -699,7 +683,7 @@ def _invalidate(instance: JiraInstance, issue_id: str, issue_key: str,
 REREAD_ATTEMPTS = 3
 
 
-def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
+def refresh(ctx: Context, instance: JiraInstance, key: str) -> bool:
     """Re-read a stale snapshot now with its linkers' tokens (after a webhook), so the
     next view is served from the cache. Returns whether fresh data was stored.
 
@@ -713,7 +697,7 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
         if row is not None and not row.stale:
             return False  # a view or another worker refreshed it since
         readers = miss.linkers
-        outcome = _read(miss.instance, key, readers, options)
+        outcome = _read(ctx, miss.instance, key, readers)
         if outcome.snapshot is not None:
             stored = outcome.snapshot
         elif outcome.missing and not outcome.reconnect and readers:
@@ -723,16 +707,17 @@ def refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
         generation = _store(instance, key, stored, row)[0]
         if generation is not None:
             if outcome.snapshot is not None:
-                _fields_follow(instance, key, outcome.snapshot, generation)
+                _fields_follow(ctx, instance, key, outcome.snapshot, generation)
             return True
     return False
 
 
-def _fields_follow(instance: JiraInstance, key: str, snap: dict, generation: int) -> None:
+def _fields_follow(ctx: Context, instance: JiraInstance, key: str, snap: dict,
+                   generation: int) -> None:
     """The same read brings synced Asana custom fields up to date (``services.sync``): one
     Jira read feeds both. A failure there never fails the widget's refresh."""
     try:
-        sync.on_snapshot(instance, key, snap, generation)
+        sync.on_snapshot(ctx, instance, key, snap, generation)
     except Exception:  # noqa: BLE001 - logged; the sweep and the next change retry
         log.exception("widget.field_sync_failed key=%s", key)
 
@@ -740,27 +725,26 @@ def _fields_follow(instance: JiraInstance, key: str, snap: dict, generation: int
 REFRESH_TASK = "widget.refresh"
 
 
-def refresh_later(instance_id: int, key: str) -> bool:
+def refresh_later(ctx: Context, instance_id: int, key: str) -> bool:
     """Queue handler: the re-read a webhook asked for, done by a worker so that a burst of
     Jira events costs a bounded number of threads, never one per delivery."""
     instance = JiraInstance.get_or_none(JiraInstance.id == instance_id)
     if instance is None:
         return False
-    options = WidgetOptions(max_age=queue.settings().widget_max_age)
     try:
-        return refresh(instance, key, options)
+        return refresh(ctx, instance, key)
     except JiraError:
         return False  # stays stale: the next view reads Jira itself
 
 
-def enqueue_refresh(instance: JiraInstance, key: str, options: WidgetOptions) -> bool:
+def enqueue_refresh(ctx: Context, instance: JiraInstance, key: str) -> bool:
     """``reread`` for a webhook request: send the re-read to the queue, answer at once."""
     queue.enqueue(REFRESH_TASK, instance.id, key)
     return False
 
 
-def on_issue_event(instance: JiraInstance, payload: dict, options: WidgetOptions,
-                   reread: Callable[[JiraInstance, str, WidgetOptions], bool] = refresh
+def on_issue_event(ctx: Context, instance: JiraInstance, payload: dict,
+                   reread: Callable[[Context, JiraInstance, str], bool] = refresh
                    ) -> list[str]:
     """Handle a Jira webhook's payload: it only says *which* issue changed; its content is
     never trusted (anyone who learns the URL could post one). Returns the affected keys.
@@ -778,7 +762,7 @@ def on_issue_event(instance: JiraInstance, payload: dict, options: WidgetOptions
         if not flipped:
             continue  # a re-read is pending already
         try:
-            reread(instance, held, options)
+            reread(ctx, instance, held)
         except JiraError:
             pass  # stays stale: the next view reads Jira itself
     return [held for held, _ in found]

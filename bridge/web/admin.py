@@ -414,7 +414,7 @@ def setup():
 def _setup_page(form: dict, status: int = 200, **extra):
     form = {k: v for k, v in form.items() if k != "client_secret"}  # never echoed back
     return render_template("setup.html", workspaces=_admin_workspaces(), form=form,
-                           redirect_url=jira_as_user.jira2_redirect_uri(),
+                           redirect_url=jira_as_user.jira2_redirect_uri(settings()),
                            connections=_connections(), **extra), status
 
 

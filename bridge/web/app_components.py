@@ -1,39 +1,11 @@
 """The signed App Components surface: every ``/asana/*`` route Asana calls.
 
-Contract (ARCHITECTURE §4, asana-app-components.md §4-§6, the lead's protocol):
-
-- Every route here is verified before its view runs: the ``X-Asana-Request-Signature``
-  over the raw query string (GET) or the body's ``data`` string (POST), and
-  ``expires_at`` in the future (``bridge.asana.signing``). A missing, forged, altered or
-  expired signature, or a body that is not Asana's shape, answers **400**
-  ``{"error": "<sentence>"}`` and the view never runs, so nothing changes.
-- A user with no usable Jira credential for the instance (none yet, or needs reconnect)
-  gets **401** ``{"error": "<sentence>"}``: Asana opens the Authentication URL (the
-  reference marks this UNCONFIRMED; the README documents the choice).
-- Errors take Asana's shape ``{"error": "..."}``; the request id is in the ``X-Request-Id``
-  header (``web.errors`` switches the shape by path, so 404/405/413 match too).
-- The Authentication URL (``/asana/auth``, blueprint ``popup``) is not signed, and CORS
-  preflights are answered before any of this (``web.cors``).
-
-How to add a route
-------------------
-
-Make a ``SignedBlueprint`` in your module and register it in ``create_app``; each view
-gets the verified ``AsanaCall`` as its first argument and returns a dict (200 JSON) or
-``(dict, status)``::
-
-    from .app_components import AsanaCall, SignedBlueprint
-
-    bp = SignedBlueprint("forms", __name__)          # routes live under /asana
-
-    @bp.get("/form")
-    def form_metadata(call: AsanaCall):
-        return forms_service.metadata(call)          # services/ do the work, Flask-free
-
-
-Raise a ``BridgeError`` (e.g. ``JiraNotFound``) for a failure: its status and
-``public_message`` become the answer. A form's 400 with per-field errors is returned as
-``(form, 400)`` by the view itself.
+No view runs on an unverified call: a ``SignedBlueprint`` checks Asana's signature and
+``expires_at`` first (``bridge.asana.signing``; 400 and nothing changed otherwise), then
+builds the request's one ``Context`` (settings, acting user, workspace, task, the verified
+call) and hands it to the view, which passes it to the services. The contract (statuses,
+the 401 that opens the Authentication URL, error shapes) and how to add a route:
+docs/app-components-routes.md.
 """
 
 from __future__ import annotations
@@ -45,9 +17,10 @@ from flask import Blueprint, abort, g, request
 
 from ..asana import signing
 from ..asana.signing import AsanaCall
+from ..services.context import Context
 from .security import settings
 
-__all__ = ["AsanaCall", "SignedBlueprint", "current_call"]
+__all__ = ["AsanaCall", "Context", "SignedBlueprint", "current_context"]
 
 log = logging.getLogger("bridge.app_components")
 PREFIX = "/asana"
@@ -64,11 +37,11 @@ def _verify():
     """``before_request`` of every signed blueprint: no view runs on an unverified call."""
     if request.method == "OPTIONS":  # preflights carry no signature (§4.3)
         return None
+    cfg = settings()
     handed = request.environ.get(VERIFIED_CALL)
     if isinstance(handed, AsanaCall):
-        g.asana_call = handed
+        g.bridge_context = Context.of_call(cfg, handed)
         return None
-    cfg = settings()
     if not cfg.app_components_enabled:
         abort(503, "App Components are not configured on this bridge: set "
                    "BRIDGE_ASANA_CLIENT_ID and BRIDGE_ASANA_CLIENT_SECRET.")
@@ -80,22 +53,23 @@ def _verify():
                                    signature)
     else:
         abort(405)
-    g.asana_call = call
+    g.bridge_context = Context.of_call(cfg, call)
     log.debug("asana.call path=%s user=%s workspace=%s", request.path, call.user,
               call.workspace)
     return None
 
 
-def current_call() -> AsanaCall:
-    """The verified call of this request (inside a signed blueprint's view)."""
-    return g.asana_call
+def current_context() -> Context:
+    """This request's context (inside a signed blueprint's view)."""
+    return g.bridge_context
 
 
 class SignedBlueprint(Blueprint):
-    """A blueprint under ``/asana`` whose every route is verified and gets the call.
+    """A blueprint under ``/asana`` whose every route is verified and gets the context.
 
-    ``route`` (and so ``get`` / ``post``) passes the verified ``AsanaCall`` to the view as
-    its first argument; URL variables follow as keyword arguments.
+    ``route`` (and so ``get`` / ``post``) passes the request's ``Context`` to the view as
+    its first argument (``ctx.call`` is the verified ``AsanaCall``); URL variables follow
+    as keyword arguments.
     """
 
     def __init__(self, name: str, import_name: str, **kwargs):
@@ -106,11 +80,11 @@ class SignedBlueprint(Blueprint):
     def route(self, rule: str, **options):
         def decorator(view):
             @functools.wraps(view)
-            def with_call(**kwargs):
-                return view(current_call(), **kwargs)
+            def with_context(**kwargs):
+                return view(current_context(), **kwargs)
 
             endpoint = options.pop("endpoint", None) or view.__name__
-            self.add_url_rule(rule, endpoint, with_call, **options)
+            self.add_url_rule(rule, endpoint, with_context, **options)
             return view
 
         return decorator

@@ -25,24 +25,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, jsonify
+from flask import jsonify
 
+from ..asana.signing import AsanaCall
 from ..errors import BridgeError
-from ..services import create_issue, jira_as_user, rules
-from ..services.create_issue import Caller, FormRejected, Urls
-from .app_components import AsanaCall, SignedBlueprint
+from ..services import create_issue, rules
+from ..services.create_issue import FormRejected, Urls
+from .app_components import Context, SignedBlueprint
 
 bp = SignedBlueprint("asana_create", __name__)
 log = logging.getLogger("bridge.web.create")
 
 
-def _caller(call: AsanaCall, *, task: bool = True) -> Caller:
-    return Caller(workspace=call.workspace, user=call.user,
-                  task=call.task if task else None, settings=current_app.config["BRIDGE"])
-
-
-def _urls(kind: str) -> Urls:
-    base = jira_as_user.public_url()
+def _urls(ctx: Context, kind: str) -> Urls:
+    base = ctx.public_url()
     return Urls(on_change=f"{base}/asana/{kind}/change", on_submit=f"{base}/asana/{kind}/submit",
                 typeahead=f"{base}/asana/typeahead/{{field}}")
 
@@ -101,64 +97,76 @@ def _shape(call: AsanaCall, kind: str) -> None:
 # -- the modal form ----------------------------------------------------------------------------
 
 @bp.get("/form")
-def form(call: AsanaCall):
+def form(ctx: Context):
+    call = ctx.call
+
     def handle():
         _need(call, "task")
-        return jsonify(create_issue.build_form(_caller(call), _urls("form")))
+        return jsonify(create_issue.build_form(ctx, _urls(ctx, "form")))
 
     return _answer(handle)
 
 
 @bp.post("/form/change")
-def form_change(call: AsanaCall):
+def form_change(ctx: Context):
+    call = ctx.call
+
     def handle():
         _shape(call, "form_change")
-        return jsonify(create_issue.build_form(_caller(call), _urls("form"),
+        return jsonify(create_issue.build_form(ctx, _urls(ctx, "form"),
                                                dict(call.values)))
 
     return _answer(handle)
 
 
 @bp.post("/form/submit")
-def form_submit(call: AsanaCall):
+def form_submit(ctx: Context):
+    call = ctx.call
+
     def handle():
         _shape(call, "form_submit")
         _need(call, "task")
-        return jsonify(create_issue.submit(_caller(call), _urls("form"), dict(call.values),
+        return jsonify(create_issue.submit(ctx, _urls(ctx, "form"), dict(call.values),
                                            attachment_gid=call.attachment))
 
     return _answer(handle)
 
 
 @bp.get("/typeahead/<field>")
-def typeahead(call: AsanaCall, field: str):
-    return _answer(lambda: jsonify(create_issue.typeahead(_caller(call), field, call.text)))
+def typeahead(ctx: Context, field: str):
+    call = ctx.call
+    return _answer(lambda: jsonify(create_issue.typeahead(ctx, field, call.text)))
 
 
 # -- rule actions -------------------------------------------------------------------------------
 
 @bp.get("/rule")
-def rule_form(call: AsanaCall):
-    return _answer(lambda: jsonify(rules.build_form(_caller(call, task=False), _urls("rule"),
+def rule_form(ctx: Context):
+    call = ctx.call
+    return _answer(lambda: jsonify(rules.build_form(ctx, _urls(ctx, "rule"),
                                                     action_gid=call.action)))
 
 
 @bp.post("/rule/change")
-def rule_change(call: AsanaCall):
+def rule_change(ctx: Context):
+    call = ctx.call
+
     def handle():
         _shape(call, "rule_change")
-        return jsonify(rules.build_form(_caller(call, task=False), _urls("rule"),
+        return jsonify(rules.build_form(ctx, _urls(ctx, "rule"),
                                         dict(call.values)))
 
     return _answer(handle)
 
 
 @bp.post("/rule/submit")
-def rule_submit(call: AsanaCall):
+def rule_submit(ctx: Context):
+    call = ctx.call
+
     def handle():
         _shape(call, "rule_submit")
         _need(call, "action")
-        rules.save(_caller(call, task=False), _urls("rule"), dict(call.values),
+        rules.save(ctx, _urls(ctx, "rule"), dict(call.values),
                    action_gid=call.action, asana_project=call.project,
                    rule_name=call.params.get("rule_name"))
         return jsonify({})
@@ -167,12 +175,14 @@ def rule_submit(call: AsanaCall):
 
 
 @bp.post("/rule/run")
-def rule_run(call: AsanaCall):
+def rule_run(ctx: Context):
+    call = ctx.call
+
     def handle():
         _shape(call, "rule_run")
         _need(call, "action", "target_object", "idempotency_key")
-        return jsonify(rules.run(action_gid=call.action, idempotency_key=call.idempotency_key,
-                                 target_task=call.target_object,
-                                 settings=current_app.config["BRIDGE"]))
+        return jsonify(rules.run(ctx, action_gid=call.action,
+                                 idempotency_key=call.idempotency_key,
+                                 target_task=call.target_object))
 
     return _answer(handle)

@@ -19,7 +19,8 @@ from .. import queue
 from ..asana.client import AsanaFieldsClient
 from ..errors import BridgeError
 from ..models import AsanaUser, FieldSync
-from ..services import asana_users, instances, sync, sync_refresh, user_auth
+from ..services import instances, sync, sync_refresh, user_auth
+from ..services.context import Context
 from .pages import answer_failures_with, message_page, start_asana_signin
 from .security import check_csrf, csrf_token, rate_limit, safe_return_path, settings
 
@@ -63,7 +64,7 @@ def _user() -> AsanaUser | None:
 
 
 def _client(user: AsanaUser) -> AsanaFieldsClient:
-    return asana_users.client_for(user, settings(), cls=AsanaFieldsClient)
+    return Context.of_user(settings(), user).asana(cls=AsanaFieldsClient)
 
 
 @bp.get("/fields")
@@ -114,14 +115,14 @@ def save(project_gid: str):
     user = _user()
     if user is None:
         return start_asana_signin(user_auth.ASANA_FOR_FIELDS, f"/fields/{project_gid}")
-    cfg = settings()
+    ctx = Context.of_user(settings(), user)
     if request.form.get("action") == "off":
-        sync.disable(user, cfg, project_gid)
+        sync.disable(ctx, project_gid)
         return project(project_gid, saved="Turned off: the bridge no longer writes these "
                                            "fields (their values stay as they are).")
     choices = {what: request.form.get(what, "") for what in sync.WHAT}
     try:
-        row = sync.enable(user, cfg, project_gid, choices,
+        row = sync.enable(ctx, project_gid, choices,
                           complete_on_done=request.form.get("complete_on_done") == "on")
     except sync.NotProjectAdmin:
         raise

@@ -6,17 +6,16 @@ Signed routes (``SignedBlueprint``); the decisions are in ``services.lookup``.
 from __future__ import annotations
 
 from ..services import lookup
-from .app_components import AsanaCall, SignedBlueprint
-from .security import settings
+from .app_components import Context, SignedBlueprint
 
 bp = SignedBlueprint("lookup", __name__)
 
 
 @bp.get("/lookup/typeahead")
-def typeahead(call: AsanaCall):
-    return lookup.typeahead(call)
+def typeahead(ctx: Context):
+    return lookup.typeahead(ctx, ctx.call.text)
 
 
 @bp.post("/lookup/attach")
-def attach(call: AsanaCall):
-    return lookup.attach(call, settings())
+def attach(ctx: Context):
+    return lookup.attach(ctx, ctx.call.text, attachment=ctx.call.attachment)

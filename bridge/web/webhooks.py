@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from .. import logs, safe_json
 from ..services import webhooks, widget
+from ..services.context import Context
 from .errors import error_body
+from .security import settings
 
 bp = Blueprint("jira_webhooks", __name__)
 log = logging.getLogger("bridge.webhooks")
-
-
-def widget_options() -> widget.WidgetOptions:
-    settings = current_app.config["BRIDGE"]
-    return widget.WidgetOptions(max_age=settings.widget_max_age)
 
 
 @bp.post(webhooks.PATH + "<token>")
@@ -47,7 +44,7 @@ def receive(token: str):
     payload = safe_json.loads(request.get_data(cache=True), what="The webhook's body")
     if not isinstance(payload, dict):  # a refusal like any malformed body: counted
         raise safe_json.MalformedJSON("A Jira webhook posts a JSON object.")
-    keys = widget.on_issue_event(instance, payload, widget_options(),
+    keys = widget.on_issue_event(Context.background(settings()), instance, payload,
                                  reread=widget.enqueue_refresh)
     log.info("webhook.received event=%s instance=%s snapshots=%d",
              str(payload.get("webhookEvent", ""))[:64], instance.id, len(keys))

@@ -12,20 +12,18 @@ from flask import Response, request
 
 from ..asana.errors import AsanaRequestMalformed
 from ..services import widget
-from .app_components import VERIFIED_CALL, AsanaCall, SignedBlueprint
-from .webhooks import widget_options
+from .app_components import VERIFIED_CALL, Context, SignedBlueprint
 
 bp = SignedBlueprint("widget", __name__)
 
 
 @bp.get("/widget")
-def show(call: AsanaCall):
+def show(ctx: Context):
+    call = ctx.call
     missing = [name for name in ("task", "resource_url") if not getattr(call, name)]
     if missing:
         raise AsanaRequestMalformed(f"The request has no {' or '.join(missing)}.")
-    req = widget.WidgetRequest(workspace=call.workspace, task=call.task, user=call.user,
-                               resource_url=call.resource_url)
     # A call handed over by ``widget_cache`` was looked up in memory there already.
-    body = widget.widget_json(req, widget_options(),
+    body = widget.widget_json(ctx, call.resource_url,
                               memory_checked=VERIFIED_CALL in request.environ)
     return Response(body, mimetype="application/json")

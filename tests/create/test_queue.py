@@ -78,7 +78,7 @@ def test_purge_job_runs_every_purge(app, monkeypatch):
                                           "b": lambda: 1 / 0,
                                           "c": lambda: calls.append("c") or 2})
     with app.app_context():
-        assert tasks.purge() == {"a": 1, "c": 2}
+        assert tasks.purge(None) == {"a": 1, "c": 2}
     assert calls == ["a", "c"]
 
 

@@ -41,3 +41,13 @@ def authorize_user(bridge, jira, user: str = "alice", email: str = "alice@exampl
     page = asana_consent(browser, browser.get(f"{bridge.url}/asana/auth"), email=email)
     done = browser.submit(page, button="approve")
     assert popup_message(done) == "success", done.text
+
+
+def worker_context():
+    """What the queue worker hands its handlers (``bridge.tasks``): the app's settings and
+    no acting user (call inside the app's context)."""
+    from flask import current_app
+
+    from bridge.services.context import Context
+
+    return Context.background(current_app.config["BRIDGE"])

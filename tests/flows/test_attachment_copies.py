@@ -21,11 +21,11 @@ from bridge_sandbox.asana.seed import ATTACHMENTS, BIG_ATTACHMENT, TASK_RICH, co
 
 from bridge import queue
 from bridge.models import AsanaUser, AttachmentCopy, IssueLink, JiraCredential, WorkerBeat
-from bridge.services import asana_users, attachments, jira_as_user, workers
+from bridge.services import attachments, workers
 from bridge.timeutil import utcnow
 
 from .conftest import jira_state
-from .helpers import authorize_user, oauth2_instance
+from .helpers import authorize_user, oauth2_instance, worker_context
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +39,11 @@ def _linked_issue(bridge, jira):
     authorize_user(bridge, jira)
     with bridge.app.app_context():
         cred = JiraCredential.get()
-        created = jira_as_user.client_for(cred).create_issue(
+        created = worker_context().jira_with(cred).create_issue(
             {"project": {"key": "EX"}, "summary": "Copy test", "issuetype": {"id": "1"}})
         link = IssueLink.create(task_gid=TASK_RICH, instance=instance, issue_id=created["id"],
                                 issue_key=created["key"], linked_by=AsanaUser.get())
-        settings = bridge.app.config["BRIDGE"]
-        files = asana_users.client_for(link.linked_by, settings).attachments(TASK_RICH)
+        files = worker_context().asana(link.linked_by).attachments(TASK_RICH)
     return link, files
 
 
@@ -61,7 +60,7 @@ def _sha256_of(stored: dict) -> str:
 
 def _run_all(worker_id="test-worker"):
     for row in AttachmentCopy.select().where(AttachmentCopy.state == "pending"):
-        attachments.attempt(row.id, worker_id)
+        attachments.attempt(worker_context(), row.id, worker_id)
 
 
 def _project_key(jira):
@@ -81,7 +80,7 @@ def test_five_files_are_streamed_to_jira_once_each(bridge, jira10):
         rows = attachments.plan(link, files)
         assert [r.state for r in rows] == ["pending"] * 5
         assert attachments.progress_for(link)["text"] == "Copying 1 of 5 attachments"
-        attachments.attempt(rows[0].id, "w1")
+        attachments.attempt(worker_context(), rows[0].id, "w1")
         assert attachments.progress_for(link)["text"] == "Copying 2 of 5 attachments"
         _run_all()
         progress = attachments.progress_for(link)
@@ -124,7 +123,7 @@ def test_a_worker_that_died_after_uploading_does_not_upload_again(bridge, jira10
 
         monkeypatch.setattr(attachments, "_finish", die)
         with pytest.raises(SystemExit):
-            attachments.attempt(first.id, "gone-host:1:dead")
+            attachments.attempt(worker_context(), first.id, "gone-host:1:dead")
         monkeypatch.undo()
         assert AttachmentCopy.get_by_id(first.id).state == "copying"
         assert len(_jira_files(jira10, link.issue_key)) == 1
@@ -148,7 +147,7 @@ class _AttemptInThread:
         def run():
             try:
                 with bridge.app.app_context():
-                    attachments.attempt(copy_id, worker_id)
+                    attachments.attempt(worker_context(), copy_id, worker_id)
             except BaseException as exc:  # reported by join
                 self.errors.append(exc)
 
@@ -180,14 +179,14 @@ def test_an_upload_jira_is_still_writing_when_its_worker_dies_is_not_sent_again(
         with bridge.app.app_context():
             attachments.sweep()  # its worker is dead: the copy is taken back
             assert AttachmentCopy.get_by_id(row.id).state == "pending"
-            second = attachments.attempt(row.id, "w2")
+            second = attachments.attempt(worker_context(), row.id, "w2")
     finally:
         held.release()  # Jira finishes writing the first upload
         dying.join()
     with bridge.app.app_context():
         for _ in range(3):  # the waiting copy looks again, as its next attempt would
             AttachmentCopy.update(next_attempt_at=utcnow()).execute()
-            attachments.attempt(row.id, "w2")
+            attachments.attempt(worker_context(), row.id, "w2")
         done = AttachmentCopy.get_by_id(row.id)
     stored = _jira_files(jira10, link.issue_key)
     assert [a["filename"] for a in stored] == ["console.log"]
@@ -234,10 +233,10 @@ def test_two_files_with_the_same_name_and_size_are_both_copied(bridge, jira10, a
     link, files = _linked_issue(bridge, jira10)
     with bridge.app.app_context():
         rows = [r for r in attachments.plan(link, files) if r.name == "same.txt"]
-        attachments.attempt(rows[0].id, "w1")
+        attachments.attempt(worker_context(), rows[0].id, "w1")
         # the second one's earlier attempt "may have uploaded": it must not take the first's
         AttachmentCopy.update(attempts=1).where(AttachmentCopy.id == rows[1].id).execute()
-        attachments.attempt(rows[1].id, "w1")
+        attachments.attempt(worker_context(), rows[1].id, "w1")
         ids = {AttachmentCopy.get_by_id(r.id).jira_attachment_id for r in rows}
     assert len(ids) == 2
     assert sum(1 for a in _jira_files(jira10, link.issue_key) if a["filename"] == "same.txt") == 2
@@ -251,23 +250,24 @@ def test_jira_failures_are_retried_with_backoff_and_429_retry_after(bridge, jira
         row = attachments.plan(link, one)[0]
         jira_state(jira10).add_fault("error", count=1, status=503,
                                      path_prefix=f"/rest/api/2/issue/{link.issue_id}/attach")
-        assert attachments.attempt(row.id, "w1") == "pending"
+        assert attachments.attempt(worker_context(), row.id, "w1") == "pending"
         failed_once = AttachmentCopy.get_by_id(row.id)
         wait = (failed_once.next_attempt_at - failed_once.updated_at).total_seconds()
         assert 1.5 <= wait <= 2.5  # first backoff: 2 s with jitter
-        assert attachments.attempt(row.id, "w1") is None  # not due yet: nothing happens
+        # not due yet: nothing happens
+        assert attachments.attempt(worker_context(), row.id, "w1") is None
         AttachmentCopy.update(next_attempt_at=failed_once.updated_at).execute()
         # now Jira limits the rate: its Retry-After decides the next attempt
         jira_state(jira10).configure(rate_limit={"limit": 1, "interval_seconds": 60,
                                                  "fill_rate": 1})
-        jira_as_user.client_for(JiraCredential.get()).myself()
-        assert attachments.attempt(row.id, "w1") == "pending"
+        worker_context().jira_with(JiraCredential.get()).myself()
+        assert attachments.attempt(worker_context(), row.id, "w1") == "pending"
         limited = AttachmentCopy.get_by_id(row.id)
         wait = (limited.next_attempt_at - limited.updated_at).total_seconds()
         assert wait >= 30  # the bucket refills one token a minute
         jira_state(jira10).configure(rate_limit=None)
         AttachmentCopy.update(next_attempt_at=limited.updated_at).execute()
-        assert attachments.attempt(row.id, "w1") == "done"
+        assert attachments.attempt(worker_context(), row.id, "w1") == "done"
         assert AttachmentCopy.get_by_id(row.id).attempts == 3
     assert len(_jira_files(jira10, link.issue_key)) == 1
 
@@ -280,7 +280,7 @@ def test_download_links_are_fetched_fresh_for_each_attempt(bridge, jira10, asana
     asana.app.sim.clock.advance(600)  # the URLs read when planning are long expired
     with bridge.app.app_context():
         row = attachments.plan(link, one)[0]
-        assert attachments.attempt(row.id, "w1") == "done"
+        assert attachments.attempt(worker_context(), row.id, "w1") == "done"
 
 
 def _worker(settings, bridge, asana, log):

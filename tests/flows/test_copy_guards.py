@@ -13,10 +13,10 @@ from flask import Flask
 from bridge.asana import client as asana_client
 from bridge.asana.errors import AsanaDownloadExpired, AsanaDownloadRefused
 from bridge.models import AsanaUser, AttachmentCopy, IssueLink, JiraCredential
-from bridge.services import attachments, jira_as_user
+from bridge.services import attachments
 
 from .conftest import ADMIN_EMAIL, ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
-from .helpers import authorize_user, oauth2_instance
+from .helpers import authorize_user, oauth2_instance, worker_context
 
 pytestmark = pytest.mark.e2e
 HOSTILE = ["a\x00b.txt", "esc\x1b[31mred.txt", "invoice\u202egpj.exe", "../../etc/passwd",
@@ -36,21 +36,20 @@ def _linked(bridge, jira, task):
     instance = oauth2_instance(bridge, jira)
     authorize_user(bridge, jira)
     with bridge.app.app_context():
-        created = jira_as_user.client_for(JiraCredential.get()).create_issue(
+        created = worker_context().jira_with(JiraCredential.get()).create_issue(
             {"project": {"key": "EX"}, "summary": "Copies", "issuetype": {"id": "1"}})
         return IssueLink.create(task_gid=task, instance=instance, issue_id=created["id"],
                                 issue_key=created["key"], linked_by=AsanaUser.get())
 
 
 def _copy_all(bridge, link):
-    from bridge.services import asana_users
 
     with bridge.app.app_context():
-        files = asana_users.client_for(link.linked_by, bridge.app.config["BRIDGE"]) \
+        files = worker_context().asana(link.linked_by) \
             .attachments(link.task_gid)
         attachments.plan(link, files)
         for row in list(AttachmentCopy.select().where(AttachmentCopy.state == "pending")):
-            attachments.attempt(row.id, "test-worker")
+            attachments.attempt(worker_context(), row.id, "test-worker")
         return list(AttachmentCopy.select().order_by(AttachmentCopy.position))
 
 

@@ -30,7 +30,7 @@ from bridge.models import ActionRun, AttachmentCopy, AuditEvent, IssueLink, Jira
 from bridge.services import attachments, create_issue
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
-from .helpers import authorize_user, oauth1_instance, oauth2_instance
+from .helpers import authorize_user, oauth1_instance, oauth2_instance, worker_context
 
 pytestmark = pytest.mark.e2e
 MB = 1024 * 1024
@@ -207,7 +207,7 @@ def test_a_file_over_the_limit_is_reported_in_the_widget(bridge, jira_factory):
     assert submitted.status == 200, submitted.body
     with bridge.app.app_context():
         for row in AttachmentCopy.select():
-            attachments.attempt(row.id, "test-worker")
+            attachments.attempt(worker_context(), row.id, "test-worker")
     widget = host.widget(workspace=WORKSPACE, task=TASK_RICH, user=ALICE, attachment="1",
                          resource_url=submitted.body["resource_url"])
     assert widget.body["metadata"]["footer"] == {

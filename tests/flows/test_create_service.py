@@ -11,7 +11,8 @@ from bridge_sandbox.asana.seed import ALICE, TASK_PLAIN, TASK_RICH, WORKSPACE
 
 from bridge.models import ActionRun, AttachmentCopy, IssueLink
 from bridge.services import create_issue
-from bridge.services.create_issue import Caller, FormRejected, Urls
+from bridge.services.context import Context
+from bridge.services.create_issue import FormRejected, Urls
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth1_instance, oauth2_instance
@@ -33,8 +34,8 @@ def _urls(bridge):
 
 
 def _caller(bridge, task=TASK_RICH):
-    return Caller(workspace=WORKSPACE, user=ALICE, task=task,
-                  settings=bridge.app.config["BRIDGE"])
+    return Context(settings=bridge.app.config["BRIDGE"], workspace=WORKSPACE, user=ALICE,
+                   task=task)
 
 
 def _fields(form):

@@ -8,9 +8,10 @@ from bridge_sandbox.asana.seed import PROJECT, TASK_EMPTY, TASK_PLAIN
 
 from bridge.models import AsanaUser, AuditEvent, FieldSync, IssueLink, TaskFields
 from bridge.services import sync, sync_refresh, widget
+from bridge.services.context import Context
 
 from .conftest import jira_state
-from .helpers import authorize_user, oauth2_instance
+from .helpers import authorize_user, oauth2_instance, worker_context
 
 pytestmark = pytest.mark.e2e
 
@@ -52,19 +53,20 @@ def _webhook_reread(bridge, instance, key: str):
     """What a Jira webhook for ``key`` leads to on a worker (services.widget)."""
     with bridge.app.app_context():
         widget.invalidate(instance, issue_key=key)
-        return widget.refresh(instance, key, widget.WidgetOptions())
+        return widget.refresh(worker_context(), instance, key)
 
 
 def _enable(bridge, choices=ALL_NEW, **kw) -> FieldSync:
     with bridge.app.app_context():
-        return sync.enable(AsanaUser.get(), bridge.app.config["BRIDGE"], PROJECT, choices, **kw)
+        ctx = Context.of_user(bridge.app.config["BRIDGE"], AsanaUser.get())
+        return sync.enable(ctx, PROJECT, choices, **kw)
 
 
 def test_fields_follow_jira_with_one_write_per_change(bridge, asana, jira10, linked):
     row = _enable(bridge, complete_on_done=True)
     assert set(row.fields) == {"status", "priority", "assignee", "done"}
     with bridge.app.app_context():
-        assert sync_refresh.reread(FieldSync.get()) == 2
+        assert sync_refresh.reread(worker_context(), FieldSync.get()) == 2
     sim = asana.app.sim
     alice_name = jira_state(jira10).users["alice"]["displayName"]
     assert _fields(asana, TASK_PLAIN) == {"Jira status": "Open", "Jira priority": "High",
@@ -124,7 +126,7 @@ def test_only_a_project_admin_turns_it_on_and_an_existing_field_can_be_chosen(
 def test_a_lost_token_stops_the_sync_with_an_audit_event(bridge, asana, jira10, linked):
     _enable(bridge, {"status": "new"})
     with bridge.app.app_context():
-        sync_refresh.reread(FieldSync.get())
+        sync_refresh.reread(worker_context(), FieldSync.get())
         AsanaUser.update(access_token="revoked-token").execute()
     jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
     _webhook_reread(bridge, linked, "EX-1")
@@ -138,7 +140,7 @@ def test_a_lost_token_stops_the_sync_with_an_audit_event(bridge, asana, jira10, 
 def test_a_429_pauses_writes_and_nothing_is_lost(bridge, asana, jira10, linked):
     _enable(bridge, {"status": "new"})
     with bridge.app.app_context():
-        sync_refresh.reread(FieldSync.get())
+        sync_refresh.reread(worker_context(), FieldSync.get())
     sim = asana.app.sim
     sim.rate_limit_per_minute = 0  # every request now answers 429 with Retry-After
     jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
@@ -149,12 +151,12 @@ def test_a_429_pauses_writes_and_nothing_is_lost(bridge, asana, jira10, linked):
         assert FieldSync.get().paused_until is not None
         # While paused, a write does not even ask Asana.
         before = sum(len(w) for w in sim.requests_log.values())
-        assert sync.write(row.id, bridge.app.config["BRIDGE"]) == "deferred"
+        assert sync.write(worker_context(), row.id) == "deferred"
         assert sum(len(w) for w in sim.requests_log.values()) == before
         # Retry-After has passed: the queued write goes through.
         sim.rate_limit_per_minute = 1500
         FieldSync.update(paused_until=None).execute()
-        assert sync.write_later(row.id) == "written"
+        assert sync.write(worker_context(), row.id) == "written"
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
 
 
@@ -216,7 +218,7 @@ def test_an_older_read_reaching_asana_last_never_wins(bridge, asana, jira10, lin
 
     _enable(bridge, {"status": "new"})
     with bridge.app.app_context():
-        sync_refresh.reread(FieldSync.get())
+        sync_refresh.reread(worker_context(), FieldSync.get())
         old = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-1")
         old_data, old_generation = dict(old.data), old.generation
     jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
@@ -224,7 +226,8 @@ def test_an_older_read_reaching_asana_last_never_wins(bridge, asana, jira10, lin
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
     writes = len(asana.app.sim.task_updates)
     with bridge.app.app_context():  # the slow worker's older read arrives now
-        assert sync.on_snapshot(linked, "EX-1", old_data, old_generation) == ["superseded"]
+        assert sync.on_snapshot(worker_context(), linked, "EX-1", old_data,
+                                old_generation) == ["superseded"]
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
     assert len(asana.app.sim.task_updates) == writes
 
@@ -235,7 +238,7 @@ def test_a_429_before_the_task_s_projects_are_known_is_asked_again(bridge, asana
 
     _enable(bridge, {"status": "new"})
     with bridge.app.app_context():
-        sync_refresh.reread(FieldSync.get())
+        sync_refresh.reread(worker_context(), FieldSync.get())
         TaskProjects.delete().execute()  # the bridge has not yet asked which projects
     asana.app.sim.rate_limit_per_minute = 0
     jira_state(jira10).update_issue("EX-1", {"status": "In Progress"})
@@ -245,28 +248,28 @@ def test_a_429_before_the_task_s_projects_are_known_is_asked_again(bridge, asana
     with bridge.app.app_context():
         FieldSync.update(paused_until=None).execute()
         # what the queue runs once Retry-After has passed
-        assert "written" in sync.apply_latest(linked.id, "EX-1")
+        assert "written" in sync.apply_latest(worker_context(), linked.id, "EX-1")
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Progress"
 
 
 def test_one_writer_per_task_and_a_wish_made_during_a_write_is_written_after_it(
         bridge, asana, jira10, linked):
     _enable(bridge, {"status": "new"})
-    cfg = bridge.app.config["BRIDGE"]
     with bridge.app.app_context():
-        sync_refresh.reread(FieldSync.get())
+        sync_refresh.reread(worker_context(), FieldSync.get())
         row = TaskFields.get(TaskFields.task_gid == TASK_PLAIN)
         # Another worker is writing "In Progress" (claimed the row) ...
         TaskFields.update(state="writing", wanted={"status": "In Progress"}).execute()
         writes = len(asana.app.sim.task_updates)
         # ... a second worker may not write the task meanwhile,
-        assert sync.write(row.id, cfg) == "busy"
+        assert sync.write(worker_context(), row.id) == "busy"
         # ... and a newer read only records its wish.
-        assert sync.apply(FieldSync.get(), TASK_PLAIN, {"status": "Done"}, cfg) == "queued"
+        newer = {"status": "Done"}
+        assert sync.apply(worker_context(), FieldSync.get(), TASK_PLAIN, newer) == "queued"
         assert len(asana.app.sim.task_updates) == writes
         # The first writer finishes: the newer wish is written right after.
         claimed = TaskFields.get_by_id(row.id)
         assert sync._done(claimed, {"status": "In Progress"}, "written") == "again"
-        assert sync.write(row.id, cfg) == "written"
+        assert sync.write(worker_context(), row.id) == "written"
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "Done"
     assert len(asana.app.sim.task_updates) == writes + 1

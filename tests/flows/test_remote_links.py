@@ -13,7 +13,7 @@ from bridge.models import AsanaUser, AuditEvent, IssueLink, RemoteLink
 from bridge.services import remote_links
 
 from .conftest import jira_state
-from .helpers import authorize_user, oauth2_instance
+from .helpers import authorize_user, oauth2_instance, worker_context
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ def _link(bridge, jira, key="EX-1") -> IssueLink:
 def _run(bridge) -> list:
     """What a worker does: every due row, once."""
     with bridge.app.app_context():
-        return [remote_links.sync(row.id) for row in
+        return [remote_links.sync(worker_context(), row.id) for row in
                 RemoteLink.select().where(RemoteLink.state == "pending")]
 
 

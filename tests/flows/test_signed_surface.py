@@ -14,8 +14,7 @@ from bridge_sandbox.asana import validator
 from bridge_sandbox.asana.host import AppComponentsHost, check_response
 from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 
-from bridge.services import instances, jira_as_user
-from bridge.web.app_components import AsanaCall, SignedBlueprint
+from bridge.web.app_components import AsanaCall, Context, SignedBlueprint
 
 from .conftest import ASANA_CLIENT_SECRET
 from .helpers import authorize_user, oauth1_instance
@@ -28,17 +27,17 @@ probe = SignedBlueprint("probe", __name__)
 
 
 @probe.get("/probe/typeahead")
-def probe_typeahead(call: AsanaCall):
+def probe_typeahead(ctx: Context):
+    call = ctx.call
     if call.text == "jira":
-        jira = jira_as_user.jira_for(call.user, instances.for_workspace(call.workspace)[0])
-        me = jira.myself()
+        me = ctx.jira_for(ctx.instances()[0]).myself()
         return {"items": [{"title": me["displayName"], "value": me["name"]}]}
     return {"items": [{"title": call.text or "nothing", "value": call.user}]}
 
 
 @probe.post("/probe/attach")
-def probe_attach(call: AsanaCall):
-    seen.append(call)
+def probe_attach(ctx: Context):
+    seen.append(ctx.call)
     return {"resource_name": "EX-1", "resource_url": "https://jira.example.com/browse/EX-1"}
 
 

@@ -21,7 +21,7 @@ from bridge.services import webhooks, widget
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth2_instance
-from .test_widget_service import _link, _options, _status, _view
+from .test_widget_service import _ctx, _link, _status, _view
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +84,7 @@ def test_registered_with_a_secret_jira_signs_and_the_bridge_follows(bridge, jira
         jira_state(jira).webhook_dispatcher.wait()
         delivery = jira_state(jira).webhook_deliveries[-1]
         assert delivery["status"] == 204
-        widget.refresh(instance, "EX-2", _options(bridge))
+        widget.refresh(_ctx(bridge), instance, "EX-2")
         assert _status(_view(bridge, instance, "EX-2"))[0] == "Done"
     logging.getLogger().removeHandler(handler)
     assert instance.webhook_signing_key not in caplog.text  # never logged
@@ -179,7 +179,7 @@ def test_late_and_out_of_order_deliveries_change_nothing(bridge, jira_factory):
         sim.update_issue("EX-1", {"status": "Done"})
         # the bridge reads the issue (a view after max_age, or another delivery's re-read)
         widget.invalidate(instance, issue_key="EX-1")
-        assert widget.refresh(instance, "EX-1", _options(bridge))
+        assert widget.refresh(_ctx(bridge), instance, "EX-1")
         assert _status(_view(bridge, instance, "EX-1"))[0] == "Done"
         before = _generation(bridge)
         # Jira's thread pool delivers both now, newest first: neither is newer than the

@@ -23,7 +23,7 @@ from bridge.models import IssueLink, JiraInstance
 
 from .chromium import needs_chromium
 from .conftest import ASANA_CLIENT_ID, jira_state
-from .helpers import authorize_user, oauth1_instance, oauth2_instance
+from .helpers import authorize_user, oauth1_instance, oauth2_instance, worker_context
 from .pagecheck import screenshot
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
@@ -134,7 +134,7 @@ def test_create_an_issue_from_the_task_with_its_attachments(task_page, asana, br
 
     with bridge.app.app_context():
         for row in AttachmentCopy.select().where(AttachmentCopy.state == "pending"):
-            attachments.attempt(row.id, "browser-test")
+            attachments.attempt(worker_context(), row.id, "browser-test")
     files = [a for a in jira_state(jira).attachments.values() if a["issue"] == key]
     assert len(files) >= 4 and len({f["filename"] for f in files}) == len(files)
     _open(page, asana, TASK_RICH)

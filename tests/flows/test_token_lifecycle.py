@@ -14,9 +14,10 @@ from bridge.jira import oauth2
 from bridge.jira.errors import JiraNeedsReconnect
 from bridge.models import IssueLink, JiraCredential, JiraInstance, utcnow
 from bridge.services import credentials, instances, jira_as_user
+from bridge.services.context import Context
 
 from .conftest import jira_state
-from .helpers import authorize_user, oauth1_instance, oauth2_instance
+from .helpers import authorize_user, oauth1_instance, oauth2_instance, worker_context
 
 pytestmark = pytest.mark.e2e
 
@@ -36,12 +37,12 @@ def test_oauth1_token_reads_jira_then_revocation_marks_reconnect(bridge, jira_fa
     authorize_user(bridge, jira)
     with bridge.app.app_context():
         cred = JiraCredential.get()
-        me = jira_as_user.client_for(cred).myself()
+        me = worker_context().jira_with(cred).myself()
         assert me["name"] == "alice"
         # The user revokes the bridge on Jira's "View OAuth Access Tokens" page (§1.6).
         jira_state(jira).access_tokens.pop(cred.token)
         with pytest.raises(JiraNeedsReconnect) as err:
-            jira_as_user.client_for(cred).myself()
+            worker_context().jira_with(cred).myself()
         assert err.value.problem == "token_rejected"
         assert JiraCredential.get().state == "needs_reconnect"
         with pytest.raises(JiraNeedsReconnect):
@@ -53,17 +54,17 @@ def test_jira_for_acts_as_the_user_and_refuses_who_never_connected(bridge, jira_
     instance = oauth1_instance(bridge, jira)
     with bridge.app.app_context():
         with pytest.raises(jira_as_user.JiraNotConnected) as err:
-            jira_as_user.jira_for("1200000000000099", instance)  # no such Asana user
+            worker_context().jira_for(instance, user="1200000000000099")  # no such Asana user
         assert err.value.status == 401
     authorize_user(bridge, jira)
     with bridge.app.app_context():
         user = JiraCredential.get().asana_user
-        assert jira_as_user.jira_for(user.gid, instance).myself()["name"] == "alice"
-        assert jira_as_user.jira_for(user, instance).timeout == \
+        assert worker_context().jira_for(instance, user=user.gid).myself()["name"] == "alice"
+        assert worker_context().jira_for(instance, user=user).timeout == \
             bridge.app.config["BRIDGE"].http_timeout
         JiraCredential.update(state="needs_reconnect").execute()
         with pytest.raises(jira_as_user.JiraNotConnected):
-            jira_as_user.jira_for(user, instance)
+            worker_context().jira_for(instance, user=user)
 
 
 def test_deleted_application_link_means_reconnect(bridge, jira_factory):
@@ -75,7 +76,7 @@ def test_deleted_application_link_means_reconnect(bridge, jira_factory):
     with bridge.app.app_context():
         cred = JiraCredential.get()
         with pytest.raises(JiraNeedsReconnect) as err:
-            jira_as_user.client_for(cred).myself()
+            worker_context().jira_with(cred).myself()
         assert err.value.problem in ("consumer_key_unknown", "token_rejected")
         assert JiraCredential.get().state == "needs_reconnect"
 
@@ -89,12 +90,12 @@ def test_oauth2_refreshes_ahead_of_expiry_and_rotation_kills_the_old_pair(bridge
         cred = JiraCredential.get()
         old_access, old_refresh = cred.access_token, cred.refresh_token
         # Still valid for an hour: no refresh.
-        jira_as_user.client_for(cred).myself()
+        worker_context().jira_with(cred).myself()
         assert JiraCredential.get().access_token == old_access
         # One minute left (inside REFRESH_AHEAD): refresh first.
         cred.expires_at = utcnow() + dt.timedelta(minutes=1)
         cred.save()
-        client = jira_as_user.client_for(JiraCredential.get())
+        client = worker_context().jira_with(JiraCredential.get())
         assert client.myself()["name"] == "alice"
         fresh = JiraCredential.get()
         assert fresh.access_token != old_access and fresh.refresh_token != old_refresh
@@ -120,13 +121,14 @@ def test_concurrent_refreshes_hit_jira_once(bridge, jira_factory, workers):
     before = _token_requests(jira)
     tokens, errors = [], []
     barrier = threading.Barrier(workers)
+    ctx = Context.background(bridge.app.config["BRIDGE"])
 
     def worker():
         try:
             database.connect(reuse_if_open=True)
             stale = JiraCredential.get_by_id(cred_id)  # every worker read the expired pair
             barrier.wait()
-            client = jira_as_user.client_for(stale)
+            client = ctx.jira_with(stale)
             tokens.append(client.auth.token)
             client.myself()
         except Exception as exc:  # collected and asserted below
@@ -156,7 +158,7 @@ def test_refresh_refused_marks_reconnect(bridge, jira_factory):
         cred.expires_at = utcnow()
         cred.save()
         with pytest.raises(JiraNeedsReconnect):
-            jira_as_user.client_for(JiraCredential.get()).myself()
+            worker_context().jira_with(JiraCredential.get()).myself()
         assert JiraCredential.get().state == "needs_reconnect"
 
 
@@ -168,7 +170,7 @@ def test_dead_bearer_token_is_anonymous_to_jira_and_means_reconnect(bridge, jira
         cred = JiraCredential.get()
         jira_state(jira).oauth2_tokens.clear()  # revoked: Jira now treats it as anonymous
         with pytest.raises(JiraNeedsReconnect):
-            jira_as_user.client_for(cred).myself()
+            worker_context().jira_with(cred).myself()
         assert JiraCredential.get().state == "needs_reconnect"
 
 

@@ -12,6 +12,7 @@ from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, TASK_RICH, WORKSPA
 from bridge.jira.errors import JiraNotConnected
 from bridge.models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance
 from bridge.services import webhooks, widget
+from bridge.services.context import Context
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth1_instance, oauth2_instance
@@ -26,8 +27,11 @@ def _fresh_process_cache():
     widget.reset_process_cache()
 
 
-def _options(bridge, max_age: float = 60.0) -> widget.WidgetOptions:
-    return widget.WidgetOptions(max_age=max_age)
+def _ctx(bridge, max_age: float = 60.0, *, task: str | None = None,
+         user: str | None = None, workspace: str = WORKSPACE) -> Context:
+    """What the signed blueprint builds (or, with no user, the worker)."""
+    settings = bridge.app.config["BRIDGE"].replace(widget_max_age=max_age)
+    return Context(settings=settings, user=user, workspace=workspace, task=task)
 
 
 def _link(instance: JiraInstance, key: str, user_gid: str, task: str = TASK_PLAIN):
@@ -40,9 +44,8 @@ def _view(bridge, instance, key: str, *, task: str = TASK_PLAIN, user: str = ALI
           max_age: float = 60.0) -> dict:
     import json
 
-    req = widget.WidgetRequest(workspace=WORKSPACE, task=task, user=user,
-                               resource_url=f"{instance.base_url}/browse/{key}")
-    body = json.loads(widget.widget_json(req, _options(bridge, max_age)))
+    ctx = _ctx(bridge, max_age, task=task, user=user)
+    body = json.loads(widget.widget_json(ctx, f"{instance.base_url}/browse/{key}"))
     validator.validate("widget", body, strict=True)
     return body
 
@@ -91,7 +94,7 @@ def test_linker_token_reads_then_memory_serves_until_the_generation_moves(
         jira_state(jira).update_issue("EX-1", {"status": "Done"})
         snap = IssueSnapshot.get(IssueSnapshot.issue_key == "EX-1")
         widget.invalidate(instance, issue_key="EX-1")
-        assert widget.refresh(instance, "EX-1", _options(bridge))
+        assert widget.refresh(_ctx(bridge), instance, "EX-1")
         assert IssueSnapshot.get_by_id(snap.id).generation > snap.generation
         assert _status(_view(bridge, instance, "EX-1")) == ("Done", "green")
         assert _issue_reads(jira, "EX-1") == reads + 2  # the refresh, not the view
@@ -235,14 +238,12 @@ def test_an_url_outside_the_workspaces_jira_is_not_found(bridge, jira_factory):
     jira = jira_factory("8.20.0")
     instance = oauth1_instance(bridge, jira)
     with bridge.app.app_context():
-        req = widget.WidgetRequest(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
-                                   resource_url="https://elsewhere.example.com/browse/EX-1")
+        ctx = _ctx(bridge, task=TASK_PLAIN, user=ALICE)
         with pytest.raises(widget.JiraNotFound):
-            widget.widget_json(req, _options(bridge))
-        other = widget.WidgetRequest(workspace="999", task=TASK_PLAIN, user=ALICE,
-                                     resource_url=f"{instance.base_url}/browse/EX-1")
+            widget.widget_json(ctx, "https://elsewhere.example.com/browse/EX-1")
+        other = _ctx(bridge, task=TASK_PLAIN, user=ALICE, workspace="999")
         with pytest.raises(widget.JiraNotFound):
-            widget.widget_json(other, _options(bridge))
+            widget.widget_json(other, f"{instance.base_url}/browse/EX-1")
 
 
 def test_a_tasks_copy_footer_is_not_served_on_another_task_of_the_same_issue(
