@@ -84,3 +84,39 @@ def test_flask_only_in_web_and_the_entry_points():
              for line, target in _imports(path)
              if target == "flask" or target.startswith(("flask.", "werkzeug"))]
     assert wrong == []
+
+
+def _graph() -> dict[str, set[str]]:
+    """Module → the bridge modules it imports (packages' ``__init__`` left out: importing
+    a package is importing its modules, which are nodes of their own)."""
+    modules = {module: path for path, module in _modules()}
+
+    def resolve(target: str) -> str | None:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        edges = graph.setdefault(module, set())
+        for _, target in _imports(path):
+            found = resolve(target) if target.startswith("bridge.") else None
+            if found and found != module and modules[found].name != "__init__.py":
+                edges.add(found)
+    return graph
+
+
+def test_no_module_imports_itself_through_others():
+    graph = _graph()
+    circles = []
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module == start:
+                circles.append(start)
+                break
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph.get(module, ()))
+    assert circles == []
