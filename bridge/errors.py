@@ -1,4 +1,4 @@
-"""The bridge's own error base, and the one place errors become user sentences.
+"""The bridge's own error base: every failure carries the sentence a user may see.
 
 Each external system has its own hierarchy (``bridge.jira.errors``, ``bridge.asana.errors``)
 rooted here. A ``BridgeError`` carries an HTTP status, a stable machine ``code`` and a

@@ -1,7 +1,7 @@
 """Housekeeping that keeps the tables the public can grow bounded.
 
 ``purge`` deletes expired OAuth flows and old rate-limit windows; the queue worker runs it
-every 15 minutes (``bridge.worker``). The paths that add rows delete too, so a bridge run
+every 15 minutes (``bridge.tasks.PURGES``). The paths that add rows delete too, so a bridge run
 without a worker stays bounded: ``pending.start`` purges expired flows, ``limits.hit``
 purges old windows at most once a minute per process.
 """
