@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import peewee
 from playhouse.db_url import connect, parse
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 database = peewee.DatabaseProxy()
 
@@ -37,11 +37,10 @@ def open_database(url: str) -> peewee.Database:
         pragmas = {"journal_mode": "wal", "busy_timeout": 5000, "foreign_keys": 1,
                    "synchronous": "normal"}
         if not path or path == ":memory:":
-            return connect(url, pragmas=pragmas)  # each connection would be its own db
+            return _Sqlite(":memory:", pragmas=pragmas)  # each connection: its own db
         # A pooled connection serves one thread at a time, but not always the same one.
-        return connect(url.replace("sqlite://", "sqlite+pool://", 1), pragmas=pragmas,
-                       max_connections=32, stale_timeout=300, timeout=10,
-                       check_same_thread=False)
+        return _SqlitePool(path, pragmas=pragmas, max_connections=32, stale_timeout=300,
+                           timeout=10, check_same_thread=False)
     if scheme in ("postgres", "postgresql"):
         try:
             import psycopg2  # noqa: F401
@@ -56,6 +55,29 @@ def open_database(url: str) -> peewee.Database:
         return _PostgresPool(**parse(url), max_connections=32, stale_timeout=300,
                              timeout=10)
     raise DatabaseError(f"unsupported database scheme {scheme!r}")
+
+
+class _ImmediateTransactions:
+    """SQLite transactions take the write lock when they begin (``BEGIN IMMEDIATE``).
+
+    In WAL mode a deferred transaction that reads, then writes after another connection
+    committed, fails at once with "database is locked": its read snapshot is stale and
+    busy_timeout does not apply (https://sqlite.org/wal.html, "Sometimes Queries Return
+    SQLITE_BUSY In WAL Mode"). Read-then-write blocks (upsert a credential, claim a slot)
+    are the usual shape here and several processes share one file, so every transaction
+    waits for the lock up front instead; SQLite has one writer at a time anyway.
+    Savepoints inside a transaction are unaffected."""
+
+    def transaction(self, lock_type=None):
+        return super().transaction(lock_type=lock_type or "IMMEDIATE")
+
+
+class _Sqlite(_ImmediateTransactions, peewee.SqliteDatabase):
+    pass
+
+
+class _SqlitePool(_ImmediateTransactions, PooledSqliteDatabase):
+    pass
 
 
 class _PostgresPool(PooledPostgresqlDatabase):

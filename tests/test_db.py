@@ -205,3 +205,45 @@ def test_attachment_copies_from_before_migration_13_get_sent_at(settings):
         assert migrations.migrate(db)[:1] == [13]
         assert "sent_at" in {c.name for c in db.get_columns(table)}
     db.close()
+
+
+def test_sqlite_read_then_write_transaction_waits_for_a_concurrent_writer(app, database_url):
+    """Two processes share one SQLite file (two bridge nodes, or gunicorn workers): a
+    transaction that reads, then writes after another connection committed, must wait
+    for the lock, not fail with 'database is locked' (the OAuth callback's credential
+    upsert failed this way under load)."""
+    import threading
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's locking only")
+    db = app.extensions["bridge.db"]
+    with app.app_context():
+        ws = AsanaWorkspace.create(gid="1", name="before")
+    read_done, errors = threading.Event(), []
+
+    def reader_then_writer():
+        try:
+            with app.app_context(), db.connection_context(), db.atomic():
+                AsanaWorkspace.get_by_id(ws.id)
+                read_done.set()
+                time.sleep(0.3)  # meanwhile the other connection writes
+                AsanaWorkspace.update(name="first").where(AsanaWorkspace.id == ws.id).execute()
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    def writer():
+        read_done.wait(5)
+        try:
+            with app.app_context(), db.connection_context():
+                AsanaWorkspace.update(name="second").where(AsanaWorkspace.id == ws.id).execute()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader_then_writer), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    with app.app_context():
+        assert AsanaWorkspace.get_by_id(ws.id).name == "second"  # it waited for the first
