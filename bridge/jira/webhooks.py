@@ -1,10 +1,10 @@
 """Registering the bridge's webhook in Jira with an administrator's password, used once.
 
-Jira Server webhooks carry no signature (style-anchors.md §1.5), so the receiving URL
+Jira webhooks before DC 10 carry no signature (docs/jira-server.md §9), so the receiving URL
 itself holds a per-instance secret; the caller builds it. The REST resource is the
 webhooks plugin's ``/rest/webhooks/1.0/webhook`` (Jira 7-9: ``name``, ``url``,
 ``events``, ``filters``, ``excludeBody``); Jira 10 serves ``/rest/jira-webhook/1.0/webhooks``
-(the newest Sentry test expects it, style-anchors.md §1.5), so from 10.0 that one is
+(docs/jira-server.md §9, "Jira webhooks: registration resource"), so from 10.0 that one is
 tried first and the older one on 404. ``excludeBody`` stays false: without the body
 Jira would not say which issue changed.
 

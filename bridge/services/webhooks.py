@@ -1,6 +1,6 @@
 """Jira webhooks: one secret URL per instance, and what a delivery is allowed to do.
 
-Jira Server signs nothing it posts (style-anchors.md §1.5), so each instance gets its own
+Jira before DC 10 signs nothing it posts (docs/jira-server.md §9), so each instance gets its own
 random token, sealed at rest in ``JiraInstance.webhook_secret`` and placed in the URL
 Jira posts to: ``{public URL}/jira/webhook/<token>``. The token starts with the instance
 id (to find the row without opening every instance's secret) and is then compared whole,
