@@ -6,9 +6,11 @@ simulators. Only loopback addresses are ever bound.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import threading
+import time
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -120,36 +122,57 @@ class LiveServer:
 
 
 class _Dispatch:
-    """Indirection so the served app can be set after the port is bound; counts the
-    requests in flight, so a test can let them finish before it closes what they use."""
+    """Indirection so the served app can be set after the port is bound; tracks the
+    requests in flight, so a test can let them finish before it closes what they use.
+
+    A request counts while its server thread is alive and its body is not closed: a
+    body the server never closes (a dropped connection at the wrong moment) must not
+    make every later wait last its whole timeout, as a bare counter did."""
 
     def __init__(self, app):
         self.app = app
-        self.active = 0
+        self._threads: set[threading.Thread] = set()
         self._idle = threading.Condition()
+
+    @property
+    def active(self) -> int:
+        with self._idle:
+            return len(self._alive())
 
     def __call__(self, environ, start_response):
         app = self.app
         if app is None:
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"no app mounted yet"]
+        thread = threading.current_thread()
         with self._idle:
-            self.active += 1
+            self._threads.add(thread)
+        done = functools.partial(self._done, thread)
         try:
             body = app(environ, start_response)
         except BaseException:
-            self._done()
+            done()
             raise
-        return _Closing(body, self._done)
+        return _Closing(body, done)
 
-    def _done(self) -> None:
+    def _alive(self) -> set[threading.Thread]:
+        self._threads = {thread for thread in self._threads if thread.is_alive()}
+        return self._threads
+
+    def _done(self, thread: threading.Thread) -> None:
         with self._idle:
-            self.active -= 1
+            self._threads.discard(thread)
             self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self.active == 0, timeout)
+            while self._alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(min(left, 0.05))  # a thread may end without closing
+            return True
 
 
 class _Closing:
