@@ -82,3 +82,20 @@ def test_a_success_or_the_window_forgets_earlier_failures():
     clock.now += WINDOW + 1
     assert not outages.failed(1, ("bob", "EX-9"), errors.JiraUnavailable())
     assert not outages.is_down(1)
+
+
+def test_one_users_5xx_answers_on_many_issues_are_not_an_outage():
+    """Issue 16 §4: Jira answered, so one user's 5xx on several issues may be about that
+    user or those issues; only several users seeing them mark the instance down. A
+    refused connection or a timeout says nothing about the user: two calls suffice."""
+    outages = Outages(Clock())
+    server_error = errors.error_from_response(Answer(500))
+    for n in range(THRESHOLD * 5):
+        assert not outages.failed(1, ("alice", f"EX-{n}"), server_error)
+    assert not outages.is_down(1)
+    assert outages.failed(1, ("bob", "EX-1"), server_error)
+
+    outages = Outages(Clock())
+    for n in range(THRESHOLD - 1):
+        assert not outages.failed(1, ("alice", f"EX-{n}"), errors.JiraTimedOut())
+    assert outages.failed(1, ("alice", "EX-9"), errors.JiraTimedOut())

@@ -10,10 +10,13 @@ refused (issue 16 §4). What counts:
   one signed request, or an admin's setting, and waiting does not mend it), 403, 404, 400,
   429 (Jira Data Center limits each user separately), answers the bridge cannot read.
 
-Down: ``THRESHOLD`` counted failures within ``WINDOW`` seconds, from at least two
+Down: ``THRESHOLD`` counted failures within ``WINDOW`` seconds, with no successful call
+since, and from more than one source: a refused connection or a timeout from at least two
 different calls (reader and issue; one user retrying one broken issue is not an outage),
-with no successful call since. It lasts ``BACKOFF`` seconds; then the next call asks Jira
-again, and a success forgets the failures. Per process: each node learns on its own.
+a 5xx answer from at least two different readers (Jira answered, so one user's requests
+failing, on however many issues, may be about that user or those issues). It lasts
+``BACKOFF`` seconds; then the next call asks Jira again, and a success forgets the
+failures. Per process: each node learns on its own.
 """
 
 from __future__ import annotations
@@ -36,22 +39,25 @@ def counts(error: JiraError) -> bool:
 class Outages:
     def __init__(self, clock=time.monotonic):
         self.clock = clock
-        self._failures: dict[int, list[tuple[float, object]]] = {}
+        self._failures: dict[int, list[tuple[float, bool, object, object]]] = {}
         self._down_until: dict[int, float] = {}
         self._lock = threading.Lock()
 
-    def failed(self, instance_id: int, call: object, error: JiraError) -> bool:
+    def failed(self, instance_id: int, call: tuple[object, object], error: JiraError) -> bool:
         """Record a failed call (``call`` names it: reader and issue); returns whether the
         instance now counts as down."""
         if not counts(error):
             return False
+        answered = getattr(error, "http_status", None) is not None  # a 5xx, not a timeout
         now = self.clock()
         with self._lock:
-            recent = [(at, c) for at, c in self._failures.get(instance_id, ())
-                      if now - at < WINDOW]
-            recent.append((now, call))
+            recent = [entry for entry in self._failures.get(instance_id, ())
+                      if now - entry[0] < WINDOW]
+            recent.append((now, answered, *call))
             self._failures[instance_id] = recent[-4 * THRESHOLD:]
-            if len(recent) >= THRESHOLD and len({c for _, c in recent}) >= 2:
+            unreachable = {(reader, issue) for _, was, reader, issue in recent if not was}
+            readers = {reader for _, was, reader, _ in recent if was}
+            if len(recent) >= THRESHOLD and (len(unreachable) >= 2 or len(readers) >= 2):
                 self._down_until[instance_id] = now + BACKOFF
                 self._failures[instance_id] = []
                 return True
