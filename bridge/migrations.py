@@ -156,6 +156,13 @@ def _copy_sent_at(db: pw.Database) -> None:
                                                             AttachmentCopy.sent_at))
 
 
+def _field_options(db: pw.Database) -> None:
+    """Claims on new enum options, so one worker of all makes each (services.sync)."""
+    from .models import FieldOption
+
+    db.create_tables([FieldOption])
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -170,6 +177,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (11, "Jira's state in Asana custom fields", _field_sync),
     (12, "used nonces of anonymous sign-in states", _used_oauth_states),
     (13, "attachment copies: when the whole file went to Jira", _copy_sent_at),
+    (14, "claims on new enum options of synced fields", _field_options),
 )
 
 LATEST = MIGRATIONS[-1][0]

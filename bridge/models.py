@@ -375,6 +375,21 @@ class FieldSync(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
 
 
+class FieldOption(BaseModel):
+    """An enum option the bridge makes in an Asana field (``services.sync``). The row is
+    claimed before Asana is asked, so of all workers and nodes needing the same new value
+    at once only the one holding the unique (field, name) row makes it; the others wait
+    for ``option_gid``. ``name`` is lower-case (values match options case-insensitively)."""
+
+    field_gid = pw.CharField(max_length=64)
+    name = pw.CharField(max_length=512)
+    option_gid = pw.CharField(null=True, max_length=64)
+    claimed_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("field_gid", "name"), True),)
+
+
 class TaskFields(BaseModel):
     """What the bridge last wrote into one task's fields (so an unchanged issue costs no
     write), and what it still has to write (``wanted``, after a 429 or an outage)."""
@@ -436,6 +451,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     FieldSync,
     TaskFields,
     TaskProjects,
+    FieldOption,
 )
 
 

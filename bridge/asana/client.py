@@ -145,6 +145,7 @@ class AsanaFieldsClient(AsanaClient):
     field settings, memberships, ``PUT /tasks/{task_gid}``) for ``services.sync``."""
 
     CUSTOM_FIELDS = "/custom_fields"
+    CUSTOM_FIELD = "/custom_fields/{field}"
     ENUM_OPTIONS = "/custom_fields/{field}/enum_options"
     FIELD_SETTINGS = "/projects/{project}/custom_field_settings"
     ADD_FIELD = "/projects/{project}/addCustomFieldSetting"
@@ -189,6 +190,9 @@ class AsanaFieldsClient(AsanaClient):
         return self._send("POST", self.CUSTOM_FIELDS, {
             "workspace": workspace, "name": name, "resource_subtype": "enum",
             "enum_options": [{"name": o} for o in options]})
+
+    def field(self, gid: str) -> dict:
+        return self.get(self.CUSTOM_FIELD.format(field=_part(gid)), opt_fields=self.FIELD_FIELDS)
 
     def add_enum_option(self, field: str, name: str) -> dict:
         return self._send("POST", self.ENUM_OPTIONS.format(field=_part(field)), {"name": name})

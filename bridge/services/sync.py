@@ -27,8 +27,10 @@ the row is the work, the message only a nudge (``bridge.queue``).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
+import time
 
 import peewee as pw
 
@@ -47,6 +49,7 @@ from ..errors import BridgeError
 from ..models import (
     AsanaUser,
     AsanaWorkspace,
+    FieldOption,
     FieldSync,
     IssueLink,
     IssueSnapshot,
@@ -79,6 +82,9 @@ MAX_ATTEMPTS = 8
 WRITING = "writing"  # claimed by one worker (see ``write``)
 WRITING_LEASE = dt.timedelta(minutes=2)  # a claim older than this: its worker died
 PROJECTS_MAX_AGE = dt.timedelta(hours=1)
+OPTION_WAIT = 5.0  # seconds a worker waits for another to make an option it needs too
+OPTION_POLL = 0.05
+OPTION_LEASE = dt.timedelta(minutes=2)  # a claim this old without an option: worker died
 
 
 class SyncRefused(BridgeError):
@@ -384,15 +390,82 @@ def _release(row: TaskFields) -> None:
 
 
 def _option(client: AsanaFieldsClient, sync: FieldSync, what: str, name: str) -> str:
-    """The gid of the field's option called ``name``, made when missing."""
+    """The gid of the field's option called ``name``, made when missing (once across
+    workers and nodes: ``_made_option``) and added to the stored option map."""
     field = sync.fields[what]
     gid = field["options"].get(name.lower())
     if gid:
         return gid
-    made = client.add_enum_option(field["gid"], name)
-    field["options"][name.lower()] = str(made["gid"])
-    FieldSync.update(fields=sync.fields).where(FieldSync.id == sync.id).execute()
-    return str(made["gid"])
+    gid = _made_option(client, field["gid"], name)
+    field["options"][name.lower()] = gid
+    _remember_option(sync.id, what, field["gid"], name.lower(), gid)
+    return gid
+
+
+def _made_option(client: AsanaFieldsClient, field_gid: str, name: str) -> str:
+    """The option ``name`` of the field, made by whichever worker takes the claim row
+    (``FieldOption``, unique per field and name) first. The others wait a few seconds
+    for its gid; past that they look in the field's options in Asana (matched by name),
+    and find nothing means it is tried again later (``AsanaUnavailable``)."""
+    key = name.lower()
+    where = (FieldOption.field_gid == field_gid) & (FieldOption.name == key)
+    deadline = time.monotonic() + OPTION_WAIT
+    while True:
+        claim = FieldOption.get_or_none(where)
+        if claim is None:
+            try:
+                with database.atomic():
+                    claim = FieldOption.create(field_gid=field_gid, name=key)
+            except pw.IntegrityError:
+                continue  # another worker took it a moment ago
+            return _make_option(client, claim, name, look_first=False)
+        if claim.option_gid:
+            return claim.option_gid
+        if claim.claimed_at < utcnow() - OPTION_LEASE:  # its worker died: take it over
+            if (FieldOption.update(claimed_at=utcnow())
+                    .where((FieldOption.id == claim.id) & FieldOption.option_gid.is_null()
+                           & (FieldOption.claimed_at == claim.claimed_at)).execute()):
+                return _make_option(client, claim, name, look_first=True)
+            continue
+        if time.monotonic() > deadline:
+            found = _options(client.field(field_gid)).get(key)
+            if found:
+                return found
+            raise AsanaUnavailable("Another worker is still adding an option to the field.")
+        time.sleep(OPTION_POLL)
+
+
+def _make_option(client: AsanaFieldsClient, claim: FieldOption, name: str, *,
+                 look_first: bool) -> str:
+    """Make the claimed option (after a dead worker's claim: unless it made it before
+    dying) and record its gid on the claim; on failure give the claim up."""
+    try:
+        gid = _options(client.field(claim.field_gid)).get(claim.name) if look_first else None
+        gid = gid or str(client.add_enum_option(claim.field_gid, name)["gid"])
+    except BaseException:
+        FieldOption.delete().where((FieldOption.id == claim.id)
+                                   & FieldOption.option_gid.is_null()).execute()
+        raise
+    FieldOption.update(option_gid=gid).where(FieldOption.id == claim.id).execute()
+    return gid
+
+
+def _remember_option(sync_id: int, what: str, field_gid: str, key: str, gid: str) -> None:
+    """Add one option to the stored map (``FieldSync.fields``) without losing another
+    worker's: the row is rewritten only if it still holds what was read."""
+    for _ in range(20):
+        current = FieldSync.get_or_none(FieldSync.id == sync_id)
+        if current is None:
+            return
+        before = copy.deepcopy(current.fields)
+        entry = current.fields.get(what)
+        if not entry or entry.get("gid") != field_gid or entry["options"].get(key) == gid:
+            return  # the admin chose another field meanwhile, or it is there already
+        entry["options"][key] = gid
+        if (FieldSync.update(fields=current.fields)
+                .where((FieldSync.id == sync_id) & (FieldSync.fields == before)).execute()):
+            return
+    log.warning("sync.option_not_stored sync=%s field=%s", sync_id, field_gid)
 
 
 def _done(row: TaskFields, wanted: dict, outcome: str) -> str:

@@ -3,12 +3,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from bridge_sandbox.asana.seed import PROJECT, TASK_EMPTY, TASK_PLAIN
 
-from bridge.models import AsanaUser, AuditEvent, FieldSync, IssueLink, TaskFields
+from bridge.models import (
+    AsanaUser,
+    AuditEvent,
+    FieldOption,
+    FieldSync,
+    IssueLink,
+    TaskFields,
+)
 from bridge.services import sync, sync_refresh, widget
 from bridge.services.context import Context
+from bridge.timeutil import utcnow
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth2_instance, worker_context
@@ -273,3 +284,64 @@ def test_one_writer_per_task_and_a_wish_made_during_a_write_is_written_after_it(
         assert sync.write(worker_context(), row.id) == "written"
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "Done"
     assert len(asana.app.sim.task_updates) == writes + 1
+
+
+def test_workers_needing_the_same_new_option_at_once_make_it_once(
+        bridge, asana, jira10, linked, monkeypatch):
+    """Two tasks of the project get a status no option has yet, on three workers at once:
+    Asana gets one new option, both tasks show it, and the stored option map keeps it."""
+    _enable(bridge, {"status": "new"})
+    made = sync.AsanaFieldsClient.add_enum_option
+
+    def slow_add(self, field, name):  # widens the window between "missing" and "made"
+        time.sleep(0.3)
+        return made(self, field, name)
+
+    monkeypatch.setattr(sync.AsanaFieldsClient, "add_enum_option", slow_add)
+    tasks = [TASK_PLAIN, TASK_EMPTY, TASK_PLAIN]
+    barrier = threading.Barrier(len(tasks))
+    outcomes: list = [None] * len(tasks)
+
+    def run(i):
+        with bridge.app.app_context():
+            barrier.wait()
+            try:
+                outcomes[i] = sync.apply(worker_context(), FieldSync.get(), tasks[i],
+                                         {"status": "In Review"})
+            except Exception as exc:  # reported below
+                outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(tasks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    sim = asana.app.sim
+    with bridge.app.app_context():
+        field = FieldSync.get().fields["status"]
+    names = [o["name"] for o in sim.custom_fields[field["gid"]]["enum_options"]]
+    assert names.count("In Review") == 1, names
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Review"
+    assert _fields(asana, TASK_EMPTY)["Jira status"] == "In Review"
+    option = next(o for o in sim.custom_fields[field["gid"]]["enum_options"]
+                  if o["name"] == "In Review")
+    assert field["options"].get("in review") == option["gid"]
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over_without_a_second_option(
+        bridge, asana, jira10, linked):
+    """A worker claimed "In Review", made it in Asana and died before recording it: the
+    next worker takes the stale claim over and finds the option by name."""
+    _enable(bridge, {"status": "new"})
+    sim = asana.app.sim
+    with bridge.app.app_context():
+        field_gid = FieldSync.get().fields["status"]["gid"]
+        ctx = worker_context()
+        sync._fields_client(ctx, AsanaUser.get()).add_enum_option(field_gid, "In Review")
+        FieldOption.create(field_gid=field_gid, name="in review",
+                           claimed_at=utcnow() - sync.OPTION_LEASE * 2)
+        assert sync.apply(ctx, FieldSync.get(), TASK_PLAIN, {"status": "In Review"}) == "written"
+    names = [o["name"] for o in sim.custom_fields[field_gid]["enum_options"]]
+    assert names.count("In Review") == 1, names
+    assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Review"
