@@ -40,6 +40,28 @@ def _jira_login(page, user="admin"):
     page.click("#login-form-submit")
 
 
+def _connect_oauth2_and_open_webhook_page(page, bridge, jira):
+    """An admin connects ``jira`` through an incoming link with the Admin permission on
+    /setup, then follows the page's lead to the webhook page (shared by the webhook
+    tests of both registration paths)."""
+    client = jira_state(jira).add_oauth2_client("Asana bridge",
+                                                f"{bridge.url}/oauth/jira2/callback",
+                                                scope="ADMIN")
+    page.goto(f"{bridge.url}/setup")
+    _sign_in_with_asana(page)
+    page.wait_for_selector("text=Connect Jira with OAuth 2.0")
+    page.select_option("select[name=workspace]", WORKSPACE)
+    page.fill("input[name=jira]", jira.url)
+    page.fill("input[name=client_id]", client.client_id)
+    page.fill("input[name=client_secret]", client.client_secret)
+    page.click("text=Save and authorize")
+    _jira_login(page)
+    page.click("#approve")
+    page.wait_for_selector("text=Jira is connected")
+    page.click("text=Next: the Jira webhook that keeps widgets fresh")
+    page.wait_for_selector("text=Keep widgets fresh: the Jira webhook")
+
+
 @pytest.mark.parametrize("version", ["7.13.0", "8.20.0"])
 def test_connect_to_asana_with_an_application_link(browser_page, bridge, jira_factory,
                                                    version):

@@ -93,26 +93,11 @@ def test_the_page_shows_what_to_enter_by_hand_and_is_admin_only(bridge, jira_fac
 
 @needs_chromium
 def test_webhook_page_in_a_real_browser(browser_page, bridge, jira_factory):
-    from .test_admin_browser import _jira_login, _sign_in_with_asana
+    from .test_admin_browser import _connect_oauth2_and_open_webhook_page
 
     page = browser_page
     jira = jira_factory("10.3.0")
-    client = jira_state(jira).add_oauth2_client("Asana bridge",
-                                                f"{bridge.url}/oauth/jira2/callback",
-                                                scope="ADMIN")
-    page.goto(f"{bridge.url}/setup")
-    _sign_in_with_asana(page)
-    page.wait_for_selector("text=Connect Jira with OAuth 2.0")
-    page.select_option("select[name=workspace]", WORKSPACE)
-    page.fill("input[name=jira]", jira.url)
-    page.fill("input[name=client_id]", client.client_id)
-    page.fill("input[name=client_secret]", client.client_secret)
-    page.click("text=Save and authorize")
-    _jira_login(page)
-    page.click("#approve")
-    page.wait_for_selector("text=Jira is connected")
-    page.click("text=Next: the Jira webhook that keeps widgets fresh")
-    page.wait_for_selector("text=Keep widgets fresh: the Jira webhook")
+    _connect_oauth2_and_open_webhook_page(page, bridge, jira)
     check_page(page, "admin-webhook-1-values")
     assert "/jira/webhook/" in page.inner_text("#v-url")
     page.click("text=Authorize in Jira and create the webhook")  # no password (17.2)

@@ -120,26 +120,11 @@ def test_application_link_path_uses_the_admins_own_token(bridge, jira_factory):
 
 @needs_chromium
 def test_consent_in_a_real_browser(browser_page, bridge, jira_factory):
-    from .test_admin_browser import _jira_login, _sign_in_with_asana
+    from .test_admin_browser import _connect_oauth2_and_open_webhook_page
 
     page = browser_page
     jira = jira_factory("11.1.0")
-    client = jira_state(jira).add_oauth2_client("Asana bridge",
-                                                f"{bridge.url}/oauth/jira2/callback",
-                                                scope="ADMIN")
-    page.goto(f"{bridge.url}/setup")
-    _sign_in_with_asana(page)
-    page.wait_for_selector("text=Connect Jira with OAuth 2.0")
-    page.select_option("select[name=workspace]", WORKSPACE)
-    page.fill("input[name=jira]", jira.url)
-    page.fill("input[name=client_id]", client.client_id)
-    page.fill("input[name=client_secret]", client.client_secret)
-    page.click("text=Save and authorize")
-    _jira_login(page)
-    page.click("#approve")
-    page.wait_for_selector("text=Jira is connected")
-    page.click("text=Next: the Jira webhook that keeps widgets fresh")
-    page.wait_for_selector("text=Keep widgets fresh: the Jira webhook")
+    _connect_oauth2_and_open_webhook_page(page, bridge, jira)
     check_page(page, "admin-webhook-consent-1")
     assert page.locator("input[name=password]").count() == 0
     page.click("text=Authorize in Jira and create the webhook")
