@@ -83,8 +83,12 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
     trust.configure(jira=settings.ca_bundle, asana=settings.asana_ca_bundle)
     db.init_app(app, settings.database_url)
     from . import tasks
+    from .services.process_cache import ProcessCache
 
-    app.extensions["bridge.queue"] = tasks.configure(settings)
+    # What the app remembers between requests (keyed by its database's row ids): one
+    # object for its routes, its WSGI short path and its queue handlers, made with it.
+    cache = app.extensions["bridge.cache"] = ProcessCache()
+    app.extensions["bridge.queue"] = tasks.configure(settings, cache)
     errors.init_app(app)
     bodies.init_app(app)
     cors.init_app(app)

@@ -35,6 +35,7 @@ from .services import (
     workers,
 )
 from .services.context import Context
+from .services.process_cache import ProcessCache
 
 log = logging.getLogger("bridge.tasks")
 
@@ -81,10 +82,11 @@ PERIODIC = {"maintenance.purge": (purge, crontab(minute="*/15")),
             "sync.refresh": (sync_refresh.refresh_all, crontab(minute="*/5"))}
 
 
-def configure(settings) -> Any:
+def configure(settings, cache: ProcessCache | None = None) -> Any:
     """This process's queue, knowing every task above; handlers and periodic jobs run
-    with a background ``Context`` of ``settings``."""
-    ctx = Context.background(settings)
+    with a background ``Context`` of ``settings`` and ``cache`` (the app's, from
+    ``create_app``; a new one when none is given)."""
+    ctx = Context.background(settings, cache if cache is not None else ProcessCache())
     return queue.configure(settings, {name: _with(ctx, fn) for name, fn in TASKS.items()},
                            {name: (_with(ctx, fn), when)
                             for name, (fn, when) in PERIODIC.items()})

@@ -118,7 +118,8 @@ def test_not_connected_is_one_class_wherever_it_is_raised(app):
         with pytest.raises(JiraNotConnected) as caught:
             credentials.get_active(user, instance)
         assert caught.value.status == 401
-        caller = Context(settings=app.config["BRIDGE"], workspace="1", user="2")
+        caller = Context(settings=app.config["BRIDGE"], cache=app.extensions["bridge.cache"],
+                         workspace="1", user="2")
         with pytest.raises(JiraNotConnected) as caught:
             create_issue.usable_instances(caller)
         assert "create issues" in caught.value.public_message

@@ -2,8 +2,8 @@
 
 Built once per App Components request by the signed blueprint (``web.app_components``),
 from the verified call, and once per worker for background work (``bridge.tasks``). It
-carries the settings, so no service reads a module global or Flask's config, and it makes
-the clients: ``jira_for(instance)`` acts as the calling user on a Jira instance
+carries the settings and the app's memory (``ctx.cache``, ``services.process_cache``), so
+no service reads a module global or Flask's config, and it makes the clients: ``jira_for(instance)`` acts as the calling user on a Jira instance
 (``jira_as_user`` keeps the credential rules), ``asana()`` as an Asana user
 (``asana_users``). The acting user's row, and their credential on each instance, are read
 once per context, however many services ask for them.
@@ -19,19 +19,22 @@ from ..asana.signing import AsanaCall
 from ..jira.client import JiraClient
 from ..models import AsanaUser, JiraCredential, JiraInstance
 from . import asana_users, instances, jira_as_user
+from .process_cache import ProcessCache
 
 _UNREAD = object()
 
 
 @dataclass
 class Context:
-    """``settings``: the bridge's ``config.Config``. ``user``, ``workspace``, ``task``:
+    """``settings``: the bridge's ``config.Config``. ``cache``: the app's
+    ``ProcessCache`` (one per app, shared by all its contexts). ``user``, ``workspace``, ``task``:
     Asana gids of the acting user, the workspace and the task (``None`` in background
     work, where the row being worked on says who acts). ``call``: the verified App
     Components message, for the views; services take what they need from it as
     arguments."""
 
     settings: Any
+    cache: ProcessCache = field(repr=False)
     user: str | None = None
     workspace: str | None = None
     task: str | None = None
@@ -40,18 +43,18 @@ class Context:
     _credentials: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of_call(cls, settings, call: AsanaCall) -> Context:
-        return cls(settings=settings, user=call.user, workspace=call.workspace,
+    def of_call(cls, settings, cache: ProcessCache, call: AsanaCall) -> Context:
+        return cls(settings=settings, cache=cache, user=call.user, workspace=call.workspace,
                    task=call.task, call=call)
 
     @classmethod
-    def background(cls, settings) -> Context:
-        return cls(settings=settings)
+    def background(cls, settings, cache: ProcessCache) -> Context:
+        return cls(settings=settings, cache=cache)
 
     @classmethod
-    def of_user(cls, settings, user: AsanaUser) -> Context:
+    def of_user(cls, settings, cache: ProcessCache, user: AsanaUser) -> Context:
         """A page's context for an Asana user signed in there (not through Asana's call)."""
-        return cls(settings=settings, user=user.gid, _asana_user=user)
+        return cls(settings=settings, cache=cache, user=user.gid, _asana_user=user)
 
     # -- who --------------------------------------------------------------------------
 

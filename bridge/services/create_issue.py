@@ -25,8 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-import time
 from dataclasses import dataclass, field
 
 from ..asana import forms
@@ -80,38 +78,6 @@ class Urls:
     typeahead: str  # with "{field}" to fill in
 
 
-# -- small process-wide caches (create metadata changes rarely; forms call it often) -------
-
-class _TTLCache:
-    def __init__(self):
-        self._data: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, key, ttl: float, load):
-        now = time.monotonic()
-        with self._lock:
-            hit = self._data.get(key)
-            if hit and now - hit[0] < ttl:
-                return hit[1]
-        value = load()
-        with self._lock:
-            self._data[key] = (now, value)
-            if len(self._data) > 2000:
-                self._data.clear()
-        return value
-
-    def clear(self):
-        with self._lock:
-            self._data.clear()
-
-
-_cache = _TTLCache()
-
-
-def reset_caches() -> None:
-    _cache.clear()
-
-
 # -- who, where ---------------------------------------------------------------------------
 
 def _asana_user(ctx: Context) -> AsanaUser:
@@ -136,24 +102,24 @@ def usable_instances(ctx: Context) -> list[JiraInstance]:
     return found
 
 
-# -- create metadata, cached per user and instance --------------------------------------------
+# -- create metadata, cached per user and instance (the app's ``ctx.cache.forms``) ----
 
-def creatable_projects(jira, cache_key) -> list[dict]:
+def creatable_projects(ctx: Context, jira, cache_key) -> list[dict]:
     """Projects where the user may create issues (``JiraClient.creatable_projects``), at
     most as many as a dropdown holds."""
-    return _cache.get(("projects", cache_key), META_TTL,
+    return ctx.cache.forms.get(("projects", cache_key), META_TTL,
                       lambda: jira.creatable_projects(limit=forms.DROPDOWN_MAX))
 
 
-def issue_types(jira, cache_key, project: str) -> list[dict]:
+def issue_types(ctx: Context, jira, cache_key, project: str) -> list[dict]:
     def load():
         return [t for t in jira.issue_types(project) if not t.get("subtask")]
 
-    return _cache.get(("types", cache_key, project), META_TTL, load)
+    return ctx.cache.forms.get(("types", cache_key, project), META_TTL, load)
 
 
-def field_metas(jira, cache_key, project: str, issuetype: str) -> list[dict]:
-    return _cache.get(("fields", cache_key, project, issuetype), META_TTL,
+def field_metas(ctx: Context, jira, cache_key, project: str, issuetype: str) -> list[dict]:
+    return ctx.cache.forms.get(("fields", cache_key, project, issuetype), META_TTL,
                       lambda: jira.create_fields(project, issuetype))
 
 
@@ -172,7 +138,7 @@ def task_content(ctx: Context) -> dict:
 
 def _task_content_cached(ctx: Context, user: AsanaUser) -> dict:
     """The task's content while the form is open (each change would read it again)."""
-    return _cache.get(("task", ctx.task, user.id), 30.0, lambda: task_content(ctx))
+    return ctx.cache.forms.get(("task", ctx.task, user.id), 30.0, lambda: task_content(ctx))
 
 
 def description_prefill(wiki: str) -> str:
@@ -291,7 +257,7 @@ def build_form(ctx: Context, urls: Urls, values: dict | None = None,
     if choice.instance is not None:
         jira = ctx.jira_for(choice.instance)
         key = (user.id, choice.instance.id)
-        projects = creatable_projects(jira, key)
+        projects = creatable_projects(ctx, jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
             choice.project = None
         if choice.project is None and len(projects) == 1:
@@ -304,7 +270,7 @@ def build_form(ctx: Context, urls: Urls, values: dict | None = None,
                                                   "Your Jira account may not create issues "
                                                   "in any project.")))
         if choice.project:
-            types = issue_types(jira, key, choice.project)
+            types = issue_types(ctx, jira, key, choice.project)
             if choice.issuetype and all(str(t["id"]) != str(choice.issuetype) for t in types):
                 choice.issuetype = None
             fields.append(forms.dropdown(
@@ -320,7 +286,7 @@ def build_form(ctx: Context, urls: Urls, values: dict | None = None,
                                      values.get(F_COPY)))
     ready = bool(choice.instance and choice.project and choice.issuetype)
     if ready:
-        metas = field_metas(jira, (user.id, choice.instance.id), choice.project,
+        metas = field_metas(ctx, jira, (user.id, choice.instance.id), choice.project,
                             choice.issuetype)
         shown, unsupported = jira_fields.form_fields(metas,
                                                      include_optional=kind.optional_fields)
@@ -384,7 +350,7 @@ def typeahead(ctx: Context, field_ref: str, query: str) -> dict:
     if instance is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
     jira = ctx.jira_for(instance)
-    metas = field_metas(jira, (user.id, instance.id), project, issuetype)
+    metas = field_metas(ctx, jira, (user.id, instance.id), project, issuetype)
     meta = next((m for m in metas if str(m.get("fieldId")) == field_id), None)
     if meta is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
@@ -455,7 +421,7 @@ def _create_from_form(ctx: Context, urls: Urls, values: dict, attachment_gid,
         raise reject({F_SUMMARY: f"Jira takes at most {SUMMARY_MAX} characters."})
     jira = ctx.jira_for(choice.instance)
     cache_key = (user.id, choice.instance.id)
-    metas = field_metas(jira, cache_key, choice.project, choice.issuetype)
+    metas = field_metas(ctx, jira, cache_key, choice.project, choice.issuetype)
     fields, errors = jira_fields_from(values, metas)
     if errors:
         raise reject(errors)

@@ -16,7 +16,7 @@ different calls (reader and issue; one user retrying one broken issue is not an 
 a 5xx answer from at least two different readers (Jira answered, so one user's requests
 failing, on however many issues, may be about that user or those issues). It lasts
 ``BACKOFF`` seconds; then the next call asks Jira again, and a success forgets the
-failures. Per process: each node learns on its own.
+failures. Per app (its ``ProcessCache.outages``): each process and node learns on its own.
 """
 
 from __future__ import annotations
@@ -71,11 +71,3 @@ class Outages:
 
     def is_down(self, instance_id: int) -> bool:
         return self._down_until.get(instance_id, 0.0) > self.clock()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._failures.clear()
-            self._down_until.clear()
-
-
-outages = Outages()

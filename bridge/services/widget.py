@@ -15,12 +15,13 @@ with the viewer's token only: another task's link must not lend its reader to it
 
 How fresh (§3 "Cached per issue"): one ``IssueSnapshot`` row per (instance, issue key)
 holds the compact data and a ``generation`` that every write and every invalidation
-bumps. Each process keeps the rendered JSON of the snapshots it served, tagged with that
-generation; serving from memory costs one indexed read of the generation, so a webhook
-received by any node (which bumps it in the shared database) changes what every node
-serves next. Without webhooks a snapshot is served for at most ``BRIDGE_WIDGET_MAX_AGE``
-seconds. A refresh writes only if the generation is still the one it read, so a webhook
-that arrives while Jira is being read is never overwritten by older data.
+bumps. Each app keeps the rendered JSON of the snapshots it served, tagged with that
+generation, in its ``ProcessCache`` (``ctx.cache``); serving from memory costs one indexed
+read of the generation, so a webhook received by any node (which bumps it in the shared
+database) changes what every node serves next. Without webhooks a snapshot is served for
+at most ``BRIDGE_WIDGET_MAX_AGE`` seconds. A refresh writes only if the generation is
+still the one it read, so a webhook that arrives while Jira is being read is never
+overwritten by older data.
 
 While Jira gives no answer the last snapshot is shown, on the tasks it is linked to only,
 with a footer that says so; when Jira counts as down (``jira_outages`` says which failures
@@ -34,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,7 +44,7 @@ import peewee as pw
 from .. import queue
 from ..asana import components as ui
 from ..db import database
-from ..jira import icon_urls, issue_refs
+from ..jira import icon_urls
 from ..jira.errors import (
     JiraError,
     JiraNeedsReconnect,
@@ -55,8 +55,10 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import attachments, credentials, jira_outages, remote_links, sync, webhooks
+from . import attachments, credentials, remote_links, sync, webhooks
 from .context import Context
+from .process_cache import ProcessCache
+from .widget_memory import Entry
 
 # What the widget reads: one GET, nothing more (jira-server.md §3.3).
 ISSUE_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -69,7 +71,6 @@ UNKNOWN_STATUS_COLOR = "cool-gray"
 _CATEGORY_BY_COLOR_NAME = {"blue-gray": "new", "yellow": "indeterminate", "green": "done"}
 _CATEGORY_BY_ID = {2: "new", 4: "indeterminate", 3: "done"}
 
-MEMORY_ENTRIES = 10_000
 log = logging.getLogger("bridge.widget")
 
 
@@ -163,98 +164,10 @@ def encode(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-# -- which issue ----------------------------------------------------------------------------
+# -- memory (the app's ``ProcessCache``) -----------------------------------------------------
 
 
-class _Instances:
-    """Per-process map of each workspace's instances (base URL → id, name) and of the
-    resource URLs already resolved; reloaded from the database on a miss and every
-    ``ttl`` seconds, so a new instance is found at once and a removed one soon forgotten.
-    URLs are read by ``jira.issue_refs``, as the lookup reads them."""
-
-    def __init__(self, ttl: float = 30.0):
-        self.ttl = ttl
-        self._by_workspace: dict[str, tuple[float, dict[str, tuple[int, str]], dict]] = {}
-
-    def find(self, workspace: str, resource_url: str, reload: bool | None = False
-             ) -> tuple[int, str, str] | None:
-        """``(instance id, instance name, issue key)`` for a resource URL, or ``None``.
-        ``reload=None``: memory only, never the database."""
-        entry = self._by_workspace.get(workspace)
-        stale = entry is None or time.monotonic() - entry[0] > self.ttl
-        if reload is None:
-            if stale:
-                return None
-        elif reload or stale:
-            rows = (JiraInstance.select(JiraInstance.id, JiraInstance.base_url,
-                                        JiraInstance.name)
-                    .join_from(JiraInstance, JiraInstance.workspace.rel_model)
-                    .where(JiraInstance.workspace.rel_model.gid == workspace).tuples())
-            entry = (time.monotonic(), {b: (i, n or b) for i, b, n in rows}, {})
-            self._by_workspace[workspace] = entry
-        found = entry[2].get(resource_url)
-        if found is not None:
-            return found
-        try:
-            ref = issue_refs.parse_url(resource_url, list(entry[1]))
-        except issue_refs.NotJiraOfWorkspace:
-            ref = None
-        if ref is not None and ref.key:
-            instance_id, name = entry[1][ref.base_url]
-            if len(entry[2]) >= MEMORY_ENTRIES:
-                entry[2].clear()
-            entry[2][resource_url] = found = (instance_id, name, ref.key)
-            return found
-        if reload is False:
-            return self.find(workspace, resource_url, reload=True)
-        return None
-
-    def clear(self) -> None:
-        self._by_workspace.clear()
-
-
-# -- the per-process layer ------------------------------------------------------------------
-
-
-@dataclass
-class _Entry:
-    generation: int
-    body: bytes
-    fetched_at: float  # time.time() of the Jira read
-
-
-@dataclass
-class _Memory:
-    entries: dict[tuple[int, str], _Entry] = field(default_factory=dict)
-    linked: set[tuple[str, int, str]] = field(default_factory=set)  # (task, instance, key)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def put(self, key: tuple[int, str], entry: _Entry) -> None:
-        with self.lock:
-            if len(self.entries) >= MEMORY_ENTRIES:
-                self.entries.pop(next(iter(self.entries)))
-            self.entries[key] = entry
-            if len(self.linked) >= MEMORY_ENTRIES:
-                self.linked.clear()
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
-            self.linked.clear()
-
-
-_memory = _Memory()
-_instances = _Instances()
-
-
-def reset_process_cache() -> None:
-    """Forget what this process remembers (tests start each from a cold process)."""
-    _memory.clear()
-    _instances.clear()
-    jira_outages.outages.clear()
-
-
-_GENERATION_SQL: dict[str, str] = {}
+_GENERATION_SQL: dict[str, str] = {}  # by parameter style, not by database: no row ids
 
 
 def _current_generation(instance_id: int, key: str) -> int | None:
@@ -282,30 +195,35 @@ def widget_json(ctx: Context, resource_url: str, *, memory_checked: bool = False
     URL). ``memory_checked``: the caller already tried ``cached_json`` for this request.
     """
     if not memory_checked:
-        cached = cached_json(ctx.workspace, ctx.task, resource_url,
+        cached = cached_json(ctx.cache, ctx.workspace, ctx.task, resource_url,
                              ctx.settings.widget_max_age)
         if cached is not None:
             return cached
-    found = _instances.find(ctx.workspace, resource_url)
+    found = ctx.cache.instances.find(ctx.workspace, resource_url)
     if found is None:
         raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
     instance_id, name, key = found
-    return _serve_slowly(ctx, instance_id, name, key)
+    try:
+        return _serve_slowly(ctx, instance_id, name, key)
+    except JiraNotFound:  # removed since this process listed the workspace's instances
+        ctx.cache.instances.clear()
+        raise
 
 
-def cached_json(workspace: str, task: str, resource_url: str, max_age: float) -> bytes | None:
-    """The widget this process holds in memory, if it is still current; else ``None``.
+def cached_json(cache: ProcessCache, workspace: str, task: str, resource_url: str,
+                max_age: float) -> bytes | None:
+    """The widget ``cache`` holds, if it is still current; else ``None``.
 
     Current means: read from Jira less than ``max_age`` seconds ago, for a task this
     process has seen linked to the issue, and with the generation the shared database
     still has (one indexed read: the only database work of a cached view).
     """
-    found = _instances.find(workspace, resource_url, reload=None)
+    found = cache.instances.find(workspace, resource_url, reload=None)
     if found is None:
         return None
     instance_id, _, key = found
-    cached = _memory.entries.get((instance_id, key))
-    if (cached is not None and (task, instance_id, key) in _memory.linked
+    cached = cache.widgets.entries.get((instance_id, key))
+    if (cached is not None and (task, instance_id, key) in cache.widgets.linked
             and time.time() - cached.fetched_at < max_age
             and _current_generation(instance_id, key) == cached.generation):
         return cached.body
@@ -327,19 +245,19 @@ def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str) -> bytes:
     # from it, and its body is not put there (another task's view would show that footer).
     shared = linked and copying is None
     if shared:
-        _memory.linked.add((ctx.task, instance_id, key))
+        ctx.cache.widgets.linked.add((ctx.task, instance_id, key))
     else:
-        _memory.linked.discard((ctx.task, instance_id, key))
+        ctx.cache.widgets.linked.discard((ctx.task, instance_id, key))
     now = time.time()
     if (row is not None and linked and not row.stale
             and now - _epoch(row.fetched_at) < ctx.settings.widget_max_age):
         body = render(row.data, name, notice=copying)
-        return (_remember(instance_id, key, row.generation, row.fetched_at, body) if shared
+        return (_remember(ctx, instance_id, key, row.generation, row.fetched_at, body) if shared
                 else encode(body))
     # A snapshot was read with a linker's token: it is shown on a task it is linked to,
     # and nowhere else, Jira down or not (issue 16 §1).
     shown = row if linked else None
-    if jira_is_down(instance_id):
+    if jira_is_down(ctx, instance_id):
         if not linked and not _can_read(instance, miss.viewer):
             raise JiraNotConnected(CONNECT_TO_SEE)
         return encode(_while_down(instance, key, shown, DOWN_NOTICE))
@@ -348,7 +266,7 @@ def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str) -> bytes:
         generation, fetched_at = _store(instance, key, outcome.snapshot, row)
         body = render(outcome.snapshot, name, notice=copying)
         if generation is not None and shared:
-            return _remember(instance_id, key, generation, fetched_at, body)
+            return _remember(ctx, instance_id, key, generation, fetched_at, body)
         return encode(body)
     if outcome.failed:
         return encode(_while_down(instance, key, shown, outcome.failed))
@@ -358,7 +276,7 @@ def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str) -> bytes:
         if linked:  # a viewer's own 404 says nothing about what the linkers see
             generation, fetched_at = _store(instance, key, missing, row)
             if generation is not None:
-                return _remember(instance_id, key, generation, fetched_at, body)
+                return _remember(ctx, instance_id, key, generation, fetched_at, body)
         return encode(body)
     # Nobody could read it: every reader must reconnect, or there was no reader at all.
     if not outcome.reconnect or (not linked and ctx.user in outcome.reconnect_gids):
@@ -370,9 +288,9 @@ def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str) -> bytes:
     return encode(render({"key": key, "placeholder": True}, name, notice=notice))
 
 
-def jira_is_down(instance_id: int) -> bool:
+def jira_is_down(ctx: Context, instance_id: int) -> bool:
     """Whether this process is leaving the instance alone for a while (it failed)."""
-    return jira_outages.outages.is_down(instance_id)
+    return ctx.cache.outages.is_down(instance_id)
 
 
 def _can_read(instance: JiraInstance,
@@ -393,9 +311,10 @@ def _copies_notice(link_id: int) -> str | None:
     return progress["text"]
 
 
-def _remember(instance_id: int, key: str, generation: int, fetched_at, body: dict) -> bytes:
+def _remember(ctx: Context, instance_id: int, key: str, generation: int, fetched_at,
+              body: dict) -> bytes:
     data = encode(body)
-    _memory.put((instance_id, key), _Entry(generation, data, _epoch(fetched_at)))
+    ctx.cache.widgets.put((instance_id, key), Entry(generation, data, _epoch(fetched_at)))
     return data
 
 
@@ -519,7 +438,6 @@ def _load(instance_id: int, key: str, task: str, viewer: str) -> _Miss:
         (remote_links.REFUSED, task, key, key, instance_id, key, viewer or "", instance_id),
     ).fetchall()
     if not rows:  # removed since this process listed the workspace's instances
-        _instances.clear()
         raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
     ni, ns, nu = len(_I), len(_S), len(_U)
     instance = _model(JiraInstance, _I, rows[0][:ni])
@@ -581,12 +499,12 @@ def _read(ctx: Context, instance: JiraInstance, key: str,
             outcome.missing = True  # hidden from this reader; another may see it
             continue
         except JiraError as exc:  # show the last snapshot; only an unwell Jira counts
-            jira_outages.outages.failed(instance.id, (user.gid, key), exc)
+            ctx.cache.outages.failed(instance.id, (user.gid, key), exc)
             outcome.failed = (DOWN_NOTICE if isinstance(exc, JiraUnavailable)
                               else LIMITED_NOTICE if isinstance(exc, JiraRateLimited)
                               else REFUSED_NOTICE)
             return outcome
-        jira_outages.outages.succeeded(instance.id)
+        ctx.cache.outages.succeeded(instance.id)
         outcome.snapshot = summarize(issue, instance.base_url)
         outcome.missing = False
         return outcome

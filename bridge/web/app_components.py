@@ -18,7 +18,7 @@ from flask import Blueprint, abort, g, request
 from ..asana import signing
 from ..asana.signing import AsanaCall
 from ..services.context import Context
-from .security import settings
+from .security import process_cache, settings
 
 __all__ = ["AsanaCall", "Context", "SignedBlueprint", "current_context"]
 
@@ -40,7 +40,7 @@ def _verify():
     cfg = settings()
     handed = request.environ.get(VERIFIED_CALL)
     if isinstance(handed, AsanaCall):
-        g.bridge_context = Context.of_call(cfg, handed)
+        g.bridge_context = Context.of_call(cfg, process_cache(), handed)
         return None
     if not cfg.app_components_enabled:
         abort(503, "App Components are not configured on this bridge: set "
@@ -53,7 +53,7 @@ def _verify():
                                    signature)
     else:
         abort(405)
-    g.bridge_context = Context.of_call(cfg, call)
+    g.bridge_context = Context.of_call(cfg, process_cache(), call)
     log.debug("asana.call path=%s user=%s workspace=%s", request.path, call.user,
               call.workspace)
     return None

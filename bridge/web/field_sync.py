@@ -22,7 +22,14 @@ from ..models import AsanaUser, FieldSync
 from ..services import instances, sync, sync_refresh, user_auth
 from ..services.context import Context
 from .pages import answer_failures_with, message_page, start_asana_signin
-from .security import check_csrf, csrf_token, rate_limit, safe_return_path, settings
+from .security import (
+    check_csrf,
+    csrf_token,
+    process_cache,
+    rate_limit,
+    safe_return_path,
+    settings,
+)
 
 bp = Blueprint("field_sync", __name__)
 
@@ -64,7 +71,7 @@ def _user() -> AsanaUser | None:
 
 
 def _client(user: AsanaUser) -> AsanaFieldsClient:
-    return Context.of_user(settings(), user).asana(cls=AsanaFieldsClient)
+    return Context.of_user(settings(), process_cache(), user).asana(cls=AsanaFieldsClient)
 
 
 @bp.get("/fields")
@@ -115,7 +122,7 @@ def save(project_gid: str):
     user = _user()
     if user is None:
         return start_asana_signin(user_auth.ASANA_FOR_FIELDS, f"/fields/{project_gid}")
-    ctx = Context.of_user(settings(), user)
+    ctx = Context.of_user(settings(), process_cache(), user)
     if request.form.get("action") == "off":
         sync.disable(ctx, project_gid)
         return project(project_gid, saved="Turned off: the bridge no longer writes these "

@@ -51,6 +51,11 @@ def settings():
     return current_app.config["BRIDGE"]
 
 
+def process_cache():
+    """The app's ``services.process_cache.ProcessCache`` (every context of this app)."""
+    return current_app.extensions["bridge.cache"]
+
+
 def browser_id() -> str:
     """A random id for this browser, kept in the signed session cookie; OAuth flows are
     bound to it (see ``services.pending``)."""

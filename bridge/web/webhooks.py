@@ -22,7 +22,7 @@ from .. import logs, safe_json
 from ..services import webhooks, widget
 from ..services.context import Context
 from .errors import error_body
-from .security import settings
+from .security import process_cache, settings
 
 bp = Blueprint("jira_webhooks", __name__)
 log = logging.getLogger("bridge.webhooks")
@@ -44,7 +44,7 @@ def receive(token: str):
     payload = safe_json.loads(request.get_data(cache=True), what="The webhook's body")
     if not isinstance(payload, dict):  # a refusal like any malformed body: counted
         raise safe_json.MalformedJSON("A Jira webhook posts a JSON object.")
-    keys = widget.on_issue_event(Context.background(settings()), instance, payload,
+    keys = widget.on_issue_event(Context.background(settings(), process_cache()), instance, payload,
                                  reread=widget.enqueue_refresh)
     log.info("webhook.received event=%s instance=%s snapshots=%d",
              str(payload.get("webhookEvent", ""))[:64], instance.id, len(keys))

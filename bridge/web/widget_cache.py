@@ -8,9 +8,10 @@ itself needs. This WSGI layer does exactly the checks a cached answer needs:
 
 1. the Asana signature over the raw query string and an ``expires_at`` in the future
    (§4.1, §4.2: the same checks as the signed blueprint);
-2. ``services.widget.cached_json``: in this process's memory, fresh, for a task seen
-   linked, and at the generation the shared database holds (one indexed read, so a
-   webhook received by any node is honoured by the next view on every node).
+2. ``services.widget.cached_json``: in the app's memory (its ``ProcessCache``, the one
+   its routes fill), fresh, for a task seen linked, and at the generation the shared
+   database holds (one indexed read, so a webhook received by any node is honoured by
+   the next view on every node).
 
 Anything else (no or bad signature, expired, not cached, stale, any error) goes on to the
 Flask app, which answers it fully: errors, Jira reads, reconnect notices. A call verified
@@ -38,8 +39,10 @@ log = logging.getLogger("bridge.widget")
 
 
 class CachedWidget:
-    def __init__(self, wsgi_app, *, client_secret: str, asana_origin: str, max_age: float):
+    def __init__(self, wsgi_app, *, cache, client_secret: str, asana_origin: str,
+                 max_age: float):
         self.wsgi_app = wsgi_app
+        self.cache = cache  # the app's ProcessCache: what its full path remembered
         self.secret = client_secret
         self.origin = asana_origin
         self.max_age = max_age
@@ -69,8 +72,8 @@ class CachedWidget:
         if not (call.task and call.resource_url):
             return None
         try:
-            body = widget.cached_json(call.workspace, call.task, call.resource_url,
-                                      self.max_age)
+            body = widget.cached_json(self.cache, call.workspace, call.task,
+                                      call.resource_url, self.max_age)
         except Exception:  # the full path will answer (and log) properly
             log.debug("widget.cache_check_failed", exc_info=True)
             body = None
@@ -91,6 +94,7 @@ def install(app) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(settings.asana_base_url)
-    app.wsgi_app = CachedWidget(app.wsgi_app, client_secret=settings.asana_client_secret,
+    app.wsgi_app = CachedWidget(app.wsgi_app, cache=app.extensions["bridge.cache"],
+                                client_secret=settings.asana_client_secret,
                                 asana_origin=f"{parts.scheme}://{parts.netloc}",
                                 max_age=settings.widget_max_age)

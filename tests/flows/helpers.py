@@ -45,9 +45,10 @@ def authorize_user(bridge, jira, user: str = "alice", email: str = "alice@exampl
 
 def worker_context():
     """What the queue worker hands its handlers (``bridge.tasks``): the app's settings and
-    no acting user (call inside the app's context)."""
+    memory, no acting user (call inside the app's context)."""
     from flask import current_app
 
     from bridge.services.context import Context
 
-    return Context.background(current_app.config["BRIDGE"])
+    return Context.background(current_app.config["BRIDGE"],
+                              current_app.extensions["bridge.cache"])

@@ -51,8 +51,8 @@ def test_a_submit_reads_the_acting_users_row_and_credential_once(bridge, jira_fa
         settings = bridge.app.config["BRIDGE"]
 
         def ctx():
-            return Context(settings=settings, workspace=WORKSPACE, user=ALICE,
-                           task=TASK_PLAIN)
+            return Context(settings=settings, cache=bridge.app.extensions["bridge.cache"],
+                           workspace=WORKSPACE, user=ALICE, task=TASK_PLAIN)
 
         create_issue.build_form(ctx(), urls, values)  # metadata cached, as on a real submit
         counts = _selects(monkeypatch, lambda: create_issue.submit(ctx(), urls, values))
@@ -64,7 +64,8 @@ def test_a_context_without_a_user_is_not_connected(bridge, jira_factory):
     jira = jira_factory("10.3.0")
     instance = oauth2_instance(bridge, jira)
     with bridge.app.app_context():
-        ctx = Context.background(bridge.app.config["BRIDGE"])
+        ctx = Context.background(bridge.app.config["BRIDGE"],
+                                 bridge.app.extensions["bridge.cache"])
         assert ctx.asana_user() is None and ctx.instances() == []
         with pytest.raises(create_issue.JiraNotConnected):
             ctx.jira_for(instance)

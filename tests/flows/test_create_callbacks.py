@@ -9,20 +9,12 @@ from bridge_sandbox.asana.host import AppComponentsHost
 from bridge_sandbox.asana.seed import ALICE, PROJECT, TASK_EMPTY, TASK_PLAIN, WORKSPACE
 
 from bridge.models import IssueLink, RuleAction
-from bridge.services import create_issue
 
 from .conftest import ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth2_instance
 
 pytestmark = pytest.mark.e2e
 READY = {"project": "EX", "issuetype": "3", "summary": "Half typed", "description": ""}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    create_issue.reset_caches()
-    yield
-    create_issue.reset_caches()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from bridge_sandbox.asana.seed import (
 )
 
 from bridge.models import ActionRun, AttachmentCopy, AuditEvent, IssueLink, JiraCredential
-from bridge.services import attachments, create_issue
+from bridge.services import attachments
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth1_instance, oauth2_instance, worker_context
@@ -35,13 +35,6 @@ from .helpers import authorize_user, oauth1_instance, oauth2_instance, worker_co
 pytestmark = pytest.mark.e2e
 MB = 1024 * 1024
 RICH_FILES = [a for a in ATTACHMENTS if a["parent"] == TASK_RICH]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    create_issue.reset_caches()
-    yield
-    create_issue.reset_caches()
 
 
 def _host(bridge, **kw) -> AppComponentsHost:

@@ -20,13 +20,6 @@ from .helpers import authorize_user, oauth1_instance, oauth2_instance
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    create_issue.reset_caches()
-    yield
-    create_issue.reset_caches()
-
-
 def _urls(bridge):
     return Urls(on_change=f"{bridge.url}/asana/form/change",
                 on_submit=f"{bridge.url}/asana/form/submit",
@@ -34,8 +27,9 @@ def _urls(bridge):
 
 
 def _caller(bridge, task=TASK_RICH):
-    return Context(settings=bridge.app.config["BRIDGE"], workspace=WORKSPACE, user=ALICE,
-                   task=task)
+    return Context(settings=bridge.app.config["BRIDGE"],
+                   cache=bridge.app.extensions["bridge.cache"], workspace=WORKSPACE,
+                   user=ALICE, task=task)
 
 
 def _fields(form):

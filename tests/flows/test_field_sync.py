@@ -69,7 +69,8 @@ def _webhook_reread(bridge, instance, key: str):
 
 def _enable(bridge, choices=ALL_NEW, **kw) -> FieldSync:
     with bridge.app.app_context():
-        ctx = Context.of_user(bridge.app.config["BRIDGE"], AsanaUser.get())
+        ctx = Context.of_user(bridge.app.config["BRIDGE"], bridge.app.extensions["bridge.cache"],
+                              AsanaUser.get())
         return sync.enable(ctx, PROJECT, choices, **kw)
 
 

@@ -21,20 +21,12 @@ from bridge_sandbox.asana.host import AppComponentsHost
 from bridge_sandbox.asana.seed import ALICE, PROJECT, TASK_PLAIN, WORKSPACE
 
 from bridge.models import AuditEvent, IssueLink, LinkSlot
-from bridge.services import create_issue
 
 from .conftest import ADMIN_EMAIL, ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth2_instance
 
 pytestmark = pytest.mark.e2e
 SUBMIT = {"project": "EX", "issuetype": "3", "description": ""}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    create_issue.reset_caches()
-    yield
-    create_issue.reset_caches()
 
 
 def _ready(bridge, jira_factory, latency=0.3):

@@ -13,8 +13,6 @@ import pytest
 from bridge_sandbox.asana.host import AppComponentsHost
 from bridge_sandbox.asana.seed import ALICE, PROJECT, TASK_PLAIN, WORKSPACE
 
-from bridge.services import create_issue
-
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET
 from .helpers import authorize_user, oauth1_instance
 
@@ -29,13 +27,11 @@ ODD_CHOICES = [["3"], ["3", "1"], [], {"title": "Bug", "value": "3"}, {"title": 
 
 @pytest.fixture
 def connected(bridge, jira_factory, asana):
-    create_issue.reset_caches()
     jira = jira_factory("8.20.0")
     oauth1_instance(bridge, jira)
     authorize_user(bridge, jira)
     asana.app.sim.configure_components(ASANA_CLIENT_ID, bridge_url=bridge.url)
     yield AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET, retry_attempts=1)
-    create_issue.reset_caches()
 
 
 def _not_a_crash(result):

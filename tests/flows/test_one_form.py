@@ -8,19 +8,10 @@ import pytest
 from bridge_sandbox.asana.host import AppComponentsHost
 from bridge_sandbox.asana.seed import ALICE, BOB, PROJECT, TASK_PLAIN, WORKSPACE
 
-from bridge.services import create_issue
-
 from .conftest import ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth2_instance
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    create_issue.reset_caches()
-    yield
-    create_issue.reset_caches()
 
 
 def _fields(answer) -> dict:

@@ -26,13 +26,6 @@ from .test_widget_service import _ctx, _link, _status, _view
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _fresh_process_cache():
-    widget.reset_process_cache()
-    yield
-    widget.reset_process_cache()
-
-
 def _setup(bridge, jira, key="EX-1"):
     instance = oauth2_instance(bridge, jira)
     authorize_user(bridge, jira)

@@ -121,7 +121,7 @@ def test_concurrent_refreshes_hit_jira_once(bridge, jira_factory, workers):
     before = _token_requests(jira)
     tokens, errors = [], []
     barrier = threading.Barrier(workers)
-    ctx = Context.background(bridge.app.config["BRIDGE"])
+    ctx = Context.background(bridge.app.config["BRIDGE"], bridge.app.extensions["bridge.cache"])
 
     def worker():
         try:

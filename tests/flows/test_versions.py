@@ -13,7 +13,7 @@ from bridge_sandbox.asana.seed import ALICE
 
 from bridge.jira.webhooks import WebhookAdminRefused
 from bridge.models import JiraInstance
-from bridge.services import instances, webhooks, widget
+from bridge.services import instances, webhooks
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth1_instance, oauth2_instance
@@ -23,13 +23,6 @@ pytestmark = pytest.mark.e2e
 
 VERSIONS = [("8.20.0", oauth1_instance), ("9.12.0", oauth2_instance),
             ("10.3.19", oauth2_instance), ("11.1.0", oauth2_instance)]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process_cache():
-    widget.reset_process_cache()
-    yield
-    widget.reset_process_cache()
 
 
 def _enter_by_hand(jira, values: dict) -> None:

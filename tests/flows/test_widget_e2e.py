@@ -19,20 +19,13 @@ from bridge_sandbox.asana.host import AppComponentsHost
 from bridge_sandbox.asana.seed import ALICE, BOB, TASK_PLAIN, WORKSPACE
 
 from bridge.models import IssueLink, JiraInstance
-from bridge.services import webhooks, widget
+from bridge.services import webhooks
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth1_instance, oauth2_instance
 
 pytestmark = pytest.mark.e2e
 ATTACHMENT = "1500000000000042"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process_cache():
-    widget.reset_process_cache()
-    yield
-    widget.reset_process_cache()
 
 
 def _connected(bridge, jira, version: str) -> JiraInstance:

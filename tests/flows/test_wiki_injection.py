@@ -11,8 +11,6 @@ import pytest
 from bridge_sandbox.asana.host import AppComponentsHost
 from bridge_sandbox.asana.seed import ALICE, WORKSPACE
 
-from bridge.services import create_issue
-
 from .conftest import ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth2_instance
 
@@ -43,13 +41,6 @@ def _markup_free(text: str) -> list[str]:
         if re.match(r"^\s*([#*-]|h[1-6]\.|bq\.)", line):
             found.append(f"line starts with markup: {line!r}")
     return found
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    create_issue.reset_caches()
-    yield
-    create_issue.reset_caches()
 
 
 def test_every_metacharacter_in_every_field_stays_text(bridge, asana, jira_factory):

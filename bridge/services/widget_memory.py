@@ -1,0 +1,92 @@
+"""What a process remembers of widgets: which issue a URL names, and the rendered bodies.
+
+Both are keyed by database row ids (an instance's id), so they belong to one app's
+``ProcessCache`` (``services.process_cache``), never to a module: another app in the same
+process, on another database, reuses the ids. ``services.widget`` decides what goes in
+and when an entry may be served.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..jira import issue_refs
+from ..models import JiraInstance
+
+MEMORY_ENTRIES = 10_000
+
+
+class Instances:
+    """Each workspace's instances (base URL → id, name) and the resource URLs already
+    resolved; reloaded from the database on a miss and every ``ttl`` seconds, so a new
+    instance is found at once and a removed one soon forgotten. URLs are read by
+    ``jira.issue_refs``, as the lookup reads them."""
+
+    def __init__(self, ttl: float = 30.0):
+        self.ttl = ttl
+        self._by_workspace: dict[str, tuple[float, dict[str, tuple[int, str]], dict]] = {}
+
+    def find(self, workspace: str, resource_url: str, reload: bool | None = False
+             ) -> tuple[int, str, str] | None:
+        """``(instance id, instance name, issue key)`` for a resource URL, or ``None``.
+        ``reload=None``: memory only, never the database."""
+        entry = self._by_workspace.get(workspace)
+        stale = entry is None or time.monotonic() - entry[0] > self.ttl
+        if reload is None:
+            if stale:
+                return None
+        elif reload or stale:
+            rows = (JiraInstance.select(JiraInstance.id, JiraInstance.base_url,
+                                        JiraInstance.name)
+                    .join_from(JiraInstance, JiraInstance.workspace.rel_model)
+                    .where(JiraInstance.workspace.rel_model.gid == workspace).tuples())
+            entry = (time.monotonic(), {b: (i, n or b) for i, b, n in rows}, {})
+            self._by_workspace[workspace] = entry
+        found = entry[2].get(resource_url)
+        if found is not None:
+            return found
+        try:
+            ref = issue_refs.parse_url(resource_url, list(entry[1]))
+        except issue_refs.NotJiraOfWorkspace:
+            ref = None
+        if ref is not None and ref.key:
+            instance_id, name = entry[1][ref.base_url]
+            if len(entry[2]) >= MEMORY_ENTRIES:
+                entry[2].clear()
+            entry[2][resource_url] = found = (instance_id, name, ref.key)
+            return found
+        if reload is False:
+            return self.find(workspace, resource_url, reload=True)
+        return None
+
+    def clear(self) -> None:
+        self._by_workspace.clear()
+
+
+@dataclass
+class Entry:
+    """A rendered widget body at one snapshot ``generation``."""
+
+    generation: int
+    body: bytes
+    fetched_at: float  # time.time() of the Jira read
+
+
+@dataclass
+class Memory:
+    """Rendered bodies per (instance id, issue key), and the (task, instance id, key)
+    triples seen linked (a body is served only on a task the issue is linked to)."""
+
+    entries: dict[tuple[int, str], Entry] = field(default_factory=dict)
+    linked: set[tuple[str, int, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, key: tuple[int, str], entry: Entry) -> None:
+        with self.lock:
+            if len(self.entries) >= MEMORY_ENTRIES:
+                self.entries.pop(next(iter(self.entries)))
+            self.entries[key] = entry
+            if len(self.linked) >= MEMORY_ENTRIES:
+                self.linked.clear()

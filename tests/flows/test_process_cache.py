@@ -1,0 +1,76 @@
+"""What an app remembers belongs to that app (issue 18 §1): two apps in one process, on
+two databases whose rows have the same ids, never serve each other's cached widget or
+create metadata. Module-wide caches keyed by row ids did: the second app's instance 1 and
+user 1 were answered from the first one's memory."""
+
+from __future__ import annotations
+
+import pytest
+from bridge_sandbox.asana.host import AppComponentsHost
+from bridge_sandbox.asana.seed import ALICE, TASK_PLAIN, TASK_RICH, WORKSPACE
+
+from bridge.models import AsanaUser, IssueLink, JiraInstance
+from bridge.services import create_issue, widget
+from bridge.services.context import Context
+
+from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
+from .helpers import authorize_user, oauth2_instance, worker_context
+
+pytestmark = pytest.mark.e2e
+
+
+def _set_up(bridge, jira) -> JiraInstance:
+    """Instance, Alice authorized, EX-1 linked to the task by Alice."""
+    instance = oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)
+    with bridge.app.app_context():
+        IssueLink.create(task_gid=TASK_PLAIN, instance=instance, issue_id="10000",
+                         issue_key="EX-1", linked_by=AsanaUser.get(AsanaUser.gid == ALICE))
+    return instance
+
+
+def _status(bridge, instance: JiraInstance) -> str:
+    host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
+    answer = host.widget(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                         attachment="1500000000000042",
+                         resource_url=f"{instance.base_url}/browse/EX-1")
+    assert answer.status == 200, answer.body
+    return answer.body["metadata"]["fields"][0]["text"]
+
+
+def _project_labels(bridge) -> list[str]:
+    with bridge.app.app_context():
+        ctx = Context(settings=bridge.app.config["BRIDGE"],
+                      cache=bridge.app.extensions["bridge.cache"], workspace=WORKSPACE,
+                      user=ALICE, task=TASK_RICH)  # TASK_PLAIN has its one link
+        urls = create_issue.Urls("https://x/change", "https://x/submit", "https://x/{field}")
+        form = create_issue.build_form(ctx, urls)
+    field = next(f for f in form["metadata"]["fields"] if f["id"] == "project")
+    return [o["label"] for o in field["options"]]
+
+
+def test_a_second_app_on_another_database_starts_cold(bridge, make_app, asana, tmp_path,
+                                                      jira_factory):
+    jira = jira_factory("10.3.0")
+    first = _set_up(bridge, jira)
+    assert _status(bridge, first) == "Open"
+    assert _status(bridge, first) == "Open"  # now from the first app's memory
+    assert "Renamed (EX)" not in _project_labels(bridge)
+
+    jira_state(jira).update_issue("EX-1", {"status": "Done"})
+    jira_state(jira).projects["EX"]["name"] = "Renamed"
+
+    # Another app in this process, on a database of its own: its first rows get the same
+    # ids (instance 1, user 1) and its snapshot of EX-1 the same generation (1).
+    other = make_app(PUBLIC_URL=bridge.url, ASANA_BASE_URL=asana.url,
+                     ASANA_CLIENT_ID=ASANA_CLIENT_ID, ASANA_CLIENT_SECRET=ASANA_CLIENT_SECRET,
+                     DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite3'}",
+                     INSTANCE_PATH=str(tmp_path / "other"))
+    bridge.app = other
+    second = _set_up(bridge, jira)
+    with other.app_context():
+        assert second.id == first.id
+        # The worker's re-read stores the snapshot; this app's memory holds nothing yet.
+        assert widget.refresh(worker_context(), JiraInstance.get_by_id(second.id), "EX-1")
+    assert _status(bridge, second) == "Done"  # not the first app's "Open"
+    assert "Renamed (EX)" in _project_labels(bridge)  # not the first app's projects
