@@ -3,10 +3,11 @@
 Built once per App Components request by the signed blueprint (``web.app_components``),
 from the verified call, and once per worker for background work (``bridge.tasks``). It
 carries the settings and the app's memory (``ctx.cache``, ``services.process_cache``), so
-no service reads a module global or Flask's config, and it makes the clients: ``jira_for(instance)`` acts as the calling user on a Jira instance
-(``jira_as_user`` keeps the credential rules), ``asana()`` as an Asana user
-(``asana_users``). The acting user's row, and their credential on each instance, are read
-once per context, however many services ask for them.
+no service reads a module global or Flask's config, and it makes the clients:
+``jira_for(instance)`` acts as the calling user on a Jira instance (``jira_as_user``
+keeps the credential rules), ``asana()`` as an Asana user (``asana_users``). The acting
+user's row, and their credential on each instance, are read once per context, however
+many services ask for them.
 """
 
 from __future__ import annotations
