@@ -88,3 +88,39 @@ def test_workers_starting_together_agree_on_one_key(tmp_path):
         p.join()
     assert len(keys) == 1
     assert list(tmp_path.glob(".secret_key.*")) == []
+
+
+# Sealed by the earlier pycryptodome implementation (the same format and key derivation):
+# databases written by it must still open after the move to OpenSSL's AES-GCM.
+EARLIER_KEY = "vector-key-for-sealing-tests-0123456789"
+EARLIER_SEALED = ("s1.5c50d192.HI9c4wKGvp2f-aD_zraEopaUJKCJCMYsE_1OcmlNEqStTXwfekMQBJySl2E3BW_3Y-"
+                  "QUwThhANgTtVYE3ERNHL5z")
+
+
+def test_values_sealed_by_the_earlier_implementation_still_open():
+    sealer = Sealer(EARLIER_KEY)
+    assert sealer.key_id == "5c50d192"
+    assert (sealer.open(EARLIER_SEALED, "jira_credential.access_token")
+            == "an access token, sealed before 2026-12")
+    with pytest.raises(SealingError, match="failed authentication"):
+        sealer.open(EARLIER_SEALED, "jira_credential.token")
+
+
+def test_a_sealed_value_is_standard_aes_gcm_under_the_hkdf_key():
+    """Checked with an independent implementation (pycryptodome, also a dependency):
+    nonce | ciphertext | 16-byte tag, the column as associated data, the key HKDF-SHA256
+    of the secret."""
+    import base64
+
+    from Crypto.Cipher import AES
+    from Crypto.Hash import SHA256
+    from Crypto.Protocol.KDF import HKDF
+
+    sealed = Sealer(KEY_A).seal("refresh-token-456", "jira_credential.refresh_token")
+    blob = sealed.split(".")[2]
+    raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+    key = HKDF(KEY_A.encode(), 32, salt=b"asana-jira-bridge", hashmod=SHA256,
+               context=b"sealing v1")
+    cipher = AES.new(key, AES.MODE_GCM, nonce=raw[:12], mac_len=16)
+    cipher.update(b"jira_credential.refresh_token")
+    assert cipher.decrypt_and_verify(raw[12:-16], raw[-16:]) == b"refresh-token-456"
