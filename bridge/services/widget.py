@@ -448,16 +448,26 @@ def _load(instance_id: int, key: str, task: str, viewer: str) -> _Miss:
         row = _model(IssueSnapshot, _S, rows[0][ni:ni + ns], instance=instance,
                      issue_key=key)
     links, linkers, seen, viewer_pair = [], [], set(), None
+    # A user on several rows (the viewer is usually a linker too) is built once, and
+    # their token opened once.
+    users: dict[int, AsanaUser] = {}
+    creds: dict[int, JiraCredential] = {}
     for values in rows:
         at = ni + ns
         link_id, task_gid, copies, refused = values[at:at + 4]
         user_values = values[at + 4:at + 4 + nu]
         cred_values = dict(zip(_C, values[at + 4 + nu:], strict=False))
-        user = _model(AsanaUser, _U, user_values) if user_values[0] is not None else None
-        cred = None
+        user = cred = None
+        if user_values[0] is not None:
+            user = users.get(user_values[0])
+            if user is None:
+                user = users[user_values[0]] = _model(AsanaUser, _U, user_values)
         if user is not None and cred_values["id"] is not None:
-            cred = _model(JiraCredential, cred_names, [cred_values[n] for n in cred_names],
-                          asana_user=user, instance=instance)
+            cred = creds.get(cred_values["id"])
+            if cred is None:
+                cred = creds[cred_values["id"]] = _model(
+                    JiraCredential, cred_names, [cred_values[n] for n in cred_names],
+                    asana_user=user, instance=instance)
         if link_id is None:
             viewer_pair = (user, cred) if user is not None else None
             continue

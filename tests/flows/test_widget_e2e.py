@@ -31,7 +31,8 @@ ATTACHMENT = "1500000000000042"
 def _connected(bridge, jira, version: str) -> JiraInstance:
     """Instance, Alice authorized, EX-1 attached to the task by Alice through the lookup
     (by URL), webhook registered with a Jira administrator's password (used once)."""
-    connect = oauth2_instance if version >= "8.22" else oauth1_instance
+    numbers = tuple(int(n) for n in version.split("."))
+    connect = oauth2_instance if numbers >= (8, 22) else oauth1_instance
     instance = connect(bridge, jira)
     authorize_user(bridge, jira)
     host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
@@ -248,7 +249,8 @@ def test_a_miss_costs_one_jira_call_and_two_sql_statements(make_app, bridge_serv
                                                            monkeypatch):
     """Issue 18.8: with every view asking Jira (``BRIDGE_WIDGET_MAX_AGE=0``), a widget
     view over HTTP makes one Jira call and two SQL statements: the link with its instance,
-    snapshot and credentials in one read, and the snapshot's write."""
+    snapshot and credentials in one read, and the snapshot's write. It opens each sealed
+    secret it needs once."""
     from .conftest import ADMIN_EMAIL
 
     bridge_server.app = make_app(PUBLIC_URL=bridge_server.url, ASANA_BASE_URL=asana.url,
@@ -269,6 +271,14 @@ def test_a_miss_costs_one_jira_call_and_two_sql_statements(make_app, bridge_serv
         real_verify = signing.verify_get
         monkeypatch.setattr(signing, "verify_get",
                             lambda *a, **k: verified.append(1) or real_verify(*a, **k))
+        from bridge import sealing
+
+        opened: list[tuple[str, str]] = []
+        sealer = sealing.current()
+        real_open = sealer.open
+        monkeypatch.setattr(sealer, "open",
+                            lambda value, context: opened.append((context, value))
+                            or real_open(value, context))
         log = jira_state(jira).request_log
         deliveries = jira_state(jira).webhook_deliveries
         for status in ("In Progress", "Done"):
@@ -280,6 +290,7 @@ def test_a_miss_costs_one_jira_call_and_two_sql_statements(make_app, bridge_serv
                 time.sleep(0.02)
             statements.clear()
             verified.clear()
+            opened.clear()
             calls = len(log)
             answer = _widget(host, instance)
             assert answer.status == 200, answer.body
@@ -289,5 +300,10 @@ def test_a_miss_costs_one_jira_call_and_two_sql_statements(make_app, bridge_serv
             assert len(statements) <= 2, "\n".join(s[:150] for s in statements)
             assert statements[-1].lstrip().upper().startswith("UPDATE")
             assert len(verified) == 1  # in front of Flask, handed over, not verified again
+            # Each secret opened once: the viewer who linked the issue is one reader.
+            assert len(opened) == len(set(opened)), [c for c, _ in opened]
+            assert {c for c, _ in opened} <= {"jira_credential.token",
+                                              "jira_credential.access_token",
+                                              "jira_instance.private_key"}
     finally:
         bridge_server.app = None
