@@ -15,7 +15,11 @@ A link stops counting once its attachment is gone from the Asana task (the user 
 it): when a task is full, ``forget_removed`` compares its links with the task's
 attachments and drops those no longer there. Asana attaches a resource *after* the bridge
 answers, so a link younger than ``FRESH`` whose attachment the bridge has never seen still
-counts; once seen (by gid or by its issue URL), its attachment gid is remembered.
+counts; once seen (by gid or by its issue URL, or named by a widget request, which Asana
+sends as soon as it shows the attachment), its attachment gid is remembered, and removing
+the attachment frees the slot at once for every path (lookup, form, rule run). Only an
+attachment removed before Asana ever showed it still counts until ``FRESH`` has passed:
+the bridge cannot tell it from one not attached yet.
 """
 
 from __future__ import annotations
@@ -237,6 +241,13 @@ def _bind(slot: Slot, made: IssueLink) -> None:
         slot.bound = True
     else:  # held so long that the claim was taken over: the issue exists, keep its link
         log.warning("links.slot_lost task=%s link=%s", slot.task_gid, made.id)
+
+
+def saw_attachment(link_id: int, attachment_gid: str) -> None:
+    """Asana named the link's attachment (a widget request carries its gid): remember it,
+    so its removal is certain at once, even while the link is younger than ``FRESH``."""
+    (IssueLink.update(attachment_gid=str(attachment_gid)).where(IssueLink.id == link_id)
+     .execute())
 
 
 def unlink(link: IssueLink, *, actor: str = "", reason: str = "") -> None:

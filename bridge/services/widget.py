@@ -55,7 +55,7 @@ from ..jira.errors import (
     JiraUnavailable,
 )
 from ..models import AsanaUser, IssueLink, IssueSnapshot, JiraCredential, JiraInstance, utcnow
-from . import attachments, credentials, remote_links, sync, webhooks
+from . import attachments, credentials, links, remote_links, sync, webhooks
 from .context import Context
 from .process_cache import ProcessCache
 from .widget_memory import Entry
@@ -186,13 +186,15 @@ def _current_generation(instance_id: int, key: str) -> int | None:
 # -- serving ---------------------------------------------------------------------------------
 
 
-def widget_json(ctx: Context, resource_url: str, *, memory_checked: bool = False) -> bytes:
+def widget_json(ctx: Context, resource_url: str, *, memory_checked: bool = False,
+                attachment: str | None = None) -> bytes:
     """The widget of ``resource_url`` on the context's task, as JSON bytes.
 
     Raises ``JiraNotFound`` when the URL is not an issue of a Jira connected to the
     workspace, and ``JiraNotConnected`` when nobody's token can read the issue and
     the viewer has no usable one (the answer that makes Asana open the Authentication
     URL). ``memory_checked``: the caller already tried ``cached_json`` for this request.
+    ``attachment``: the gid of the Asana attachment the widget is shown for.
     """
     if not memory_checked:
         cached = cached_json(ctx.cache, ctx.workspace, ctx.task, resource_url,
@@ -204,7 +206,7 @@ def widget_json(ctx: Context, resource_url: str, *, memory_checked: bool = False
         raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
     instance_id, name, key = found
     try:
-        return _serve_slowly(ctx, instance_id, name, key)
+        return _serve_slowly(ctx, instance_id, name, key, attachment)
     except JiraNotFound:  # removed since this process listed the workspace's instances
         ctx.cache.instances.clear()
         raise
@@ -230,15 +232,19 @@ def cached_json(cache: ProcessCache, workspace: str, task: str, resource_url: st
     return None
 
 
-def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str) -> bytes:
+def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str,
+                  attachment: str | None = None) -> bytes:
     """A miss: one statement reads what the database holds (``_load``), at most one Jira
-    read, one statement writes the snapshot (issue 18 §8)."""
+    read, one statement writes the snapshot (issue 18 §8); and once per link, the first
+    time Asana names its attachment, one more to remember that gid."""
     miss = _load(instance_id, key, ctx.task, ctx.user)
     instance, row = miss.instance, miss.row
     linked = miss.linked(ctx.task)
     copying = None
     if linked:
-        _, link_id, copies, refused = miss.links[0]
+        _, link_id, copies, refused, known = miss.links[0]
+        if attachment and attachment != known:  # its removal is then certain (links.py)
+            links.saw_attachment(link_id, attachment)
         copying = ((_copies_notice(link_id) if copies else None)
                    or (remote_links.notice(link_id) if refused else None))
     # Memory holds one body per issue: a task with a copy footer of its own is not served
@@ -357,7 +363,8 @@ class _Miss:
 
     instance: JiraInstance
     row: IssueSnapshot | None
-    links: list[tuple[str, int, bool, bool]]  # task gid, link id, has copies, refused back
+    # task gid, link id, has copies, refused back, the Asana attachment's gid if known
+    links: list[tuple[str, int, bool, bool, str | None]]
     linkers: list[tuple[AsanaUser, JiraCredential | None]]
     viewer: tuple[AsanaUser, JiraCredential | None] | None
 
@@ -402,7 +409,7 @@ def _load_sql(param: str) -> str:
     credential = (f'LEFT JOIN {t(JiraCredential)} c ON c."instance_id" = i."id" '
                   f'AND c."asana_user_id" = u."id"')
     links = (
-        f'SELECT {head}, l."id", l."task_gid", '
+        f'SELECT {head}, l."id", l."task_gid", l."attachment_gid", '
         f'EXISTS (SELECT 1 FROM {t(AttachmentCopy)} a WHERE a."link_id" = l."id"), '
         f'EXISTS (SELECT 1 FROM {t(RemoteLink)} r WHERE r."link_id" = l."id" '
         f'AND r."state" = {param}), '
@@ -413,7 +420,7 @@ def _load_sql(param: str) -> str:
         f'LEFT JOIN {t(AsanaUser)} u ON u."id" = l."linked_by_id" {credential} '
         f'WHERE i."id" = {param}')
     viewer = (
-        f"SELECT {head}, NULL, NULL, NULL, NULL, "
+        f"SELECT {head}, NULL, NULL, NULL, NULL, NULL, "
         f"{cols('u', AsanaUser, _U)}, {cols('c', JiraCredential, _C)}, 2, NULL "
         f"FROM {t(JiraInstance)} i {snapshot} "
         f'LEFT JOIN {t(AsanaUser)} u ON u."gid" = {param} {credential} '
@@ -454,9 +461,9 @@ def _load(instance_id: int, key: str, task: str, viewer: str) -> _Miss:
     creds: dict[int, JiraCredential] = {}
     for values in rows:
         at = ni + ns
-        link_id, task_gid, copies, refused = values[at:at + 4]
-        user_values = values[at + 4:at + 4 + nu]
-        cred_values = dict(zip(_C, values[at + 4 + nu:], strict=False))
+        link_id, task_gid, attachment_gid, copies, refused = values[at:at + 5]
+        user_values = values[at + 5:at + 5 + nu]
+        cred_values = dict(zip(_C, values[at + 5 + nu:], strict=False))
         user = cred = None
         if user_values[0] is not None:
             user = users.get(user_values[0])
@@ -471,7 +478,7 @@ def _load(instance_id: int, key: str, task: str, viewer: str) -> _Miss:
         if link_id is None:
             viewer_pair = (user, cred) if user is not None else None
             continue
-        links.append((task_gid, link_id, bool(copies), bool(refused)))
+        links.append((task_gid, link_id, bool(copies), bool(refused), attachment_gid))
         if user is not None and user.gid not in seen:
             seen.add(user.gid)
             linkers.append((user, cred))

@@ -25,5 +25,6 @@ def show(ctx: Context):
         raise AsanaRequestMalformed(f"The request has no {' or '.join(missing)}.")
     # A call handed over by ``widget_cache`` was looked up in memory there already.
     body = widget.widget_json(ctx, call.resource_url,
-                              memory_checked=VERIFIED_CALL in request.environ)
+                              memory_checked=VERIFIED_CALL in request.environ,
+                              attachment=call.attachment)
     return Response(body, mimetype="application/json")

@@ -181,6 +181,44 @@ def test_rule_runs_keep_the_limit(bridge, asana, jira_factory):
                if i.get("summary") == "Export to CSV is slow") == 1
 
 
+@pytest.mark.parametrize("then", ["rule", "form", "lookup"])
+def test_an_issue_unlinked_right_after_linking_frees_its_slot(bridge, asana, jira_factory,
+                                                              then):
+    """The user links EX-1, Asana attaches it and shows its widget, the user removes it a
+    few seconds later: the task has room again at once for every path, although the link
+    is younger than ``links.FRESH`` (the widget request named its attachment)."""
+    jira = _ready(bridge, jira_factory, latency=0)
+    host = _host(bridge.url)
+    common, action = _rule(host, asana)
+    linked = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                query="EX-1")
+    assert linked.status == 200, linked.body
+    resource = asana.app.sim.attach_resource(TASK_PLAIN, linked.body)
+    shown = host.widget(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                        attachment=resource["gid"], resource_url=resource["url"])
+    assert shown.status == 200, shown.body
+    asana.app.sim.remove_attachment(resource["gid"])
+    if then == "rule":
+        ran = host.rule_run(**common, action=action, target_object=TASK_PLAIN,
+                            idempotency_key="after-unlink")
+        assert ran.body.get("action_result") == "resources_created", ran.body
+        key = ran.body["resources_created"][0]["resource_url"].rsplit("/", 1)[1]
+    elif then == "form":
+        made = host.form_submit(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                values={**SUBMIT, "summary": "After the unlink"})
+        assert made.status == 200, made.body
+        key = made.body["resource_url"].rsplit("/", 1)[1]
+    else:
+        made = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
+                                  query="EX-2")
+        assert made.status == 200, made.body
+        key = "EX-2"
+    assert [link.issue_key for link in _links(bridge)] == [key]
+    with bridge.app.app_context():
+        assert [s.link_id for s in LinkSlot.select()] == [_links(bridge)[0].id]
+    assert jira_state(jira).find_issue(key) is not None
+
+
 # -- the same races on gunicorn with two worker processes ----------------------------------
 
 def _free_port() -> int:
