@@ -482,17 +482,28 @@ def issue_fields(fixed: dict, *, project: str, issuetype: str, summary: str,
 def create(new: NewIssue, run: idempotency.Run) -> dict:
     """Make the issue once per ``run``: claim the task's slot (``links.TaskFull`` when
     there is none), create in Jira (``JiraInvalidInput`` when Jira refuses), link it and
-    queue the copies; answer the attached resource. A retried run resumes after Jira's
-    answer was recorded."""
+    queue the copies; answer the attached resource.
+
+    A retried run resumes after Jira's answer was recorded, and claims like the first
+    attempt (under the run's name, so the claim a failed attempt kept is its own): only
+    a link that already exists spares the claim. A resumed run that finds the task full
+    raises ``TaskFull`` naming the issue Jira made (``unlinked``)."""
     slot = None
-    if not run.has("created") and new.task:
-        slot = links.claim(new.task, new.limit, new.attached, actor=new.user.gid)
+    created = run.steps.get("created")
+    if new.task and not (created and links.find(new.task, new.instance, created["id"])):
+        try:
+            slot = links.claim(new.task, new.limit, new.attached, actor=new.user.gid,
+                               owner=f"run-{run.row_id}")
+        except links.TaskFull as exc:
+            exc.unlinked = created["key"] if created else None
+            raise
     try:
         created = run.step("created", lambda: _jira_create(new.jira, new.fields))
         return finish(new.instance, created, new.summary, task=new.task, user=new.user,
                       attachment_gid=new.attachment_gid, files=new.files, slot=slot)
     finally:
-        links.release(slot)
+        if not run.has("created"):  # once the issue exists, its retry needs the claim
+            links.release(slot)
 
 
 def _jira_create(jira, fields: dict) -> dict:

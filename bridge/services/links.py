@@ -9,7 +9,10 @@ write: a would-be link first *claims* a slot, a ``LinkSlot`` row (task, number) 
 unique index, so two workers or two nodes can never both hold slot 0 of a task (SQLite and
 PostgreSQL alike). Making an issue in Jira takes seconds, so the order is claim, create,
 bind (``link(slot=...)``); a failure before the bind gives the slot back (``reserved``), and
-a claim whose process died (no link after ``CLAIM_TTL``) is taken over.
+a claim whose process died (no link after ``CLAIM_TTL``) is taken over. A claim made under
+an ``owner`` (a rule run or a form submit, whose retries resume after Jira made the issue)
+stays held while that issue waits for its link, and the retry takes it back: a retry
+claims like a first attempt, so it never links beyond the limit.
 
 A link stops counting once its attachment is gone from the Asana task (the user removed
 it): when a task is full, ``forget_removed`` compares its links with the task's
@@ -52,9 +55,10 @@ class TaskFull(BridgeError):
     status = 400
     code = "too_many_issues"
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, unlinked: str | None = None):
         self.limit = limit
         self.limit_words = _issues(limit)
+        self.unlinked = unlinked  # the key of an issue made in Jira that stays unlinked
         super().__init__(f"This task already has {self.limit_words} linked, the most this "
                          "bridge allows. Remove a linked issue from the task first.")
 
@@ -133,12 +137,12 @@ def forget_removed(task_gid: str, attached: list[dict], *, actor: str = "") -> i
 
 # -- the limit ------------------------------------------------------------------------------
 
-def _try_claim(task_gid: str, limit: int) -> Slot | None:
+def _try_claim(task_gid: str, limit: int, owner: str | None = None) -> Slot | None:
     if count(task_gid) >= limit:  # links older than the slots, or made around them
         return None
     now = utcnow()
     for number in range(limit):
-        token = secrets.token_hex(16)
+        token = owner or secrets.token_hex(16)
         try:
             with database.atomic():  # a savepoint: the loser's error must not end a caller's
                 row = LinkSlot.create(task_gid=task_gid, slot=number, token=token,
@@ -147,26 +151,34 @@ def _try_claim(task_gid: str, limit: int) -> Slot | None:
         except pw.IntegrityError:
             pass
         held = LinkSlot.get_or_none((LinkSlot.task_gid == task_gid) & (LinkSlot.slot == number))
-        if held is None or held.link_id is not None or held.claimed_at > now - CLAIM_TTL:
+        if held is None or held.link_id is not None:
+            continue
+        mine = owner is not None and held.token == owner  # a retry finds its own claim
+        if not mine and held.claimed_at > now - CLAIM_TTL:
             continue
         taken = (LinkSlot.update(token=token, claimed_at=now)
                  .where((LinkSlot.id == held.id) & (LinkSlot.token == held.token)
                         & LinkSlot.link.is_null()).execute())
         if taken:
-            log.warning("links.claim_taken_over task=%s slot=%s", task_gid, number)
+            if not mine:
+                log.warning("links.claim_taken_over task=%s slot=%s", task_gid, number)
             return Slot(held.id, token, task_gid)
     return None
 
 
 def claim(task_gid: str, limit: int, attached: Callable[[], list[dict]] | None = None, *,
-          actor: str = "") -> Slot:
+          actor: str = "", owner: str | None = None) -> Slot:
     """A slot for one more link of the task, or ``TaskFull``. When the task is full and
-    ``attached`` is given, links whose attachment is gone are forgotten first."""
+    ``attached`` is given, links whose attachment is gone are forgotten first.
+
+    ``owner``: a name that stays the same across retries of one piece of work (a rule
+    run's row): a claim it left behind (its process failed or died after Jira made the
+    issue) is its own again, however recent, so the retry links the issue it made."""
     task_gid = str(task_gid)
-    slot = _try_claim(task_gid, limit)
+    slot = _try_claim(task_gid, limit, owner)
     if slot is None and attached is not None:
         if forget_removed(task_gid, attached(), actor=actor):
-            slot = _try_claim(task_gid, limit)
+            slot = _try_claim(task_gid, limit, owner)
     if slot is None:
         raise TaskFull(limit)
     return slot

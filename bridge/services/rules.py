@@ -158,6 +158,10 @@ def _run(ctx: Context, action: RuleAction, task: str, run: idempotency.Run) -> d
         resource = create_issue.create(new, run)
     except links.TaskFull as exc:
         log.info("rule.task_full action=%s", action.action_gid)
+        if exc.unlinked:  # an earlier attempt of this run made it; the task filled since
+            return _error(f"This task already has {exc.limit_words}, the most the bridge "
+                          f"allows: the rule's issue {exc.unlinked} was created in Jira "
+                          "but is not linked to the task.")
         return _error(f"This task already has {exc.limit_words}, the most the bridge "
                       "allows: the rule created no issue.")
     except JiraInvalidInput as exc:

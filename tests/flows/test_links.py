@@ -219,6 +219,90 @@ def test_an_issue_unlinked_right_after_linking_frees_its_slot(bridge, asana, jir
     assert jira_state(jira).find_issue(key) is not None
 
 
+def test_a_run_that_failed_after_jira_keeps_its_slot_for_its_retry(bridge, asana,
+                                                                   jira_factory,
+                                                                   monkeypatch):
+    """Run A makes its issue in Jira, then fails before linking it (500: Asana retries
+    later). A fresh run B in between must not take the slot A's issue needs: B is
+    refused, A's retry links its issue, and the task has one link."""
+    from bridge.services import links
+
+    jira = _ready(bridge, jira_factory, latency=0)
+    host = _host(bridge.url)
+    common, action = _rule(host, asana)
+    real_link, failed = links.link, []
+
+    def link_fails_once(**kw):
+        if not failed:
+            failed.append(kw["issue_key"])
+            raise RuntimeError("the database went away")
+        return real_link(**kw)
+
+    monkeypatch.setattr(links, "link", link_fails_once)
+    once = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET, retry_attempts=1, timeout=60)
+    first = once.rule_run(**common, action=action, target_object=TASK_PLAIN,
+                          idempotency_key="run-a")
+    assert first.status == 500 and failed, first.body
+    fresh = host.rule_run(**common, action=action, target_object=TASK_PLAIN,
+                          idempotency_key="run-b")
+    assert "already has one Jira issue" in fresh.body.get("error", ""), fresh.body
+    retried = host.rule_run(**common, action=action, target_object=TASK_PLAIN,
+                            idempotency_key="run-a")
+    assert retried.body.get("action_result") == "resources_created", retried.body
+    assert [link.issue_key for link in _links(bridge)] == failed
+    assert len(_new_issues(jira, "Export to CSV")) == 1
+    with bridge.app.app_context():
+        assert [s.link_id for s in LinkSlot.select()] == [_links(bridge)[0].id]
+
+
+def _failed_after_jira(bridge, jira, action: str, keys: list[str]) -> list[str]:
+    """Runs recorded as a crashed process leaves them once its claim has expired: Jira
+    made the issue (the ``created`` step), no link, no slot held."""
+    from bridge.models import ActionRun, RuleAction
+
+    made = []
+    with bridge.app.app_context():
+        rule = RuleAction.get(RuleAction.action_gid == action)
+        for key in keys:
+            issue = jira_state(jira).create_issue(
+                {"project": "EX", "issuetype": "3", "summary": f"Resumed {key}"}, "alice")
+            ActionRun.create(idempotency_key=f"rule:{action}:{key}", action=rule,
+                             status="failed",
+                             result={"steps": {"created": {"id": str(issue["id"]),
+                                                           "key": issue["key"]}},
+                                     "fingerprint": TASK_PLAIN})
+            made.append(issue["key"])
+    return made
+
+
+def test_twenty_runs_resumed_and_fresh_at_once_keep_the_limit(bridge, asana, jira_factory):
+    """Ten retries of runs whose issue Jira already made and ten fresh runs, released
+    together: every one of them claims a slot, so one link results (on PostgreSQL too)."""
+    jira = _ready(bridge, jira_factory, latency=0.2)
+    host = _host(bridge.url)
+    common, action = _rule(host, asana)
+    resumed = [f"resumed-{i}" for i in range(10)]
+    made = _failed_after_jira(bridge, jira, action, resumed)
+    keys = resumed + [f"fresh-{i}" for i in range(10)]
+    results = _at_once(20, lambda i: host.rule_run(**common, action=action,
+                                                   target_object=TASK_PLAIN,
+                                                   idempotency_key=keys[i]))
+    bodies = [getattr(r, "body", repr(r)) for r in results]
+    done = [b for b in bodies if b.get("action_result") == "resources_created"]
+    assert len(done) == 1, bodies
+    assert all("already has one Jira issue" in b.get("error", "") for b in bodies
+               if b is not done[0]), bodies
+    linked = [link.issue_key for link in _links(bridge)]
+    assert len(linked) == 1
+    assert done[0]["resources_created"][0]["resource_url"].endswith("/" + linked[0])
+    with bridge.app.app_context():
+        assert [s.link_id for s in LinkSlot.select()] == [_links(bridge)[0].id]
+    # A resumed run that lost names the issue Jira has but the task does not link.
+    for body, key in zip(bodies[:10], made, strict=True):
+        if body is not done[0]:
+            assert key in body["error"], body
+
+
 # -- the same races on gunicorn with two worker processes ----------------------------------
 
 def _free_port() -> int:
