@@ -28,7 +28,6 @@ from ..timeutil import utcnow
 from . import (
     create_issue,
     idempotency,
-    instances,
     links,
     wikimarkup,
 )
@@ -132,9 +131,8 @@ def _run(ctx: Context, action: RuleAction, task: str, run: idempotency.Run) -> d
     try:
         asana = ctx.asana(creator)
         content = asana.task(task, "name,notes,html_notes")
-        files = asana.attachments(task) if config.get("copy") else []
-        files = [a for a in files if not links.is_issue_attachment(
-            a, [i.base_url for i in instances.for_workspace(action.workspace.gid)])]
+        files = (create_issue.shareable(ctx, asana.attachments(task)) if config.get("copy")
+                 else [])
     except AsanaNeedsReconnect:
         audit("rule.creator_reconnect", actor=creator.gid, target=action.action_gid,
               outcome="asana")

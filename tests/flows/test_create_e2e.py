@@ -27,7 +27,7 @@ from bridge_sandbox.asana.seed import (
 )
 
 from bridge.models import ActionRun, AttachmentCopy, AuditEvent, IssueLink, JiraCredential
-from bridge.services import attachments
+from bridge.services import attachments, create_issue
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth1_instance, oauth2_instance, worker_context
@@ -306,6 +306,33 @@ def test_a_rule_creates_one_issue_through_retries_faults_and_a_killed_worker(
         assert ActionRun.select().count() == 1
         big = AttachmentCopy.get(AttachmentCopy.asana_gid == BIG_ATTACHMENT)
         assert big.attempts >= 2
+
+
+def test_a_rule_shares_the_files_the_create_form_would(bridge, jira_factory, asana,
+                                                       monkeypatch):
+    """Which of the task's attachments are files to copy is decided once
+    (``create_issue.shareable``): what it leaves out, a rule run neither copies nor lists.
+    Here a Jira issue link on the task (never a file) and, through the one decision, the
+    task's empty file."""
+    jira = jira_factory("10.3.0")
+    _connect(bridge, jira, "10.3.0")
+    action = _save_rule(bridge, asana)
+    sim = asana.app.sim
+    sim.add_external_attachment(parent=TASK_RICH, name="EX-1 elsewhere",
+                                url=f"{jira.url}/browse/EX-1")
+    real, seen = create_issue.shareable, []
+
+    def shareable(ctx, files):
+        seen.append(sorted(a.get("name") or "" for a in files))
+        return [a for a in real(ctx, files) if a.get("name") != "empty.txt"]
+
+    monkeypatch.setattr(create_issue, "shareable", shareable)
+    ran = sim.run_rule(action, TASK_RICH, idempotency_key="shared-files", retry_backoff=0.2)
+    assert ran["deliveries"][0]["status"] == 200, ran
+    assert seen and "EX-1 elsewhere" in seen[0]
+    with bridge.app.app_context():
+        planned = sorted(c.name for c in AttachmentCopy.select())
+    assert planned == sorted(a["name"] for a in RICH_FILES if a["name"] != "empty.txt")
 
 
 def _copying(bridge, gid) -> bool:
