@@ -156,6 +156,18 @@ def _copy_sent_at(db: pw.Database) -> None:
                                                             AttachmentCopy.sent_at))
 
 
+def _copy_sent_sha256(db: pw.Database) -> None:
+    """The hash of the bytes a copy sent Jira unanswered (services.attachments)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from .models import AttachmentCopy
+
+    table = AttachmentCopy._meta.table_name
+    if "sent_sha256" not in {column.name for column in db.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(db).add_column(table, "sent_sha256",
+                                                            AttachmentCopy.sent_sha256))
+
+
 def _field_options(db: pw.Database) -> None:
     """Claims on new enum options, so one worker of all makes each (services.sync)."""
     from .models import FieldOption
@@ -178,6 +190,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (12, "used nonces of anonymous sign-in states", _used_oauth_states),
     (13, "attachment copies: when the whole file went to Jira", _copy_sent_at),
     (14, "claims on new enum options of synced fields", _field_options),
+    (15, "attachment copies: the hash of the bytes sent to Jira", _copy_sent_sha256),
 )
 
 LATEST = MIGRATIONS[-1][0]

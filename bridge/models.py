@@ -279,7 +279,8 @@ class AttachmentCopy(BaseModel):
     ``pending`` → ``copying`` (intent recorded before any byte is sent, with a lease held
     by one worker) → ``done`` / ``skipped`` / ``failed``; ``error`` is the sentence the
     widget shows for the last two. ``sent_at``: when an attempt had sent Jira the whole
-    file and was waiting for its answer (Jira may still store it after that worker died).
+    file and was waiting for its answer (Jira may still store it after that worker died);
+    ``sent_sha256``: the hash of the bytes it sent, by which a retry knows that upload.
     """
 
     link = pw.ForeignKeyField(IssueLink, backref="copies", on_delete="CASCADE")
@@ -296,6 +297,7 @@ class AttachmentCopy(BaseModel):
     jira_attachment_id = pw.CharField(null=True, max_length=64)
     error = pw.TextField(null=True)
     sent_at = pw.DateTimeField(null=True)
+    sent_sha256 = pw.CharField(null=True, max_length=64)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hashlib
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -112,6 +113,7 @@ class JiraClient:
     ATTACHMENTS = "/rest/api/2/issue/{issue}/attachments"
     ATTACHMENT_META = "/rest/api/2/attachment/meta"
     REMOTE_LINKS = "/rest/api/2/issue/{issue}/remotelink"
+    ATTACHMENT_CONTENT = "/secure/attachment/{id}/{filename}"
     UPLOAD_MIN_RATE = 256 * 1024  # bytes/s an attachment upload may not fall below
 
     def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None, *,
@@ -266,6 +268,21 @@ class JiraClient:
                                 data=body, headers=headers, deadline=deadline)
         created = json_of(response)
         return created if isinstance(created, list) else [created]
+
+    def attachment_sha256(self, attachment: dict) -> str:
+        """sha256 of an issue attachment's bytes as Jira serves them (its ``content``
+        URL, §3.9), streamed; the path is built from its id and file name, never taken
+        from the answer."""
+        path = self.ATTACHMENT_CONTENT.format(id=_path_part(attachment["id"]),
+                                              filename=_path_part(attachment["filename"]))
+        size = int(attachment.get("size") or 0)
+        digest = hashlib.sha256()
+        response = self.request("GET", path, stream=True, max_bytes=size + 1,
+                                deadline=self.timeout + size / self.UPLOAD_MIN_RATE)
+        with response, transport_errors():
+            for chunk in response.iter_content(64 * 1024):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     # -- create metadata (§3.7): per project and paginated from 8.4, the old all-projects
     # form before (it was removed in 9.0) --------------------------------------------------

@@ -17,12 +17,14 @@ Once per file, however the worker dies. Each file has an ``AttachmentCopy`` row:
 2. A worker *claims* a row with one conditional UPDATE (``pending`` → ``copying``, attempt
    count + 1, a lease under its worker id). That is the intent, committed before a byte
    is sent. Only one worker can win it.
-3. If this is not the row's first attempt, an earlier one may have reached Jira before
-   its worker died: the issue's attachments are read and a file of the same name and size
-   not already claimed by another row of the link is taken as this one. No second upload.
-   If none is there but an earlier attempt had sent the whole file and got no answer
-   (``sent_at``), Jira may still be writing it: the copy looks again a little later,
-   until the bridge's own wait for such an answer has passed, instead of sending it again.
+3. If an earlier attempt of *this* row sent Jira the whole file and got no answer
+   (``sent_at``, with the hash of the bytes sent), that upload may be on the issue: a
+   file of the same name and size that no other row of the link claims is taken as this
+   one, no second upload. When the link has another file of that name and size (two
+   Asana attachments can share both), a candidate is taken only if Jira's bytes hash to
+   what this row sent, so twins never share one Jira file. If none is there, Jira may
+   still be writing it: the copy looks again a little later, until the bridge's own wait
+   for such an answer has passed, instead of sending it again.
 4. Otherwise the file streams from Asana to Jira (``jira.multipart``), the lease renewed
    as bytes flow. If the lease was taken away (the sweep judged the worker dead), the
    upload aborts mid-body, so Jira stores nothing. Once the whole file is out, ``sent_at``
@@ -38,6 +40,7 @@ lost (huey drops a message its worker dies with; see ``bridge.queue``).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import random
 import time
@@ -206,7 +209,7 @@ def _copy(ctx: Context, row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
     size = _int(fresh.get("size"))
     if size is not None and limit and size > limit:
         return SKIPPED, _too_large(name, size, limit)
-    if row.attempts > 1:
+    if row.sent_at is not None:  # this file went to Jira unanswered: is it there?
         existing = _already_uploaded(jira, row, name, size)
         if existing:
             log.info("copy.found_earlier_upload copy=%s jira_attachment=%s", row.id, existing)
@@ -229,10 +232,11 @@ def _copy(ctx: Context, row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
             raise AsanaError("Asana did not say how large the file is.")
         if limit and size > limit:
             return SKIPPED, _too_large(name, size, limit)
-        body = MultipartFile(name, response.headers.get("Content-Type", ""),
-                             response.iter_content(CHUNK), size,
+        digest = hashlib.sha256()
+        chunks = (digest.update(c) or c for c in response.iter_content(CHUNK))
+        body = MultipartFile(name, response.headers.get("Content-Type", ""), chunks, size,
                              on_progress=lease.renew_maybe,
-                             on_complete=lambda: lease.sent(jira.timeout))
+                             on_complete=lambda: lease.sent(jira.timeout, digest.hexdigest()))
         try:
             created = jira.upload_attachment(link.issue_id, body)
         except JiraError as exc:
@@ -245,17 +249,23 @@ def _copy(ctx: Context, row: AttachmentCopy, lease: _Lease) -> tuple[str, dict]:
 
 
 def _already_uploaded(jira, row: AttachmentCopy, name: str, size: int | None) -> str | None:
-    """Jira's id of a file an earlier attempt uploaded (same name and size), if any,
-    that no other copy of this link has claimed."""
-    claimed = {r.jira_attachment_id for r in AttachmentCopy
-               .select(AttachmentCopy.jira_attachment_id)
-               .where((AttachmentCopy.link == row.link_id) & (AttachmentCopy.id != row.id)
-                      & AttachmentCopy.jira_attachment_id.is_null(False))}
+    """Jira's id of the file this row's earlier attempt uploaded, if it is on the issue:
+    same name and size, claimed by no other copy of the link, and, when the link has a
+    twin (another file of that name and size), holding the very bytes this row sent."""
+    others = list(AttachmentCopy.select(AttachmentCopy.jira_attachment_id,
+                                        AttachmentCopy.name, AttachmentCopy.size)
+                  .where((AttachmentCopy.link == row.link_id) & (AttachmentCopy.id != row.id)))
+    claimed = {r.jira_attachment_id for r in others if r.jira_attachment_id}
+    twins = any(r.name == row.name and r.size == row.size for r in others)
     for att in jira.issue_attachments(row.link.issue_id):
         if att.get("filename") != name or str(att.get("id")) in claimed:
             continue
-        if size is None or _int(att.get("size")) == size:
-            return str(att["id"])
+        if size is not None and _int(att.get("size")) != size:
+            continue
+        if twins and (row.sent_sha256 is None or jira.attachment_sha256(att)
+                      != row.sent_sha256):
+            continue  # a twin's upload, or one this row cannot tell from it
+        return str(att["id"])
     return None
 
 
@@ -355,14 +365,15 @@ class _Lease:
         if time.monotonic() - self.renewed >= RENEW_EVERY:
             self.renew()
 
-    def sent(self, answer_wait: float) -> None:
+    def sent(self, answer_wait: float, sha256: str) -> None:
         """The whole file is out: Jira may store it from now on, even if this worker dies.
         No bytes flow to renew the lease while Jira answers, so it covers that wait."""
         now = utcnow()
-        self._update(sent_at=now, lease_until=now + dt.timedelta(seconds=answer_wait) + LEASE)
+        self._update(sent_at=now, sent_sha256=sha256,
+                     lease_until=now + dt.timedelta(seconds=answer_wait) + LEASE)
 
     def answered(self) -> None:
-        self._update(sent_at=None)
+        self._update(sent_at=None, sent_sha256=None)
 
     def _update(self, **values) -> None:
         kept = (AttachmentCopy.update(**values)

@@ -242,6 +242,83 @@ def test_two_files_with_the_same_name_and_size_are_both_copied(bridge, jira10, a
     assert sum(1 for a in _jira_files(jira10, link.issue_key) if a["filename"] == "same.txt") == 2
 
 
+def _twins(bridge, jira, asana):
+    """Two different Asana files with one name and one size on the task, planned."""
+    jira_state(jira).configure(upload_limit=64 * MB)
+    sim = asana.app.sim
+    for byte in (b"a", b"b"):
+        sim.add_upload(parent=TASK_RICH, name="twin.txt", content=byte * 10,
+                       content_type="text/plain")
+    link, files = _linked_issue(bridge, jira)
+    with bridge.app.app_context():
+        rows = [r for r in attachments.plan(link, files) if r.name == "twin.txt"]
+    return link, rows
+
+
+def _dies_after_jira_stored(bridge, monkeypatch, copy_id):
+    """An attempt whose worker dies once Jira stored the file, before the row says so."""
+    def die(*args, **kwargs):
+        raise SystemExit("killed after Jira stored the file, before the row said so")
+
+    with bridge.app.app_context(), monkeypatch.context() as patch:
+        patch.setattr(attachments, "_finish", die)
+        with pytest.raises(SystemExit):
+            attachments.attempt(worker_context(), copy_id, "gone-host:1:dead")
+
+
+def _recover(copy_id):
+    """The sweep takes a dead worker's copy back; time passes beyond any wait."""
+    attachments.sweep()
+    AttachmentCopy.update(sent_at=utcnow() - dt.timedelta(hours=1)).where(
+        (AttachmentCopy.id == copy_id) & AttachmentCopy.sent_at.is_null(False)).execute()
+    attachments.attempt(worker_context(), copy_id, "w2")
+
+
+def _contents(jira, link, rows) -> dict:
+    """What Jira holds, per Asana file: {asana gid: bytes of its Jira attachment}."""
+    stored = {a["id"]: a for a in _jira_files(jira, link.issue_key)}
+    found = {}
+    for r in rows:
+        row = AttachmentCopy.get_by_id(r.id)
+        assert row.state == "done", (row.state, row.error)
+        with open(stored[row.jira_attachment_id]["path"], "rb") as fh:
+            found[row.asana_gid] = fh.read()
+    return found
+
+
+def test_twins_never_share_one_jira_file_when_one_retries(bridge, jira10, asana,
+                                                          monkeypatch):
+    """File A's first attempt failed before sending anything; file B, same name and
+    size, reached Jira and its worker died before recording it. A's retry must upload A,
+    not take B's upload for its own (A's bytes would never reach Jira)."""
+    link, (a, b) = _twins(bridge, jira10, asana)
+    with bridge.app.app_context():
+        AttachmentCopy.update(attempts=1).where(AttachmentCopy.id == a.id).execute()
+    _dies_after_jira_stored(bridge, monkeypatch, b.id)
+    with bridge.app.app_context():
+        attachments.attempt(worker_context(), a.id, "w1")
+        _recover(b.id)
+        contents = _contents(jira10, link, [a, b])
+    assert contents == {a.asana_gid: b"a" * 10, b.asana_gid: b"b" * 10}
+    assert len([f for f in _jira_files(jira10, link.issue_key)
+                if f["filename"] == "twin.txt"]) == 2
+
+
+def test_twins_that_both_died_after_jira_stored_each_find_their_own(bridge, jira10, asana,
+                                                                    monkeypatch):
+    """Both reached Jira unanswered (B first): each retry takes the upload of its own
+    bytes, never its twin's, and nothing is sent again."""
+    link, (a, b) = _twins(bridge, jira10, asana)
+    _dies_after_jira_stored(bridge, monkeypatch, b.id)
+    _dies_after_jira_stored(bridge, monkeypatch, a.id)
+    with bridge.app.app_context():
+        _recover(a.id)
+        _recover(b.id)
+        contents = _contents(jira10, link, [a, b])
+    assert contents == {a.asana_gid: b"a" * 10, b.asana_gid: b"b" * 10}
+    assert len(_jira_files(jira10, link.issue_key)) == 2
+
+
 def test_jira_failures_are_retried_with_backoff_and_429_retry_after(bridge, jira10):
     jira_state(jira10).configure(upload_limit=64 * MB)
     link, files = _linked_issue(bridge, jira10)
