@@ -118,3 +118,43 @@ def test_an_answer_that_is_not_json_is_not_understood(jira):
 def test_a_refused_connection_is_unavailable(jira):
     jira.get(MYSELF, body=requests.ConnectionError("refused " + SECRET_BODY))
     _fails(JiraUnavailable)
+
+
+# Transport failures that are not "Jira is down": a misconfigured address or network path
+# (an admin's fix), or an answer that broke on the way (Jira answered). Neither counts
+# as an outage (services.jira_outages), and each says which it is.
+NOT_AN_OUTAGE = [
+    (requests.exceptions.InvalidURL("bad " + SECRET_BODY), JiraMisconfigured, "bad_url"),
+    (requests.exceptions.MissingSchema("no scheme"), JiraMisconfigured, "bad_url"),
+    (requests.exceptions.InvalidSchema("ftp"), JiraMisconfigured, "bad_url"),
+    (requests.exceptions.InvalidProxyURL("proxy"), JiraMisconfigured, "proxy"),
+    (requests.exceptions.ProxyError("proxy said 407"), JiraMisconfigured, "proxy"),
+    (requests.exceptions.TooManyRedirects("30 redirects"), JiraMisconfigured, "redirect"),
+    (requests.exceptions.ContentDecodingError("bad gzip"), JiraBadAnswer, None),
+    (requests.exceptions.ChunkedEncodingError("broken chunk"), JiraBadAnswer, None),
+]
+
+
+@pytest.mark.parametrize(("raised", "exc_type", "problem"), NOT_AN_OUTAGE,
+                         ids=[type(case[0]).__name__ for case in NOT_AN_OUTAGE])
+def test_a_transport_failure_that_is_not_an_outage_says_what_it_is(jira, raised, exc_type,
+                                                                    problem):
+    from bridge.services.jira_outages import counts
+
+    jira.get(MYSELF, body=raised)
+    error = _fails(exc_type)
+    assert not isinstance(error, JiraUnavailable) and not counts(error)
+    assert getattr(error, "problem", None) == problem
+    assert error.public_message != exc_type.public_message  # a sentence of its own
+    assert "Jira" in error.public_message and error.public_message.endswith(".")
+
+
+@pytest.mark.parametrize("raised", [requests.ConnectionError("refused"),
+                                    requests.exceptions.ConnectTimeout("no SYN-ACK"),
+                                    requests.exceptions.ReadTimeout("slow")],
+                         ids=lambda v: type(v).__name__)
+def test_refused_connections_and_timeouts_still_mean_jira_is_unavailable(jira, raised):
+    from bridge.services.jira_outages import counts
+
+    jira.get(MYSELF, body=raised)
+    assert counts(_fails(JiraUnavailable))

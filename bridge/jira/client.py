@@ -60,7 +60,10 @@ def fresh_session() -> outbound.GuardedSession:
 
 
 def error_for(exc: requests.RequestException, unreachable: str | None = None) -> JiraError:
-    """The Jira error, with its sentence, for a transport failure (one place)."""
+    """The Jira error, with its sentence, for a transport failure (one place): an
+    address, redirect or proxy an admin must fix (``JiraMisconfigured``), an answer that
+    broke on the way (``JiraBadAnswer``), or Jira unreachable or too slow
+    (``JiraUnavailable``, ``JiraTimedOut``: the only ones ``jira_outages`` counts)."""
     if isinstance(exc, outbound.ForbiddenAddress):
         return JiraMisconfigured(
             "Jira's host name now points to an address the bridge never calls "
@@ -74,8 +77,30 @@ def error_for(exc: requests.RequestException, unreachable: str | None = None) ->
     if isinstance(exc, outbound.ResponseTooLarge):
         return JiraAnswerTooLarge(f"Jira's answer was larger than the bridge accepts "
                                   f"({exc.limit // (1024 * 1024)} MB).")
+    if isinstance(exc, (requests.exceptions.ProxyError, requests.exceptions.InvalidProxyURL)):
+        return JiraMisconfigured(
+            "A proxy between the bridge and Jira refused or broke the call. The bridge "
+            "calls Jira directly and reads no proxy settings: check the network path to "
+            "Jira (a transparent proxy or firewall).", problem="proxy", advice="")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return JiraMisconfigured(
+            "The Jira base URL registered in the bridge is not an http(s) address the "
+            "bridge can call. Register the instance again with Jira's own Base URL "
+            "(asana-jira-bridge jira list shows it).", problem="bad_url", advice="")
+    if isinstance(exc, requests.TooManyRedirects):
+        return JiraMisconfigured(
+            "Jira redirected the bridge again and again; its base URL is probably "
+            "registered wrongly (http instead of https, or a missing context path).",
+            problem="redirect", advice="")
+    if isinstance(exc, (requests.exceptions.ContentDecodingError,
+                        requests.exceptions.ChunkedEncodingError)):
+        return JiraBadAnswer(
+            "Jira's answer broke off or could not be decoded (a proxy in front of Jira "
+            "may be cutting or re-encoding it).")
     if isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout):
         return JiraTimedOut()  # connected, then too slow (a connect timeout: unreachable)
+    # Refused, reset or unresolvable connections and connect timeouts: Jira is unreachable.
     return JiraUnavailable(unreachable)
 
 

@@ -8,7 +8,9 @@ refused (issue 16 §4). What counts:
   a timeout, a 5xx answer (``jira.errors``);
 - never counted: 401 and every OAuth problem (a refused signature included: it concerns
   one signed request, or an admin's setting, and waiting does not mend it), 403, 404, 400,
-  429 (Jira Data Center limits each user separately), answers the bridge cannot read.
+  429 (Jira Data Center limits each user separately), answers the bridge cannot read or
+  that broke on the way, and an address, redirect or proxy an admin must fix
+  (``jira.client.error_for``: waiting mends none of them).
 
 Down: ``THRESHOLD`` counted failures within ``WINDOW`` seconds, with no successful call
 since, and from more than one source: a refused connection or a timeout from at least two
