@@ -87,7 +87,7 @@ def create_app(config: Mapping[str, str] | None = None) -> Flask:
 
     # What the app remembers between requests (keyed by its database's row ids): one
     # object for its routes, its WSGI short path and its queue handlers, made with it.
-    cache = app.extensions["bridge.cache"] = ProcessCache()
+    cache = app.extensions["bridge.cache"] = ProcessCache.for_database(settings.database_url)
     app.extensions["bridge.queue"] = tasks.configure(settings, cache)
     errors.init_app(app)
     bodies.init_app(app)

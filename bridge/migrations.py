@@ -175,6 +175,34 @@ def _field_options(db: pw.Database) -> None:
     db.create_tables([FieldOption])
 
 
+def _snapshot_notices(db: pw.Database) -> None:
+    """PostgreSQL: every insert, generation change and delete of an issue snapshot
+    notifies ``bridge_snapshots`` with ``instance generation key`` at commit, whichever
+    code made it (services.widget's cached views listen, bridge.db_listen). SQLite has no
+    NOTIFY: nothing to do."""
+    if not isinstance(db, pw.PostgresqlDatabase):
+        return
+    from .models import IssueSnapshot
+
+    table = IssueSnapshot._meta.table_name
+    db.execute_sql("""
+        CREATE OR REPLACE FUNCTION bridge_snapshot_notice() RETURNS trigger AS $$
+        DECLARE
+            row_ RECORD;
+        BEGIN
+            IF TG_OP = 'DELETE' THEN row_ := OLD; ELSE row_ := NEW; END IF;
+            PERFORM pg_notify('bridge_snapshots', row_.instance_id || ' '
+                              || row_.generation || ' ' || row_.issue_key);
+            RETURN NULL;
+        END
+        $$ LANGUAGE plpgsql""")
+    db.execute_sql(f'DROP TRIGGER IF EXISTS bridge_snapshot_notice ON "{table}"')
+    db.execute_sql(f"""
+        CREATE TRIGGER bridge_snapshot_notice
+        AFTER INSERT OR DELETE OR UPDATE OF generation ON "{table}"
+        FOR EACH ROW EXECUTE FUNCTION bridge_snapshot_notice()""")
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -191,6 +219,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (13, "attachment copies: when the whole file went to Jira", _copy_sent_at),
     (14, "claims on new enum options of synced fields", _field_options),
     (15, "attachment copies: the hash of the bytes sent to Jira", _copy_sent_sha256),
+    (16, "PostgreSQL: snapshot changes notified to listening nodes", _snapshot_notices),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -110,6 +110,7 @@ def make_app(settings):
 
     yield make
     for app in made:
+        app.extensions["bridge.cache"].close()
         storage = getattr(app.extensions.get("bridge.queue"), "storage", None)
         queue_db = getattr(storage, "database", None)
         if queue_db is not None:

@@ -17,8 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..db_listen import Listener
 from .jira_outages import Outages
-from .widget_memory import Instances, Memory
+from .widget_memory import Changes, Instances, Memory
+
+# The trigger of ``migrations._snapshot_notices`` notifies it of every snapshot change.
+SNAPSHOT_CHANNEL = "bridge_snapshots"
 
 
 class TTLCache:
@@ -49,10 +53,28 @@ class ProcessCache:
     """``widgets``: rendered widget bodies; ``instances``: which instance and issue a
     resource URL names (both ``services.widget_memory``); ``forms``: create metadata and
     task content for the create form and rules (``services.create_issue``); ``outages``:
-    which Jira instances this process leaves alone for a while (``services.jira_outages``).
+    which Jira instances this process leaves alone for a while (``services.jira_outages``);
+    on PostgreSQL, ``listener`` (``bridge.db_listen``) feeds ``changes``: which snapshots
+    changed, so a cached widget need not ask the database (``services.widget``).
     """
 
     widgets: Memory = field(default_factory=Memory)
     instances: Instances = field(default_factory=Instances)
     forms: TTLCache = field(default_factory=TTLCache)
     outages: Outages = field(default_factory=Outages)
+    changes: Changes = field(default_factory=Changes)
+    listener: Listener | None = None
+
+    @classmethod
+    def for_database(cls, url: str) -> ProcessCache:
+        """The cache of an app on ``url``; on PostgreSQL with a listener (not yet started:
+        it starts in the process that serves widgets)."""
+        cache = cls()
+        if url.startswith(("postgres://", "postgresql://")):
+            cache.listener = Listener(url, SNAPSHOT_CHANNEL, cache.changes.heard)
+        return cache
+
+    def close(self) -> None:
+        """The app is done: stop listening."""
+        if self.listener is not None:
+            self.listener.stop()

@@ -16,12 +16,24 @@ with the viewer's token only: another task's link must not lend its reader to it
 How fresh (§3 "Cached per issue"): one ``IssueSnapshot`` row per (instance, issue key)
 holds the compact data and a ``generation`` that every write and every invalidation
 bumps. Each app keeps the rendered JSON of the snapshots it served, tagged with that
-generation, in its ``ProcessCache`` (``ctx.cache``); serving from memory costs one indexed
-read of the generation, so a webhook received by any node (which bumps it in the shared
-database) changes what every node serves next. Without webhooks a snapshot is served for
-at most ``BRIDGE_WIDGET_MAX_AGE`` seconds. A refresh writes only if the generation is
-still the one it read, so a webhook that arrives while Jira is being read is never
-overwritten by older data.
+generation, in its ``ProcessCache`` (``ctx.cache``), and serves it only while the shared
+database still holds that generation, so a change made by any node (a webhook's
+invalidation, a refresh, a copy's progress) shows on every node:
+
+- on SQLite, the next view after the change commits shows it: a view from memory costs
+  one indexed read of the generation;
+- on PostgreSQL, a view from memory makes no SQL at all, and a change shows within
+  milliseconds of its commit (the time its notification takes to arrive): a trigger
+  notifies every change of a snapshot's generation (``migrations._snapshot_notices``),
+  each serving process listens (``bridge.db_listen``), and an entry is trusted only if
+  a read of the generation made while the listener's current session was up found it
+  current and no change of it was notified since (``cached_json``). While that session is down, or
+  until a new entry has been read once, views read the generation as on SQLite; a dead
+  session is noticed within a few seconds (its pings go unanswered).
+
+Without webhooks a snapshot is served for at most ``BRIDGE_WIDGET_MAX_AGE`` seconds. A
+refresh writes only if the generation is still the one it read, so a webhook that
+arrives while Jira is being read is never overwritten by older data.
 
 While Jira gives no answer the last snapshot is shown, on the tasks it is linked to only,
 with a footer that says so; when Jira counts as down (``jira_outages`` says which failures
@@ -217,19 +229,38 @@ def cached_json(cache: ProcessCache, workspace: str, task: str, resource_url: st
     """The widget ``cache`` holds, if it is still current; else ``None``.
 
     Current means: read from Jira less than ``max_age`` seconds ago, for a task this
-    process has seen linked to the issue, and with the generation the shared database
-    still has (one indexed read: the only database work of a cached view).
+    process has seen linked to the issue, and at the generation the shared database
+    holds. How that last point is known (module docstring, "How fresh"): on PostgreSQL,
+    without any SQL once a read under the listener's current session found the entry
+    current and no change of the snapshot was notified since; otherwise (SQLite, the
+    listener down or reconnecting, an entry not yet confirmed, a change notified) with
+    one indexed read of the generation.
     """
     found = cache.instances.find(workspace, resource_url, reload=None)
     if found is None:
         return None
     instance_id, _, key = found
     cached = cache.widgets.entries.get((instance_id, key))
-    if (cached is not None and (task, instance_id, key) in cache.widgets.linked
-            and time.time() - cached.fetched_at < max_age
-            and _current_generation(instance_id, key) == cached.generation):
+    if (cached is None or (task, instance_id, key) not in cache.widgets.linked
+            or time.time() - cached.fetched_at >= max_age):
+        return None
+    listener = cache.listener
+    if listener is None:  # SQLite: nothing tells this process about changes
+        return cached.body if _current_generation(instance_id, key) == cached.generation \
+            else None
+    epoch = listener.current()
+    validated = cached.validated
+    if (epoch is not None and validated is not None and validated[0] is epoch
+            and not cache.changes.since((instance_id, key), validated[1])):
         return cached.body
-    return None
+    # Taken before the read: a change committed after the read began is notified to this
+    # very session after this mark (NOTIFY is delivered at commit), so ``since`` sees it.
+    mark = cache.changes.mark()
+    if _current_generation(instance_id, key) != cached.generation:
+        return None
+    if epoch is not None:
+        cached.validated = (epoch, mark)
+    return cached.body
 
 
 def _serve_slowly(ctx: Context, instance_id: int, name: str, key: str,

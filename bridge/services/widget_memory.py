@@ -67,11 +67,55 @@ class Instances:
 
 @dataclass
 class Entry:
-    """A rendered widget body at one snapshot ``generation``."""
+    """A rendered widget body at one snapshot ``generation``. ``validated``: the listener
+    session (epoch) and ``Changes.mark`` under which a database read last found that
+    generation current (``services.widget.cached_json``), or ``None``."""
 
     generation: int
     body: bytes
     fetched_at: float  # time.time() of the Jira read
+    validated: tuple[object, int] | None = None
+
+
+class Changes:
+    """Which snapshots PostgreSQL said changed, in the order it said so
+    (``bridge.db_listen``; the trigger of ``migrations._snapshot_notices`` notifies
+    ``instance generation key`` on every insert, generation bump and delete of a
+    snapshot row).
+
+    Each notice gets the next number of a counter; ``mark()`` is the counter now, and
+    ``since(key, mark)`` whether a notice for ``key`` arrived after that mark. A notice's
+    generation is not compared with anything: a deleted and re-created snapshot starts
+    again at generation 1, so only "something changed after this moment" is safe to
+    act on. At most ``MEMORY_ENTRIES`` keys are remembered; when the map is emptied, every
+    key counts as changed at that moment (``_floor``), so nothing is forgotten unsafely.
+    """
+
+    def __init__(self):
+        self._count = 0
+        self._floor = 0
+        self._last: dict[tuple[int, str], int] = {}
+        self._lock = threading.Lock()
+
+    def heard(self, payload: str) -> None:
+        try:
+            instance, _generation, key = payload.split(" ", 2)
+            found = (int(instance), key)
+        except ValueError:  # not ours: everything may have changed
+            found = None
+        with self._lock:
+            self._count += 1
+            if found is None or len(self._last) >= MEMORY_ENTRIES:
+                self._floor = self._count  # first: a reader never sees neither
+                self._last.clear()
+            if found is not None:
+                self._last[found] = self._count
+
+    def mark(self) -> int:
+        return self._count
+
+    def since(self, key: tuple[int, str], mark: int) -> bool:
+        return self._last.get(key, self._floor) > mark
 
 
 @dataclass

@@ -10,8 +10,9 @@ itself needs. This WSGI layer does exactly the checks a cached answer needs:
    (§4.1, §4.2: the same checks as the signed blueprint);
 2. ``services.widget.cached_json``: in the app's memory (its ``ProcessCache``, the one
    its routes fill), fresh, for a task seen linked, and at the generation the shared
-   database holds (one indexed read, so a webhook received by any node is honoured by
-   the next view on every node).
+   database holds, so a change made on any node shows on every node: on SQLite one
+   indexed read per view (the next view shows it); on PostgreSQL no SQL, the change
+   notified within milliseconds of its commit (``services.widget``, "How fresh").
 
 Anything else (no or bad signature, expired, not cached, stale, any error) goes on to the
 Flask app, which answers it fully: errors, Jira reads, reconnect notices. A call verified
@@ -79,10 +80,10 @@ class CachedWidget:
             body = None
         if body is None and not database.is_closed():
             database.close()  # the full path starts from a connection of the pool
-        # After an answer from memory the thread keeps its connection for the next one:
-        # taking one from the pool costs a round trip on PostgreSQL (peewee checks it
-        # with SELECT 1), as much as the check itself. peewee runs in autocommit, so no
-        # transaction stays open; the next full request's teardown returns it.
+        # After an answer from memory the thread keeps its connection, if the check took
+        # one, for the next one: taking one from the pool can cost a round trip (peewee
+        # checks it with SELECT 1). peewee runs in autocommit, so no transaction stays
+        # open; the next full request's teardown returns it.
         return body
 
 
