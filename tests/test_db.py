@@ -74,7 +74,8 @@ def test_readyz_ok_when_migrated(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok",
-                                   "schema_version": migrations.LATEST}
+                                   "schema_version": migrations.LATEST,
+                                   "heartbeat_age": 0.0}  # written by this probe
 
 
 def test_readyz_503_when_schema_missing(settings):

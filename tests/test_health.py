@@ -12,6 +12,7 @@ run as root, whom ``chmod`` does not stop, so that process runs without the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,6 +36,12 @@ WITHOUT_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner
 def postgres_read_only(app, database_url):
     if database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL only: SQLite is made read-only with chmod below")
+    with _read_only(app, database_url):
+        yield
+
+
+@contextlib.contextmanager
+def _read_only(app, database_url):
     from bridge.db import open_database
 
     db = app.extensions["bridge.db"]
@@ -98,6 +105,20 @@ def _run_bound(code: str, *args: str):
     return [*WITHOUT_DAC, sys.executable, "-c", code, *args], env
 
 
+def _until(base: str, status: int):
+    """Probe ``/readyz`` until it answers ``status``: a change is noticed within the
+    heartbeat's period (``readiness.BEAT_EVERY``), a second more for the probes."""
+    from bridge.services import readiness
+
+    deadline = time.monotonic() + readiness.BEAT_EVERY + 1.0
+    while True:
+        answer = requests.get(base + "/readyz", timeout=10)
+        if answer.status_code == status or time.monotonic() > deadline:
+            assert answer.status_code == status, answer.text
+            return answer
+        time.sleep(0.2)
+
+
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
 def test_readyz_is_503_when_the_sqlite_files_are_made_read_only(make_app, tmp_path):
     folder = tmp_path / "data"
@@ -133,15 +154,14 @@ def test_readyz_is_503_when_the_sqlite_files_are_made_read_only(make_app, tmp_pa
         write = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
         assert write.returncode != 0 and "readonly database" in write.stderr  # writes fail
 
-        answer = requests.get(base + "/readyz", timeout=10)
-        assert answer.status_code == 503, answer.text
+        answer = _until(base, 503)  # within readiness.BEAT_EVERY
         assert answer.json()["database"] == "read_only"
         assert requests.get(base + "/healthz", timeout=10).status_code == 200
 
         folder.chmod(0o755)
         for path in files:
             path.chmod(0o644)
-        assert requests.get(base + "/readyz", timeout=10).status_code == 200
+        _until(base, 200)
     finally:
         folder.chmod(0o755)
         for path in files:
@@ -150,9 +170,11 @@ def test_readyz_is_503_when_the_sqlite_files_are_made_read_only(make_app, tmp_pa
         server.wait(10)
 
 
-def test_readyz_commits_its_heartbeat_and_writes_nothing_else(app, database_url):
+def test_readyz_commits_its_heartbeat_and_writes_nothing_else(app, database_url,
+                                                              monkeypatch):
     from bridge.db import open_unpooled
     from bridge.models import NodeBeat, SchemaVersion
+    from bridge.services import readiness
 
     with app.app_context():
         before = [(r.version, r.applied_at) for r in SchemaVersion.select()]
@@ -161,6 +183,7 @@ def test_readyz_commits_its_heartbeat_and_writes_nothing_else(app, database_url)
     with other.bind_ctx([NodeBeat]):
         first = [(b.node, b.beat_at) for b in NodeBeat.select()]
     assert len(first) == 1
+    monkeypatch.setattr(readiness, "BEAT_EVERY", 0.0)  # the next probe writes again
     assert app.test_client().get("/readyz").status_code == 200
     with other.bind_ctx([NodeBeat]):
         second = [(b.node, b.beat_at) for b in NodeBeat.select()]
@@ -202,3 +225,75 @@ def test_a_check_that_crashes_counts_as_failed_without_details(app):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert "secret-ish" not in response.get_data(as_text=True)
+
+
+def _count_writes(monkeypatch) -> list:
+    from bridge.services import readiness
+
+    real, writes = readiness.write_heartbeat, []
+
+    def counted(url):
+        writes.append(time.monotonic())
+        time.sleep(0.05)  # a write takes a moment: probes arriving meanwhile share it
+        return real(url)
+
+    monkeypatch.setattr(readiness, "write_heartbeat", counted)
+    return writes
+
+
+def test_probes_from_many_places_make_one_heartbeat_write_per_period(app, monkeypatch):
+    """A load balancer probing every second from many places: twenty probes at once,
+    then twenty more in a row, write the heartbeat once; each answer says how old the
+    result it carries is."""
+    import threading
+
+    writes = _count_writes(monkeypatch)
+    barrier = threading.Barrier(20)
+    answers = []
+
+    def probe():
+        client = app.test_client()
+        barrier.wait()
+        answers.append(client.get("/readyz"))
+
+    threads = [threading.Thread(target=probe) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    answers += [app.test_client().get("/readyz") for _ in range(20)]
+    assert [a.status_code for a in answers] == [200] * 40
+    assert len(writes) == 1
+    ages = [a.json["heartbeat_age"] for a in answers]
+    assert all(isinstance(age, float) and 0 <= age < 5 for age in ages), ages
+
+
+def test_the_next_period_writes_again(app, monkeypatch):
+    from bridge.services import readiness
+
+    monkeypatch.setattr(readiness, "BEAT_EVERY", 0.3)
+    writes = _count_writes(monkeypatch)
+    assert app.test_client().get("/readyz").status_code == 200
+    assert app.test_client().get("/readyz").status_code == 200
+    time.sleep(0.4)
+    assert app.test_client().get("/readyz").json["heartbeat_age"] < 0.3
+    assert len(writes) == 2
+
+
+def test_postgresql_turned_read_only_is_noticed_within_the_period(app, database_url,
+                                                                  monkeypatch):
+    """A probe just before the database turns read-only carries its fresh result for at
+    most ``BEAT_EVERY`` seconds; the next period's write finds out."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only (SQLite: the chmod test above, through a server)")
+    from bridge.services import readiness
+
+    monkeypatch.setattr(readiness, "BEAT_EVERY", 0.5)
+    assert app.test_client().get("/readyz").status_code == 200
+    started = time.monotonic()
+    with _read_only(app, database_url):
+        while app.test_client().get("/readyz").status_code == 200:
+            assert time.monotonic() - started < 0.5 + 1.0
+            time.sleep(0.05)
+        answer = app.test_client().get("/readyz")
+        assert answer.status_code == 503 and answer.json["database"] == "read_only"

@@ -36,8 +36,13 @@ def add_check(app: Flask, name: str, check: readiness.Check) -> None:
 @bp.get("/readyz")
 def readyz():
     settings = current_app.config["BRIDGE"]
+    heartbeat = current_app.extensions.get("bridge.heartbeat")
+    if heartbeat is None:  # one per app: its writes are coalesced (services.readiness)
+        heartbeat = current_app.extensions.setdefault("bridge.heartbeat",
+                                                      readiness.Heartbeat())
     status, body = readiness.check(settings.database_url,
-                                   current_app.extensions.get("bridge.health_checks", {}))
+                                   current_app.extensions.get("bridge.health_checks", {}),
+                                   heartbeat)
     if status != 200:
         log.warning("readiness.failed database=%s checks=%s", body.get("database"),
                     ",".join(sorted(body.get("failed", {}))) or "-")
