@@ -203,6 +203,34 @@ def _snapshot_notices(db: pw.Database) -> None:
         FOR EACH ROW EXECUTE FUNCTION bridge_snapshot_notice()""")
 
 
+def _turns_and_webhooks(db: pw.Database) -> None:
+    """Turns of periodic jobs across nodes (services.turns) and what the bridge knows of
+    each instance's webhook (services.webhooks): the registered filter, read until now
+    from the audit log, is carried over from the latest registration."""
+    from .models import AuditEvent, JiraInstance, JiraWebhook, PeriodicTurn
+
+    db.create_tables([PeriodicTurn, JiraWebhook])
+    events = (AuditEvent.select()
+              .where(AuditEvent.action.in_(["jira.webhook_registered",
+                                            "jira.webhook_token_rotated"])
+                     & (AuditEvent.outcome == "ok"))
+              .order_by(AuditEvent.at, AuditEvent.id))
+    latest = {}
+    for event in events:
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        for instance in JiraInstance.select().where(JiraInstance.base_url == event.target):
+            if detail.get("instance", instance.id) != instance.id:
+                continue
+            if event.action == "jira.webhook_token_rotated":
+                latest.pop(instance.id, None)  # what was registered posts to a dead URL
+            else:
+                latest[instance.id] = (event, detail)
+    for instance_id, (event, detail) in latest.items():
+        JiraWebhook.create(instance=instance_id, jql=str(detail.get("jql") or ""),
+                           via=str(detail.get("via") or "password"),
+                           registered_at=event.at)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -220,6 +248,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (14, "claims on new enum options of synced fields", _field_options),
     (15, "attachment copies: the hash of the bytes sent to Jira", _copy_sent_sha256),
     (16, "PostgreSQL: snapshot changes notified to listening nodes", _snapshot_notices),
+    (17, "turns of periodic jobs; what the bridge knows of each webhook", _turns_and_webhooks),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -418,6 +418,40 @@ class TaskProjects(BaseModel):
     read_at = pw.DateTimeField(default=utcnow)
 
 
+class PeriodicTurn(BaseModel):
+    """Whose turn it is to run a periodic job, shared by every worker of every node
+    (``services.turns``): a worker runs the job only after claiming the row with a
+    conditional UPDATE (or the INSERT under the unique ``name``), so of N nodes whose
+    schedulers fire at once one runs it. ``held_until`` expires, so a dead worker's turn
+    is taken over; ``due_at`` is when the next run may start."""
+
+    name = pw.CharField(unique=True, max_length=128)
+    holder = pw.CharField(null=True, max_length=128)
+    held_until = pw.DateTimeField(null=True)
+    due_at = pw.DateTimeField(default=utcnow)
+    ran_at = pw.DateTimeField(null=True)
+
+
+class JiraWebhook(BaseModel):
+    """What the bridge knows of the webhook it registered in an instance's Jira
+    (``services.webhooks``, ``services.webhook_filter``): Jira's ``self`` URL of it, the
+    JQL filter Jira holds, the authorization it was registered with (``registered_by``:
+    the admin whose kept OAuth 1.0a authorization may update it; ``None`` when it was a
+    password or a one-time consent, neither kept), whether the filter is behind the linked
+    projects and why it could not follow, and when Jira last delivered to the bridge."""
+
+    instance = pw.ForeignKeyField(JiraInstance, unique=True, on_delete="CASCADE")
+    self_url = pw.CharField(null=True, max_length=1024)
+    jql = pw.TextField(null=True)
+    via = pw.CharField(default="", max_length=16)  # password, consent, oauth1
+    registered_by = pw.ForeignKeyField(AsanaUser, null=True, on_delete="SET NULL")
+    registered_at = pw.DateTimeField(null=True)
+    behind_since = pw.DateTimeField(null=True)  # a linked project the filter leaves out
+    updating_until = pw.DateTimeField(null=True)  # one worker updates the filter at a time
+    problem = pw.TextField(null=True)  # why the filter could not follow (the admin's page)
+    delivered_at = pw.DateTimeField(null=True)  # the last delivery (to the minute)
+
+
 class AuditEvent(BaseModel):
     """Who did what, when, and how it ended. Never issue content, never secrets."""
 
@@ -454,6 +488,8 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     TaskFields,
     TaskProjects,
     FieldOption,
+    PeriodicTurn,
+    JiraWebhook,
 )
 
 

@@ -31,6 +31,7 @@ from .services import (
     remote_links,
     sync,
     sync_refresh,
+    webhook_filter,
     widget,
     workers,
 )
@@ -46,12 +47,14 @@ TASKS: dict[str, Callable[..., Any]] = {
     sync.WRITE_TASK: sync.write,                 # Jira's state into a task's Asana fields
     sync.APPLY_TASK: sync.apply_latest,          # the same, once Asana takes requests again
     sync_refresh.BACKFILL_TASK: sync_refresh.backfill,  # a project's fields, first values
+    webhook_filter.TASK: webhook_filter.follow,  # the webhook's filter, a new project in it
 }
 
 SWEEPS: dict[str, Callable[[], Any]] = {
     "attachments.sweep": attachments.sweep,
     "remote_links.sweep": remote_links.sweep,
     "sync.sweep": sync.sweep,
+    "webhook_filter.sweep": webhook_filter.sweep,
 }
 
 PURGES: dict[str, Callable[[], Any]] = {
@@ -78,7 +81,9 @@ def purge(_ctx: Context) -> dict:
 
 
 PERIODIC = {"maintenance.purge": (purge, crontab(minute="*/15")),
-            # synced fields follow Jira where no webhook says what changed
+            # synced fields follow Jira where no webhook says what changed: fired every
+            # five minutes in every worker, run once per instance and period across all
+            # (services.sync_refresh: hourly where the webhook is delivering)
             "sync.refresh": (sync_refresh.refresh_all, crontab(minute="*/5"))}
 
 

@@ -248,3 +248,33 @@ def test_sqlite_read_then_write_transaction_waits_for_a_concurrent_writer(app, d
     assert errors == []
     with app.app_context():
         assert AsanaWorkspace.get_by_id(ws.id).name == "second"  # it waited for the first
+
+
+def test_webhooks_registered_before_migration_17_keep_their_filter(settings):
+    """The filter an older release registered (then only in the audit log) is what the
+    bridge knows Jira holds; a registration whose token was rotated since is not kept."""
+    from bridge.models import JiraWebhook, audit
+
+    app = create_app(settings)
+    db = app.extensions["bridge.db"]
+    with app.app_context():
+        every = migrations.MIGRATIONS
+        migrations.MIGRATIONS = every[:16]
+        try:
+            migrations.migrate(db)
+        finally:
+            migrations.MIGRATIONS = every
+        ws = AsanaWorkspace.create(gid="1")
+        kept, rotated = (JiraInstance.create(workspace=ws, base_url=url, auth_mode="oauth2")
+                         for url in ("https://a.example.com", "https://b.example.com"))
+        for instance in (kept, rotated):
+            audit("jira.webhook_registered", target=instance.base_url, instance=instance.id,
+                  jira_admin="admin", via="password", jql='project in ("OLD")')
+        audit("jira.webhook_registered", target=kept.base_url, instance=kept.id,
+              jira_admin="admin", via="consent", jql='project in ("EX")')
+        audit("jira.webhook_token_rotated", target=rotated.base_url, instance=rotated.id)
+        assert migrations.migrate(db) == [17]
+        row, = JiraWebhook.select()
+        assert (row.instance_id, row.jql, row.via) == (kept.id, 'project in ("EX")', "consent")
+        assert row.registered_at is not None and row.self_url is None
+    db.close()

@@ -19,11 +19,13 @@ def fake_jira():
     """A stand-in Jira whose answers each test sets; it records what it was sent."""
     app = Flask("fake-jira")
     app.calls = []
+    app.methods = []
     app.answers = {}
 
-    @app.post("/rest/<path:path>")
+    @app.route("/rest/<path:path>", methods=["POST", "PUT"])
     def anything(path):
         app.calls.append(("/rest/" + path, request.get_json(), request.authorization))
+        app.methods.append(request.method)
         status, body, headers = app.answers.get("/rest/" + path, (404, {}, {}))
         response = jsonify(body)
         response.status_code = status
@@ -54,13 +56,62 @@ def test_jira_9_uses_the_webhooks_plugin_resource_with_the_body_kept(fake_jira):
 
 def test_jira_10_tries_its_own_resource_then_the_older_one(fake_jira):
     fake_jira.flask.answers[jira_webhooks.LEGACY_PATH] = (201, {"id": 3}, {})
-    assert _register(fake_jira, version=(10, 3, 0)) == "3"
+    # only an id: the webhook's own URL under the resource that made it (for its update)
+    assert _register(fake_jira, version=(10, 3, 0)) == \
+        f"{fake_jira.url}{jira_webhooks.LEGACY_PATH}/3"
     assert [c[0] for c in fake_jira.flask.calls] == [jira_webhooks.JIRA10_PATH,
                                                        jira_webhooks.LEGACY_PATH]
     fake_jira.flask.calls.clear()
     fake_jira.flask.answers[jira_webhooks.JIRA10_PATH] = (201, {"id": 4}, {})
-    assert _register(fake_jira, version=(10, 3, 0)) == "4"
+    assert _register(fake_jira, version=(10, 3, 0)) == \
+        f"{fake_jira.url}{jira_webhooks.JIRA10_PATH}/4"
     assert [c[0] for c in fake_jira.flask.calls] == [jira_webhooks.JIRA10_PATH]
+
+
+def _update(server, self_url, version=(9, 12, 0)):
+    jira_webhooks.update_webhook(
+        server.url, self_url, "admin", "s3cret-admin-pw", name="Asana bridge",
+        url="http://127.0.0.1:9/jira/webhook/1.x", events=["jira:issue_updated"],
+        version=version, timeout=5, jql='project in ("EX", "SEC")', secret="k" * 43)
+
+
+def test_an_update_puts_the_whole_registration_to_the_webhooks_own_url(fake_jira):
+    hook = f"{jira_webhooks.LEGACY_PATH}/7"
+    fake_jira.flask.answers[hook] = (200, {"self": fake_jira.url + hook}, {})
+    _update(fake_jira, fake_jira.url + hook)
+    (path, body, auth), = fake_jira.flask.calls
+    assert (path, fake_jira.flask.methods) == (hook, ["PUT"])
+    assert body == {"name": "Asana bridge", "url": "http://127.0.0.1:9/jira/webhook/1.x",
+                    "events": ["jira:issue_updated"], "excludeBody": False,
+                    "filters": {"issue-related-events-section": 'project in ("EX", "SEC")'},
+                    "secret": "k" * 43}
+    assert (auth.username, auth.password) == ("admin", "s3cret-admin-pw")
+
+
+def test_an_update_says_when_the_webhook_is_gone_or_jira_will_not_update_it(fake_jira):
+    hook = f"{jira_webhooks.LEGACY_PATH}/7"
+    with pytest.raises(jira_webhooks.WebhookGone):  # the fake answers 404 to the unknown
+        _update(fake_jira, fake_jira.url + hook)
+    fake_jira.flask.answers[hook] = (405, {}, {})
+    with pytest.raises(jira_webhooks.WebhookNotUpdatable):
+        _update(fake_jira, fake_jira.url + hook)
+    fake_jira.flask.answers[hook] = (403, {}, {})
+    with pytest.raises(jira_webhooks.WebhookAdminRefused):
+        _update(fake_jira, fake_jira.url + hook)
+
+
+@pytest.mark.parametrize("elsewhere", ["http://attacker.example{path}",
+                                       "https://{netloc}{path}",
+                                       "{base}/../other{path}?x=1"])
+def test_an_update_never_sends_the_admins_authorization_off_the_jira(fake_jira, elsewhere):
+    from urllib.parse import urlsplit
+
+    path = f"{jira_webhooks.LEGACY_PATH}/7"
+    self_url = elsewhere.format(path=path, netloc=urlsplit(fake_jira.url).netloc,
+                                base=fake_jira.url)
+    with pytest.raises(JiraError, match="outside its base URL"):
+        _update(fake_jira, self_url)
+    assert not fake_jira.flask.calls
 
 
 def test_refusals_become_sentences_and_the_password_is_never_logged(fake_jira, caplog):

@@ -13,11 +13,20 @@ From Jira DC 10 the body also carries ``secret``: Jira signs each delivery with 
 Cloud's admin-webhook REST resource documents; neither jira-server.md nor the DC 10.x
 OpenAPI specs describe the webhook resource (docs/jira-server.md §9).
 
+Updating a registered webhook (its JQL filter, when issues of a new project are linked)
+is a PUT of the whole registration to the webhook's ``self`` URL, as the webhooks plugin
+answers it (``update_webhook``). The references and specs in this repository do not
+describe that method; it is UNCONFIRMED against a live Jira (docs/jira-server.md §9).
+A ``self`` URL off the instance's base URL is refused: the admin's authorization goes to
+that Jira only.
+
 The admin's credentials ride on these calls only, as HTTP Basic; they are never stored
 and are hidden from the logs, like the secret.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 import requests
 
@@ -42,6 +51,21 @@ class WebhookConsentRefused(WebhookAdminRefused):
                       "Jira account you allowed it with must be a Jira administrator.")
 
 
+class WebhookGone(JiraError):
+    status = 404
+    code = "jira_webhook_gone"
+    public_message = ("The webhook the bridge registered is no longer in Jira (deleted "
+                      "there). Register it again.")
+
+
+class WebhookNotUpdatable(JiraError):
+    status = 502
+    code = "jira_webhook_not_updatable"
+    public_message = ("Jira does not update webhooks in place (it refused the PUT). Update "
+                      "the filter below: the bridge then registers a new webhook; delete "
+                      "the older one in Jira.")
+
+
 class WebhookCaptcha(WebhookAdminRefused):
     public_message = ("Jira asks this account to pass a CAPTCHA after failed logins. Sign "
                       "in to Jira once in a browser as that administrator, then try again.")
@@ -58,10 +82,7 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
     logs.hide(password, url, secret)
     session = fresh_session()
     session.auth = auth if auth is not None else basic_auth(username, password)
-    body = {"name": name, "url": url, "events": list(events),
-            "filters": {"issue-related-events-section": jql}, "excludeBody": False}
-    if secret:
-        body["secret"] = secret
+    body = _body(name, url, events, jql, secret)
     paths = [JIRA10_PATH, LEGACY_PATH] if (version or (0,))[0] >= 10 else [LEGACY_PATH]
     try:
         for path in paths:
@@ -74,18 +95,8 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
         raise error_for(exc) from None
     finally:
         session.close()
+    _refusal(answer, auth, version)
     status = answer.status_code
-    if status in (401, 403):
-        if answer.headers.get("X-Authentication-Denied-Reason", "").startswith("CAPTCHA"):
-            raise WebhookCaptcha(http_status=status)
-        if auth is not None:
-            raise WebhookConsentRefused(http_status=status)
-        if status == 401 and (version or (0,))[0] >= 11:
-            raise WebhookAdminRefused(
-                "Jira refused the password. Jira 11 turns basic authentication off by "
-                "default, and then no password works: register the webhook with your own "
-                "authorization instead, or enter it in Jira by hand.", http_status=status)
-        raise WebhookAdminRefused(http_status=status)
     if status not in (200, 201):
         raise JiraError(f"Jira did not create the webhook (HTTP {status}). Enter it by hand "
                         "with the values shown on this page.", http_status=status)
@@ -93,5 +104,74 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
         created = answer.json()
     except (ValueError, RecursionError):
         created = {}
-    return str(created.get("self") or created.get("id") or "") if isinstance(created, dict) \
-        else ""
+    if not isinstance(created, dict):
+        return ""
+    if created.get("self"):
+        return str(created["self"])
+    # only an id: the webhook's own URL under the resource that created it
+    return f"{base_url.rstrip('/')}{path}/{created['id']}" if created.get("id") else ""
+
+
+def update_webhook(base_url: str, self_url: str, username: str, password: str, *,
+                   name: str, url: str, events: list[str],
+                   version: tuple[int, ...] | None = None, timeout: float = 8.0,
+                   secret: str | None = None, auth=None, jql: str = "") -> None:
+    """Replace the registration at ``self_url`` with this one (the same body as
+    ``register_webhook``: a PUT sends the whole registration). ``WebhookGone`` when
+    Jira no longer has it, ``WebhookNotUpdatable`` when it refuses the method."""
+    if not _under(self_url, base_url):
+        raise JiraError("Jira gave the webhook an address outside its base URL; the bridge "
+                        "does not send an administrator's authorization there. Register "
+                        "the webhook again.", http_status=None)
+    logs.hide(password, url, secret)
+    session = fresh_session()
+    session.auth = auth if auth is not None else basic_auth(username, password)
+    try:
+        answer = session.put(self_url, json=_body(name, url, events, jql, secret),
+                             timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        raise error_for(exc) from None
+    finally:
+        session.close()
+    _refusal(answer, auth, version)
+    if answer.status_code == 404:
+        raise WebhookGone(http_status=404)
+    if answer.status_code == 405:  # the PUT is UNCONFIRMED (module docstring)
+        raise WebhookNotUpdatable(http_status=405)
+    if answer.status_code not in (200, 201, 204):
+        raise JiraError(f"Jira did not update the webhook (HTTP {answer.status_code}). "
+                        "Register it again, or change its JQL filter in Jira by hand.",
+                        http_status=answer.status_code)
+
+
+def _body(name: str, url: str, events: list[str], jql: str, secret: str | None) -> dict:
+    body = {"name": name, "url": url, "events": list(events),
+            "filters": {"issue-related-events-section": jql}, "excludeBody": False}
+    if secret:
+        body["secret"] = secret
+    return body
+
+
+def _under(self_url: str, base_url: str) -> bool:
+    """``self_url`` is an address of the Jira at ``base_url`` (scheme, host, port and
+    context path alike)."""
+    target, base = urlsplit(self_url), urlsplit(base_url.rstrip("/") + "/")
+    return (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower()) \
+        and target.path.startswith(base.path) and not target.query and not target.fragment
+
+
+def _refusal(answer, auth, version) -> None:
+    """401/403 as the sentence for the kind of authorization that was refused."""
+    status = answer.status_code
+    if status not in (401, 403):
+        return
+    if answer.headers.get("X-Authentication-Denied-Reason", "").startswith("CAPTCHA"):
+        raise WebhookCaptcha(http_status=status)
+    if auth is not None:
+        raise WebhookConsentRefused(http_status=status)
+    if status == 401 and (version or (0,))[0] >= 11:
+        raise WebhookAdminRefused(
+            "Jira refused the password. Jira 11 turns basic authentication off by "
+            "default, and then no password works: register the webhook with your own "
+            "authorization instead, or enter it in Jira by hand.", http_status=status)
+    raise WebhookAdminRefused(http_status=status)

@@ -41,7 +41,7 @@ from ..errors import BridgeError
 from ..jira import issue_refs
 from ..models import AsanaUser, IssueLink, JiraInstance, LinkSlot, audit
 from ..timeutil import utcnow
-from . import remote_links
+from . import remote_links, webhook_filter
 
 log = logging.getLogger("bridge.links")
 
@@ -237,6 +237,7 @@ def link(*, task_gid: str, instance: JiraInstance, issue_id: str, issue_key: str
             audit("link.made", actor=user.gid if user else "", target=issue_key,
                   task=task_gid, instance=instance.base_url)
             remote_links.on_linked(made)  # the issue links back to the task (queued)
+            webhook_filter.on_linked(made)  # a new project: the webhook's filter follows
             return made, True
     if attachment_gid and existing.attachment_gid != attachment_gid:
         existing.attachment_gid = attachment_gid  # attached again: Asana made a new one

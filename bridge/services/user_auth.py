@@ -268,6 +268,7 @@ class SetupCheck(Flow):
 class WebhookConsented:
     instance: JiraInstance
     error: BridgeError | None = None  # Jira refused the registration
+    updated: bool = False  # the webhook the bridge had registered was updated in place
 
 
 class WebhookConsent(Flow):
@@ -290,6 +291,7 @@ class WebhookConsent(Flow):
         instance = JiraInstance.get_by_id(row.instance_id)
         tokens, me = _jira2_tokens(ctx, instance.base_url, instance.client_id,
                                    instance.client_secret, code, row.pkce_verifier)
+        known = webhooks.registered(instance)
         try:
             webhooks.register_with_consent(
                 instance, jira_as_user.public_url(ctx.settings), tokens.access_token,
@@ -297,7 +299,7 @@ class WebhookConsent(Flow):
                 actor=row.asana_user.email if row.asana_user else "")
         except JiraError as exc:
             return WebhookConsented(instance, exc)
-        return WebhookConsented(instance)
+        return WebhookConsented(instance, updated=bool(known and known.self_url))
 
 
 ASANA_FOR_POPUP = AsanaSignIn("user_auth", POPUP)

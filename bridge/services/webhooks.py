@@ -25,6 +25,12 @@ from a thread pool with retries, so deliveries come late and out of order: one t
 not newer than the snapshot (``is_older_than``: the issue's ``updated``, else the
 delivery's ``timestamp``, against the snapshot's ``updated``, both Jira's clock) changes
 nothing.
+
+What the bridge knows of its webhook in Jira is a ``JiraWebhook`` row: the registration
+(``self`` URL, filter, authorization used; a later registration updates the webhook in
+place) and the time of the last delivery, which lets the periodic re-read of synced
+fields slow down while the webhook works (``delivering``). The filter follows newly
+linked projects in ``services.webhook_filter``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ import secrets
 from ..jira import oauth2 as jira_oauth2
 from ..jira import webhooks as jira_webhooks
 from ..jira.signing import BearerAuth
-from ..models import AuditEvent, IssueLink, JiraInstance, audit
+from ..models import AsanaUser, IssueLink, JiraInstance, JiraWebhook, audit
+from ..timeutil import utcnow
 
 # Commenting fires jira:issue_updated too (issue_event_type_name "issue_commented").
 EVENTS = ("jira:issue_updated", "jira:issue_deleted")
@@ -143,6 +150,7 @@ def token_for(instance: JiraInstance) -> str:
 
 def rotate(instance: JiraInstance, actor: str = "") -> str:
     """A new URL token and a new signing key: the webhook must be entered again."""
+    JiraWebhook.delete().where(JiraWebhook.instance == instance.id).execute()
     instance.webhook_secret = None
     instance.webhook_signing_key = None
     instance.webhook_signed = False
@@ -186,24 +194,85 @@ def jql_for(instance: JiraInstance) -> str:
     """The webhook's JQL filter: only the projects with linked issues (every project
     when nothing is linked yet). Jira then posts only changes the widget can show, which
     spares its webhook pool (asynchronous from 10.0, with guardrails) the rest of the
-    instance. A project linked later is missed until the webhook is registered again
-    (``uncovered_projects``; widgets still re-read after BRIDGE_WIDGET_MAX_AGE)."""
+    instance. When an issue of a project the registered filter leaves out is linked, the
+    filter follows (``services.webhook_filter``)."""
     projects = linked_projects(instance)
     return f"project in ({', '.join(chr(34) + p + chr(34) for p in projects)})" \
         if projects else ""
 
 
+def registered(instance: JiraInstance) -> JiraWebhook | None:
+    """What the bridge knows of the webhook it registered (``None``: none, or its URL
+    token was rotated since)."""
+    row = JiraWebhook.get_or_none(JiraWebhook.instance == instance.id)
+    return row if row is not None and row.registered_at is not None else None
+
+
+def covered_by(jql: str | None) -> set[str] | None:
+    """The projects a filter of ``jql_for`` names; ``None`` for every project."""
+    if not jql:
+        return None
+    return set(re.findall(r'"([A-Z][A-Z0-9_]*)"', jql))
+
+
 def uncovered_projects(instance: JiraInstance) -> list[str]:
-    """Projects with linked issues that the bridge's last registration's JQL leaves out."""
-    event = (AuditEvent.select()
-             .where(AuditEvent.action == "jira.webhook_registered",
-                    AuditEvent.target == instance.base_url, AuditEvent.outcome == "ok")
-             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).first())
-    detail = event.detail if event is not None and isinstance(event.detail, dict) else {}
-    if detail.get("instance", instance.id) != instance.id or not detail.get("jql"):
-        return []  # none registered, registered for every project, or before filters
-    covered = set(re.findall(r'"([A-Z][A-Z0-9_]*)"', str(detail["jql"])))
+    """Projects with linked issues that the filter Jira holds leaves out."""
+    row = registered(instance)
+    covered = covered_by(row.jql) if row is not None else None
+    if covered is None:
+        return []  # none registered, or registered for every project
     return [p for p in linked_projects(instance) if p not in covered]
+
+
+DELIVERY_NOTED_EVERY = dt.timedelta(minutes=1)
+
+
+def note_delivery(instance: JiraInstance, now: dt.datetime | None = None) -> None:
+    """Record that Jira delivered to the instance's URL (at most one write a minute):
+    ``delivering`` reads it."""
+    now = now or utcnow()
+    (JiraWebhook.insert(instance=instance.id, delivered_at=now)
+     .on_conflict(conflict_target=[JiraWebhook.instance],
+                  update={JiraWebhook.delivered_at: now},
+                  where=(JiraWebhook.delivered_at.is_null()
+                         | (JiraWebhook.delivered_at < now - DELIVERY_NOTED_EVERY)))
+     .execute())
+
+
+DELIVERED_WITHIN = dt.timedelta(hours=24)
+
+
+def delivering(instance: JiraInstance, now: dt.datetime | None = None) -> bool:
+    """Whether the instance's webhook can be trusted to report changes: it is registered
+    (by the bridge, or entered by hand and proven by a signed delivery), Jira delivered to
+    its current URL within ``DELIVERED_WITHIN``, and its filter names every project with
+    linked issues. The periodic re-read of synced fields then runs hourly only, as a
+    safety net (``services.sync_refresh``)."""
+    now = now or utcnow()
+    row = JiraWebhook.get_or_none(JiraWebhook.instance == instance.id)
+    if row is None or row.delivered_at is None or row.delivered_at < now - DELIVERED_WITHIN:
+        return False
+    if row.registered_at is None and not instance.webhook_signed:
+        return False  # deliveries of a hand-made webhook whose filter the bridge cannot see
+    return not uncovered_projects(instance)
+
+
+def remember(instance: JiraInstance, *, self_url: str | None, jql: str, via: str,
+             admin: AsanaUser | None = None) -> None:
+    """Record a registration (or an update): Jira now holds ``jql``. A link made in a
+    project it leaves out while this ran marks the filter behind again (the sweep of
+    ``services.webhook_filter`` then brings it up to date)."""
+    now = utcnow()
+    values = {JiraWebhook.self_url: self_url or None, JiraWebhook.jql: jql,
+              JiraWebhook.via: via, JiraWebhook.registered_by: admin.id if admin else None,
+              JiraWebhook.registered_at: now, JiraWebhook.behind_since: None,
+              JiraWebhook.updating_until: None, JiraWebhook.problem: None}
+    (JiraWebhook.insert({JiraWebhook.instance: instance.id, **values})
+     .on_conflict(conflict_target=[JiraWebhook.instance], update=values).execute())
+    if uncovered_projects(instance):
+        (JiraWebhook.update(behind_since=now)
+         .where((JiraWebhook.instance == instance.id) & JiraWebhook.behind_since.is_null())
+         .execute())
 
 
 def manual_values(instance: JiraInstance, public_url: str) -> dict:
@@ -216,18 +285,35 @@ def manual_values(instance: JiraInstance, public_url: str) -> dict:
 
 
 def register(instance: JiraInstance, public_url: str, username: str, password: str, *,
-             timeout: float = 8.0, actor: str = "", auth=None) -> str:
+             timeout: float = 8.0, actor: str = "", auth=None, via: str = "",
+             admin: AsanaUser | None = None) -> str:
     """Create the webhook in Jira with an administrator's password, used once, or with
-    ``auth``: the admin's own authorization (``register_with_consent``), in which case
-    ``username`` only names that Jira account in the audit trail."""
+    ``auth``: the admin's own authorization (``register_with_consent``,
+    ``register_with_oauth1``), in which case ``username`` only names that Jira account
+    in the audit trail. Where the bridge registered one already (its ``self`` URL is
+    known) it is updated in place instead, so Jira holds one webhook with the current
+    filter, not two."""
     values = manual_values(instance, public_url)
-    created = jira_webhooks.register_webhook(
-        instance.base_url, username, password, name=values["name"], url=values["url"],
-        events=values["events"], version=instance.version_tuple, timeout=timeout,
-        secret=values["secret"], auth=auth, jql=values["jql"])
+    via = via or ("password" if auth is None else "consent")
+    how = dict(name=values["name"], url=values["url"], events=values["events"],
+               version=instance.version_tuple, timeout=timeout, secret=values["secret"],
+               auth=auth, jql=values["jql"])
+    known = registered(instance)
+    created = None
+    if known is not None and known.self_url:
+        try:
+            jira_webhooks.update_webhook(instance.base_url, known.self_url, username,
+                                         password, **how)
+            created = known.self_url
+        except (jira_webhooks.WebhookGone, jira_webhooks.WebhookNotUpdatable):
+            created = None  # deleted in Jira, or no update in place: register anew
+    if created is None:
+        created = jira_webhooks.register_webhook(instance.base_url, username, password,
+                                                 **how)
     if values["secret"]:  # Jira has the key now: unsigned deliveries are refused
         instance.webhook_signed = True
         instance.save(only=[JiraInstance.webhook_signed])
+    remember(instance, self_url=created, jql=values["jql"], via=via, admin=admin)
     audit("jira.webhook_registered", actor=actor, target=instance.base_url,
           instance=instance.id, jira_admin=username,  # services.connections reads it
           via="password" if auth is None else "consent", jql=values["jql"])
@@ -241,7 +327,7 @@ def register_with_consent(instance: JiraInstance, public_url: str, access_token:
     this one request and never stored."""
     try:
         return register(instance, public_url, jira_admin, "", timeout=timeout, actor=actor,
-                        auth=BearerAuth(access_token))
+                        auth=BearerAuth(access_token), via="consent")
     finally:
         jira_oauth2.revoke(instance.base_url, instance.client_id, instance.client_secret,
                            access_token, timeout=timeout)
@@ -255,4 +341,5 @@ def register_with_oauth1(instance: JiraInstance, public_url: str, cred, *,
 
     auth = oauth1_auth(instance.consumer_key, instance.private_key, token=cred.token)
     return register(instance, public_url, cred.jira_username, "", timeout=timeout,
-                    actor=actor, auth=auth)
+                    actor=actor, auth=auth, via="oauth1",
+                    admin=AsanaUser.get_by_id(cred.asana_user_id))

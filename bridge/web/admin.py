@@ -29,6 +29,7 @@ from ..services import (
     instances,
     jira_as_user,
     user_auth,
+    webhook_filter,
     webhooks,
 )
 from .errors import describe_failure
@@ -286,7 +287,30 @@ def _webhook_page(instance: JiraInstance, status: int = 200, **extra):
                            consent=consent_possible(instance),
                            own_token=_own_oauth1_credential(instance),
                            uncovered=webhooks.uncovered_projects(instance),
+                           known=webhooks.registered(instance),
+                           following=_filter_following(instance),
                            max_age=round(settings().widget_max_age), **extra), status
+
+
+def _filter_following(instance: JiraInstance) -> str | None:
+    """``None`` when the bridge updates the filter by itself (a kept authorization),
+    else the sentence saying why an admin must (``services.webhook_filter``)."""
+    known = webhooks.registered(instance)
+    if known is None:
+        return None
+    if known.problem:
+        return known.problem
+    try:
+        webhook_filter.kept_authorization(known, instance)
+    except webhook_filter.NoKeptAuthorization as exc:
+        return exc.public_message
+    return None
+
+
+def _updates(instance: JiraInstance) -> bool:
+    """Whether registering now updates the webhook in place (its Jira address is known)."""
+    known = webhooks.registered(instance)
+    return bool(known and known.self_url)
 
 
 @bp.get("/jira/instances/<int:instance_id>/webhook")
@@ -301,13 +325,14 @@ def webhook(instance_id: int):
 def register_webhook(instance_id: int):
     check_csrf()
     instance = _instance_of_admin(instance_id)
+    updating = _updates(instance)
     try:
         webhooks.register(instance, public_url(), request.form.get("username", ""),
                           request.form.get("password", ""), timeout=settings().http_timeout,
                           actor=current_admin()["email"])
     except JiraError as exc:
         return _webhook_page(instance, exc.status, error=exc.public_message)
-    return _webhook_page(instance, registered=True)
+    return _webhook_page(instance, registered=True, updated=updating)
 
 
 def consent_possible(instance: JiraInstance) -> bool:
@@ -338,13 +363,14 @@ def webhook_with_my_token(instance_id: int):
     if cred is None:
         return _webhook_page(instance, 400, error="Authorize your own Jira account through "
                              "the bridge first (the app's Authentication URL in Asana).")
+    updating = _updates(instance)
     try:
         webhooks.register_with_oauth1(instance, public_url(), cred,
                                       timeout=settings().http_timeout,
                                       actor=current_admin()["email"])
     except JiraError as exc:
         return _webhook_page(instance, exc.status, error=exc.public_message)
-    return _webhook_page(instance, registered=True)
+    return _webhook_page(instance, registered=True, updated=updating)
 
 
 @bp.post("/jira/instances/<int:instance_id>/webhook/consent")
@@ -368,7 +394,7 @@ def webhook_consented(done: user_auth.WebhookConsented):
     if done.error is not None:
         return _webhook_page(done.instance, done.error.status,
                              error=done.error.public_message)
-    return _webhook_page(done.instance, registered=True)
+    return _webhook_page(done.instance, registered=True, updated=done.updated)
 
 
 def webhook_consent_denied(error: str):

@@ -44,6 +44,7 @@ def receive(token: str):
     payload = safe_json.loads(request.get_data(cache=True), what="The webhook's body")
     if not isinstance(payload, dict):  # a refusal like any malformed body: counted
         raise safe_json.MalformedJSON("A Jira webhook posts a JSON object.")
+    webhooks.note_delivery(instance)  # a working webhook slows the periodic re-read
     keys = widget.on_issue_event(Context.background(settings(), process_cache()), instance, payload,
                                  reread=widget.enqueue_refresh)
     log.info("webhook.received event=%s instance=%s snapshots=%d",

@@ -69,8 +69,17 @@ def test_admin_lets_the_bridge_register_the_webhook(bridge, jira_factory):
                          issue_id="10100", issue_key="SEC-1",
                          linked_by=AsanaUser.get())
     again = browser.get(page.url)
-    assert 'id="webhook-uncovered"' in again.text and "Issues of SEC" in again.text
+    assert 'id="webhook-uncovered"' in again.text and "issues of SEC" in again.text
     assert 'project in (&#34;EX&#34;, &#34;SEC&#34;)' in again.text
+    # registered with a password, which the bridge never keeps: the page says so, and
+    # the form updates the webhook in place (one webhook in Jira, the new filter)
+    assert "password, never stored" in again.text
+    assert "Update the webhook in Jira" in again.text
+    updated = browser.submit(again, username="admin", password="admin")
+    assert "Jira updated the webhook" in updated.text, updated.text[:600]
+    assert 'id="webhook-uncovered"' not in updated.text
+    hook, = jira_state(jira).webhooks.values()
+    assert hook["filters"]["issue-related-events-section"] == 'project in ("EX", "SEC")'
 
 
 def test_the_page_shows_what_to_enter_by_hand_and_is_admin_only(bridge, jira_factory):

@@ -253,6 +253,7 @@ class SimState:
             self.next_attachment_id = 10000
             self.webhooks: dict[int, dict] = {}
             self.next_webhook_id = 1
+            self.webhook_updates: list[int] = []  # ids, one per PUT that replaced a webhook
             # remote issue links by id; each carries its issue's key (``_issue``)
             self.remote_links: dict[int, dict] = {}
             self.next_remote_link_id = 10000

@@ -14,6 +14,13 @@ Jira Cloud's admin-webhook resource documents, UNCONFIRMED for DC, see
 docs/jira-server.md §9). The secret is never returned by GET. Older profiles ignore
 the field, as a Jira that does not know it would.
 
+``PUT /rest/webhooks/1.0/webhook/{id}`` (the webhook's ``self``) replaces the
+registration with the body, validated as a POST's: a field left out takes its default
+(``filters`` none, ``excludeBody`` false, no ``secret``), as a PUT of the whole resource
+does. Jira's own update resource is UNCONFIRMED by the references (docs/jira-server.md
+§9); this follows the webhooks plugin's resource as the REST clients of Jira Server call
+it (jira.js ``server.updateWebhook``: the same body as the POST).
+
 Late and out-of-order delivery (Jira 10 delivers from a thread pool, with retries) is a
 fault option: ``state.configure(webhook_hold=True)`` keeps deliveries back until
 ``Dispatcher.release(order="reverse")`` sends them, newest first.
@@ -78,29 +85,11 @@ def webhooks():
         return denied
     if request.method == "GET":
         return jsonify([_bean(st, h) for h in st.webhooks.values()])
-    body = request.get_json(silent=True) or {}
-    errors = {}
-    if not body.get("name"):
-        errors["name"] = "Name is required."
-    url = body.get("url") or ""
-    if not is_loopback_url(url):
-        errors["url"] = "The simulator only delivers webhooks to loopback URLs."
-    events = body.get("events") or []
-    if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
-        errors["events"] = f"Events must be a non-empty subset of {list(EVENTS)}."
-    if errors:
-        return error_json(400, [], errors)
-    secret = body.get("secret") if st.profile.signs_webhooks else None
-    if secret is not None and (not isinstance(secret, str) or len(secret) > 1024):
-        return error_json(400, [], {"secret": "The secret must be text of at most 1024 "
-                                              "characters."})
+    fields, refused = _registration(st, request.get_json(silent=True))
+    if refused is not None:
+        return refused
     with st.lock:
-        hook = {"id": st.next_webhook_id, "name": body["name"], "url": url, "events": events,
-                "secret": secret or None,
-                "filters": body.get("filters") or {}, "excludeBody": bool(body.get("excludeBody")),
-                "enabled": body.get("enabled", True), "lastUpdatedUser": st.users[g.user]["key"],
-                "lastUpdatedDisplayName": st.users[g.user]["displayName"],
-                "lastUpdated": int(st.clock() * 1000)}
+        hook = {"id": st.next_webhook_id, **fields}
         st.webhooks[hook["id"]] = hook
         st.next_webhook_id += 1
     resp = jsonify(_bean(st, hook))
@@ -108,7 +97,35 @@ def webhooks():
     return resp
 
 
-@bp.route("/rest/webhooks/1.0/webhook/<int:hook_id>", methods=["GET", "DELETE"])
+def _registration(st, body):
+    """A registration body (POST or PUT) as the stored fields, or the 400 answer."""
+    body = body if isinstance(body, dict) else {}
+    errors = {}
+    if not body.get("name") or not isinstance(body.get("name"), str):
+        errors["name"] = "Name is required."
+    url = body.get("url") or ""
+    if not isinstance(url, str) or not is_loopback_url(url):
+        errors["url"] = "The simulator only delivers webhooks to loopback URLs."
+    events = body.get("events") or []
+    if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
+        errors["events"] = f"Events must be a non-empty subset of {list(EVENTS)}."
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict):
+        errors["filters"] = "Filters must be an object."
+    if errors:
+        return None, error_json(400, [], errors)
+    secret = body.get("secret") if st.profile.signs_webhooks else None
+    if secret is not None and (not isinstance(secret, str) or len(secret) > 1024):
+        return None, error_json(400, [], {"secret": "The secret must be text of at most "
+                                                    "1024 characters."})
+    return {"name": body["name"], "url": url, "events": events, "secret": secret or None,
+            "filters": filters, "excludeBody": bool(body.get("excludeBody")),
+            "enabled": body.get("enabled", True), "lastUpdatedUser": st.users[g.user]["key"],
+            "lastUpdatedDisplayName": st.users[g.user]["displayName"],
+            "lastUpdated": int(st.clock() * 1000)}, None
+
+
+@bp.route("/rest/webhooks/1.0/webhook/<int:hook_id>", methods=["GET", "PUT", "DELETE"])
 def webhook(hook_id):
     st = state()
     denied = _admin_guard()
@@ -121,6 +138,13 @@ def webhook(hook_id):
         with st.lock:
             st.webhooks.pop(hook_id, None)
         return "", 204
+    if request.method == "PUT":
+        fields, refused = _registration(st, request.get_json(silent=True))
+        if refused is not None:
+            return refused
+        with st.lock:
+            hook = st.webhooks[hook_id] = {"id": hook_id, **fields}
+            st.webhook_updates.append(hook_id)
     return jsonify(_bean(st, hook))
 
 
