@@ -13,7 +13,7 @@ from bridge_sandbox.asana.seed import ALICE, TASK_PLAIN
 
 from bridge import queue
 from bridge.models import AsanaUser, AuditEvent, JiraCredential, JiraInstance, JiraWebhook
-from bridge.services import credentials, links, webhook_filter, webhooks, widget
+from bridge.services import credentials, links, webhook_filter, webhooks
 
 from .conftest import jira_state
 from .helpers import authorize_user, oauth1_instance, worker_context
@@ -21,13 +21,6 @@ from .test_webhook_consent import _setup_oauth2
 from .test_widget_service import _status, _view
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process_cache():
-    widget.reset_process_cache()
-    yield
-    widget.reset_process_cache()
 
 
 @pytest.fixture
