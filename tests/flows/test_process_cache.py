@@ -12,6 +12,7 @@ from bridge_sandbox.asana.seed import ALICE, TASK_PLAIN, TASK_RICH, WORKSPACE
 from bridge.models import AsanaUser, IssueLink, JiraInstance
 from bridge.services import create_issue, widget
 from bridge.services.context import Context
+from bridge.web.widget_cache import CachedWidget
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
 from .helpers import authorize_user, oauth2_instance, worker_context
@@ -38,6 +39,13 @@ def _status(bridge, instance: JiraInstance) -> str:
     return answer.body["metadata"]["fields"][0]["text"]
 
 
+def _short_path(app) -> CachedWidget:
+    layer = app.wsgi_app
+    while not isinstance(layer, CachedWidget):
+        layer = layer.wsgi_app
+    return layer
+
+
 def _project_labels(bridge) -> list[str]:
     with bridge.app.app_context():
         ctx = Context(settings=bridge.app.config["BRIDGE"],
@@ -55,6 +63,10 @@ def test_a_second_app_on_another_database_starts_cold(bridge, make_app, asana, t
     first = _set_up(bridge, jira)
     assert _status(bridge, first) == "Open"
     assert _status(bridge, first) == "Open"  # now from the first app's memory
+    # One object per app: the views filled the one the WSGI short path reads.
+    cache = bridge.app.extensions["bridge.cache"]
+    assert (first.id, "EX-1") in cache.widgets.entries
+    assert _short_path(bridge.app).cache is cache
     assert "Renamed (EX)" not in _project_labels(bridge)
 
     jira_state(jira).update_issue("EX-1", {"status": "Done"})
