@@ -90,8 +90,12 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="outbound-watchdog",
                                                 daemon=True)
                 self._thread.start()
+            # The thread sleeps until the earliest deadline in its heap (finished calls
+            # included: it drops them when it wakes). Waking it costs a thread switch on
+            # every call to Jira; it is needed only when this deadline comes sooner.
+            if not self._heap or call.deadline < self._heap[0][0]:
+                self._cond.notify()
             heapq.heappush(self._heap, (call.deadline, next(self._counter), call))
-            self._cond.notify()
 
     def add_socket(self, call: _Call, sock: socket.socket) -> None:
         with self._cond:

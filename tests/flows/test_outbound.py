@@ -146,6 +146,28 @@ def test_normal_answers_pass_and_pooled_connections_outlive_their_first_deadline
         assert b"".join(streamed.iter_content(4)) == b'{"ok":true}'
 
 
+def test_a_call_wakes_the_watchdog_only_when_its_deadline_comes_first(serve, monkeypatch):
+    """Waking the watchdog thread is a thread switch on every call to Jira (issue 18 §8):
+    calls with the same timeout, one after another, wake it once. A call whose deadline
+    comes sooner than every pending one wakes it, and is cut at that deadline."""
+    watchdog = outbound._Watchdog()
+    monkeypatch.setattr(outbound, "_watchdog", watchdog)
+    wakes = []
+    real_notify = watchdog._cond.notify
+    watchdog._cond.notify = lambda *a: wakes.append(1) or real_notify(*a)
+    fine = serve(ok)
+    session = GuardedSession()
+    for _ in range(5):
+        assert session.get(fine.url, timeout=5).json() == {}
+    assert len(wakes) == 1
+    slow = serve(drip_body)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        session.get(slow.url, timeout=5, deadline=0.5)
+    assert len(wakes) == 2
+    assert time.monotonic() - started < 1.5
+
+
 @pytest.fixture
 def dialled(monkeypatch):
     """Every address a socket connects to; anything but loopback is refused outright."""
