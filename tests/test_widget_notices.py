@@ -124,7 +124,9 @@ def test_every_write_of_the_row_is_notified(served, how):
         _view(cache)
         mark = cache.changes.mark()
         _other_node(f'UPDATE "{TABLE}" SET "stale" = true')
-        time.sleep(0.2)  # a notice would be here by now; there is none to wait for
+        # Notices arrive in commit order: once a later one is here, an earlier one would be.
+        _other_node("SELECT pg_notify('bridge_snapshots', '0 0 LATER-1')")
+        _until(lambda: cache.changes.since((0, "LATER-1"), mark), 2, "the later notice")
         assert not cache.changes.since((instance_id, "EX-1"), mark)
         if how == "update":  # as a webhook received by this node does it
             widget.invalidate(JiraInstance.get_by_id(instance_id), issue_key="EX-1")
