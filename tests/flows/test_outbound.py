@@ -155,10 +155,17 @@ def test_a_call_wakes_the_watchdog_only_when_its_deadline_comes_first(serve, mon
     wakes = []
     real_notify = watchdog._cond.notify
     watchdog._cond.notify = lambda *a: wakes.append(1) or real_notify(*a)
-    fine = serve(ok)
+    from bridge_sandbox.liveserver import LiveServer
+
+    def app(environ, start_response):  # reads the request, unlike a raw server: no reset
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", "2")])
+        return [b"{}"]
+
     session = GuardedSession()
-    for _ in range(5):
-        assert session.get(fine.url, timeout=5).json() == {}
+    with LiveServer(app) as fine:
+        for _ in range(5):
+            assert session.get(fine.url, timeout=5).json() == {}
     assert len(wakes) == 1
     slow = serve(drip_body)
     started = time.monotonic()
