@@ -228,8 +228,8 @@ DELIVERY_NOTED_EVERY = dt.timedelta(minutes=1)
 
 
 def note_delivery(instance: JiraInstance, now: dt.datetime | None = None) -> None:
-    """Record that Jira delivered to the instance's URL (at most one write a minute):
-    ``delivering`` reads it."""
+    """Record that Jira delivered to the instance's URL (the row changes at most once a
+    minute, however many deliveries): ``delivering`` reads it."""
     now = now or utcnow()
     (JiraWebhook.insert(instance=instance.id, delivered_at=now)
      .on_conflict(conflict_target=[JiraWebhook.instance],

@@ -148,6 +148,8 @@ def test_a_lost_authorization_leaves_the_filter_behind_and_the_page_says_so(
     updated = browser.submit(behind, action="/webhook/mine")
     assert "Jira updated the webhook" in updated.text, updated.text[:600]
     assert 'id="webhook-uncovered"' not in updated.text
+    assert "on the issues of <code>project in (&#34;EX&#34;, &#34;SEC&#34;)</code>" in \
+        updated.text
     hook, = sim.webhooks.values()
     assert hook["filters"]["issue-related-events-section"] == 'project in ("EX", "SEC")'
 
