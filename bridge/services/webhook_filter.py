@@ -52,8 +52,9 @@ def kept_authorization(row: JiraWebhook, instance: JiraInstance):
                                   "(it was registered before the bridge kept it): register "
                                   "it again below, and delete the older one in Jira.")
     if row.via != "oauth1" or row.registered_by is None:
-        how = ("a one-time admin consent, which Jira's token ends after that one request"
-               if row.via == "consent" else "a Jira administrator's password, never stored")
+        how = ("a one-time admin consent, whose token the bridge revoked after that one "
+               "request" if row.via == "consent"
+               else "a Jira administrator's password, which the bridge never stores")
         raise NoKeptAuthorization(f"The webhook was registered with {how}, so the bridge "
                                   "cannot update its filter by itself: update it below.")
     try:

@@ -73,7 +73,7 @@ def test_admin_lets_the_bridge_register_the_webhook(bridge, jira_factory):
     assert 'project in (&#34;EX&#34;, &#34;SEC&#34;)' in again.text
     # registered with a password, which the bridge never keeps: the page says so, and
     # the form updates the webhook in place (one webhook in Jira, the new filter)
-    assert "password, never stored" in again.text
+    assert "password, which the bridge never stores" in again.text
     assert "Update the webhook in Jira" in again.text
     updated = browser.submit(again, username="admin", password="admin")
     assert "Jira updated the webhook" in updated.text, updated.text[:600]
@@ -109,8 +109,24 @@ def test_webhook_page_in_a_real_browser(browser_page, bridge, jira_factory):
     _connect_oauth2_and_open_webhook_page(page, bridge, jira)
     check_page(page, "admin-webhook-1-values")
     assert "/jira/webhook/" in page.inner_text("#v-url")
+    with bridge.app.app_context():  # an EX issue is linked: the filter names EX
+        IssueLink.create(task_gid="1200000000000997", instance=JiraInstance.get(),
+                         issue_id="10000", issue_key="EX-1", linked_by=AsanaUser.get())
     page.click("text=Authorize in Jira and create the webhook")  # no password (17.2)
     page.click("#approve")
     page.wait_for_selector("text=Jira created the webhook")
     check_page(page, "admin-webhook-2-registered")
     assert len(jira_state(jira).webhooks) == 1
+    # an issue of a project the filter leaves out is linked: the one-click update
+    with bridge.app.app_context():
+        IssueLink.create(task_gid="1200000000000998", instance=JiraInstance.get(),
+                         issue_id="10100", issue_key="SEC-1", linked_by=AsanaUser.get())
+        webhook_page = f"{bridge.url}/jira/instances/{JiraInstance.get().id}/webhook"
+    page.goto(webhook_page)  # (not a reload: the page came from the consent's callback)
+    page.wait_for_selector("#webhook-uncovered")
+    check_page(page, "admin-webhook-3-filter-behind")
+    page.click("#update-filter")
+    page.click("#approve")
+    page.wait_for_selector("text=Jira updated the webhook")
+    hook, = jira_state(jira).webhooks.values()
+    assert "SEC" in hook["filters"]["issue-related-events-section"]
