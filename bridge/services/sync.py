@@ -13,7 +13,8 @@ queue) hands its fresh snapshot here: one Jira read feeds both. Without webhooks
 periodic refresh (``services.sync_refresh``) re-reads linked issues of synced projects.
 
 How much. Values are matched to enum options by name (case-insensitive); a value with no
-option gets one (``POST /custom_fields/{gid}/enum_options``, once per new value). What was
+option known to the bridge is looked up in the field first (someone may have added it by
+hand), then gets one (``POST /custom_fields/{gid}/enum_options``, once per new value). What was
 last written is kept per task (``TaskFields``), so an unchanged issue costs no write, and
 a change costs one ``PUT /tasks/{gid}`` carrying every changed field (and ``completed``
 when the status category becomes done and the admin asked for it).
@@ -403,10 +404,12 @@ def _option(client: AsanaFieldsClient, sync: FieldSync, what: str, name: str) ->
 
 
 def _made_option(client: AsanaFieldsClient, field_gid: str, name: str) -> str:
-    """The option ``name`` of the field, made by whichever worker takes the claim row
-    (``FieldOption``, unique per field and name) first. The others wait a few seconds
-    for its gid; past that they look in the field's options in Asana (matched by name),
-    and find nothing means it is tried again later (``AsanaUnavailable``)."""
+    """The option ``name`` of the field, found or made by whichever worker takes the
+    claim row (``FieldOption``, unique per field and name) first: it looks in the field's
+    options in Asana first (by name, case-insensitive: one made by hand after set-up is
+    used, not made again), then makes it. The others wait a few seconds for its gid;
+    past that they look in the field's options too, and find nothing means it is tried
+    again later (``AsanaUnavailable``)."""
     key = name.lower()
     where = (FieldOption.field_gid == field_gid) & (FieldOption.name == key)
     deadline = time.monotonic() + OPTION_WAIT
@@ -418,7 +421,8 @@ def _made_option(client: AsanaFieldsClient, field_gid: str, name: str) -> str:
                     claim = FieldOption.create(field_gid=field_gid, name=key)
             except pw.IntegrityError:
                 continue  # another worker took it a moment ago
-            return _make_option(client, claim, name, look_first=False)
+            # Made by hand in Asana after set-up? The stored map would not know it.
+            return _make_option(client, claim, name, look_first=True)
         if claim.option_gid:
             return claim.option_gid
         if claim.claimed_at < utcnow() - OPTION_LEASE:  # its worker died: take it over
@@ -437,8 +441,9 @@ def _made_option(client: AsanaFieldsClient, field_gid: str, name: str) -> str:
 
 def _make_option(client: AsanaFieldsClient, claim: FieldOption, name: str, *,
                  look_first: bool) -> str:
-    """Make the claimed option (after a dead worker's claim: unless it made it before
-    dying) and record its gid on the claim; on failure give the claim up."""
+    """Make the claimed option unless ``look_first`` finds it in the field (made by hand,
+    or by a dead worker before it could record it) and record its gid on the claim; on
+    failure give the claim up."""
     try:
         gid = _options(client.field(claim.field_gid)).get(claim.name) if look_first else None
         gid = gid or str(client.add_enum_option(claim.field_gid, name)["gid"])

@@ -346,3 +346,23 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_without_a_second_option(
     names = [o["name"] for o in sim.custom_fields[field_gid]["enum_options"]]
     assert names.count("In Review") == 1, names
     assert _fields(asana, TASK_PLAIN)["Jira status"] == "In Review"
+
+
+def test_an_option_made_by_hand_after_set_up_is_used_not_made_again(bridge, asana, jira10,
+                                                                    linked):
+    """Someone adds "in review" to the status field in Asana after the sync was turned
+    on: the bridge's stored option map does not know it, so the first task needing
+    "In Review" looks in the field (by name, case-insensitive) before making one."""
+    _enable(bridge, {"status": "new"})
+    sim = asana.app.sim
+    with bridge.app.app_context():
+        field_gid = FieldSync.get().fields["status"]["gid"]
+    by_hand = sim.add_enum_option(field_gid, {"name": "in review"})
+    with bridge.app.app_context():
+        assert sync.apply(worker_context(), FieldSync.get(), TASK_PLAIN,
+                          {"status": "In Review"}) == "written"
+        stored = FieldSync.get().fields["status"]["options"]
+    names = [o["name"].lower() for o in sim.custom_fields[field_gid]["enum_options"]]
+    assert names.count("in review") == 1, names
+    assert sim.task_field_value(TASK_PLAIN, field_gid) == by_hand["gid"]
+    assert stored["in review"] == by_hand["gid"]
