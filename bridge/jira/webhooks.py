@@ -18,7 +18,8 @@ is a PUT of the whole registration to the webhook's ``self`` URL, as the webhook
 answers it (``update_webhook``). The references and specs in this repository do not
 describe that method; it is UNCONFIRMED against a live Jira (docs/jira-server.md §9).
 A ``self`` URL off the instance's base URL is refused: the admin's authorization goes to
-that Jira only.
+that Jira only. Where the bridge does not know the ``self`` URL, ``find_webhook`` looks for
+the webhook posting to the bridge's URL in the admin's list of webhooks.
 
 The admin's credentials ride on these calls only, as HTTP Basic; they are never stored
 and are hidden from the logs, like the secret.
@@ -110,6 +111,44 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
         return str(created["self"])
     # only an id: the webhook's own URL under the resource that created it
     return f"{base_url.rstrip('/')}{path}/{created['id']}" if created.get("id") else ""
+
+
+def find_webhook(base_url: str, username: str, password: str, *, url: str,
+                 version: tuple[int, ...] | None = None, timeout: float = 8.0,
+                 auth=None) -> str | None:
+    """The ``self`` URL of the registered webhook that posts to ``url`` (an admin's list
+    of webhooks, ``GET`` on the resource: Atlassian "Webhooks"), or ``None``: the bridge
+    then updates that one instead of adding a second (one registered before the bridge
+    kept its address, or entered by hand)."""
+    logs.hide(password, url)
+    session = fresh_session()
+    session.auth = auth if auth is not None else basic_auth(username, password)
+    paths = [JIRA10_PATH, LEGACY_PATH] if (version or (0,))[0] >= 10 else [LEGACY_PATH]
+    try:
+        for path in paths:
+            answer = session.get(base_url.rstrip("/") + path, timeout=timeout,
+                                 allow_redirects=False)
+            if answer.status_code == 404 and path != paths[-1]:
+                continue
+            _refusal(answer, auth, version)
+            if answer.status_code != 200:
+                return None
+            try:
+                listed = answer.json()
+            except (ValueError, RecursionError):
+                return None
+            for hook in listed if isinstance(listed, list) else []:
+                if isinstance(hook, dict) and hook.get("url") == url:
+                    if hook.get("self"):
+                        return str(hook["self"])
+                    if hook.get("id") is not None:
+                        return f"{base_url.rstrip('/')}{path}/{hook['id']}"
+            return None
+    except requests.RequestException as exc:
+        raise error_for(exc) from None
+    finally:
+        session.close()
+    return None
 
 
 def update_webhook(base_url: str, self_url: str, username: str, password: str, *,

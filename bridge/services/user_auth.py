@@ -291,15 +291,14 @@ class WebhookConsent(Flow):
         instance = JiraInstance.get_by_id(row.instance_id)
         tokens, me = _jira2_tokens(ctx, instance.base_url, instance.client_id,
                                    instance.client_secret, code, row.pkce_verifier)
-        known = webhooks.registered(instance)
         try:
-            webhooks.register_with_consent(
+            updated = webhooks.register_with_consent(
                 instance, jira_as_user.public_url(ctx.settings), tokens.access_token,
                 str(me.get("name", "")), timeout=ctx.settings.http_timeout,
                 actor=row.asana_user.email if row.asana_user else "")
         except JiraError as exc:
             return WebhookConsented(instance, exc)
-        return WebhookConsented(instance, updated=bool(known and known.self_url))
+        return WebhookConsented(instance, updated=updated)
 
 
 ASANA_FOR_POPUP = AsanaSignIn("user_auth", POPUP)

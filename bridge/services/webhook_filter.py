@@ -5,7 +5,9 @@ The bridge registers its webhook with a filter naming the projects whose issues 
 ``on_linked`` marks the filter behind (one conditional UPDATE: of 100 links made at once in
 a new project one flips it) and queues one update; the worker (``follow``) PUTs the whole
 registration, with the filter of every linked project at that moment, to the webhook's
-``self`` URL in Jira (``jira.webhooks.update_webhook``). Never inside the user's request.
+``self`` URL in Jira (``services.webhooks.update_filter``; a registration from before
+the bridge kept that URL is found in Jira's list by its URL). Never inside the user's
+request.
 
 Whose authorization: the one the registration used, when the bridge keeps it. That is the
 admin's own OAuth 1.0a token (application links: the admin's user authorization, kept
@@ -23,7 +25,6 @@ import logging
 
 from .. import queue
 from ..errors import BridgeError
-from ..jira import webhooks as jira_webhooks
 from ..jira.errors import JiraError, JiraRateLimited, JiraUnavailable
 from ..jira.signing import oauth1_auth
 from ..models import IssueLink, JiraInstance, JiraWebhook, audit
@@ -47,10 +48,6 @@ class NoKeptAuthorization(BridgeError):
 def kept_authorization(row: JiraWebhook, instance: JiraInstance):
     """``(auth, Jira user)`` the filter may be updated with in the background, or
     ``NoKeptAuthorization`` with the sentence the webhook page shows."""
-    if not row.self_url:
-        raise NoKeptAuthorization("The bridge does not know this webhook's address in Jira "
-                                  "(it was registered before the bridge kept it): register "
-                                  "it again below, and delete the older one in Jira.")
     if row.via != "oauth1" or row.registered_by is None:
         how = ("a one-time admin consent, whose token the bridge revoked after that one "
                "request" if row.via == "consent"
@@ -112,12 +109,8 @@ def follow(ctx: Context, instance_id: int) -> str:
     row = JiraWebhook.get(JiraWebhook.instance == instance_id)
     try:
         auth, jira_admin = kept_authorization(row, instance)
-        values = webhooks.manual_values(instance, jira_as_user.public_url(ctx.settings))
-        jira_webhooks.update_webhook(
-            instance.base_url, row.self_url, jira_admin, "", name=values["name"],
-            url=values["url"], events=values["events"], version=instance.version_tuple,
-            timeout=ctx.settings.http_timeout, secret=values["secret"], auth=auth,
-            jql=values["jql"])
+        webhooks.update_filter(instance, jira_as_user.public_url(ctx.settings), jira_admin,
+                               auth, timeout=ctx.settings.http_timeout)
     except NoKeptAuthorization as exc:
         return _stuck(row, exc.public_message, "needs_admin")
     except (JiraUnavailable, JiraRateLimited):
@@ -128,10 +121,6 @@ def follow(ctx: Context, instance_id: int) -> str:
         audit("jira.webhook_filter_updated", target=instance.base_url, outcome="failed",
               instance=instance.id, error=exc.code)
         return _stuck(row, exc.public_message, "failed")
-    webhooks.remember(instance, self_url=row.self_url, jql=values["jql"], via=row.via,
-                      admin=row.registered_by)
-    audit("jira.webhook_filter_updated", target=instance.base_url, instance=instance.id,
-          jira_admin=jira_admin, via=row.via, jql=values["jql"])
     if JiraWebhook.get(JiraWebhook.id == row.id).behind_since is not None:
         queue.enqueue(TASK, instance_id)  # a project linked while Jira was asked: again
     return "updated"

@@ -286,42 +286,73 @@ def manual_values(instance: JiraInstance, public_url: str) -> dict:
 
 def register(instance: JiraInstance, public_url: str, username: str, password: str, *,
              timeout: float = 8.0, actor: str = "", auth=None, via: str = "",
-             admin: AsanaUser | None = None) -> str:
+             admin: AsanaUser | None = None) -> bool:
     """Create the webhook in Jira with an administrator's password, used once, or with
     ``auth``: the admin's own authorization (``register_with_consent``,
     ``register_with_oauth1``), in which case ``username`` only names that Jira account
-    in the audit trail. Where the bridge registered one already (its ``self`` URL is
-    known) it is updated in place instead, so Jira holds one webhook with the current
-    filter, not two."""
+    in the audit trail. Where Jira has one posting to this URL already (registered by the
+    bridge, or entered by hand) it is updated in place instead, so Jira holds one webhook
+    with the current filter, not two. Returns whether it was such an update."""
     values = manual_values(instance, public_url)
-    via = via or ("password" if auth is None else "consent")
+    created, updated = _send(instance, values, username, password, timeout=timeout,
+                             auth=auth, create=True)
+    if values["secret"]:  # Jira has the key now: unsigned deliveries are refused
+        instance.webhook_signed = True
+        instance.save(only=[JiraInstance.webhook_signed])
+    remember(instance, self_url=created, jql=values["jql"],
+             via=via or ("password" if auth is None else "consent"), admin=admin)
+    audit("jira.webhook_registered", actor=actor, target=instance.base_url,
+          instance=instance.id, jira_admin=username,  # services.connections reads it
+          via="password" if auth is None else "consent", jql=values["jql"])
+    return updated
+
+
+def update_filter(instance: JiraInstance, public_url: str, jira_admin: str, auth, *,
+                  timeout: float = 8.0) -> str:
+    """Bring the registered webhook's filter up to date in Jira with ``auth``, the
+    authorization kept from its registration (``services.webhook_filter``); never
+    creates one. Returns the filter Jira now holds. ``WebhookGone`` when it was deleted
+    in Jira."""
+    known = registered(instance)
+    values = manual_values(instance, public_url)
+    created, _ = _send(instance, values, jira_admin, "", timeout=timeout, auth=auth,
+                       create=False)
+    remember(instance, self_url=created, jql=values["jql"], via=known.via if known else "",
+             admin=known.registered_by if known else None)
+    audit("jira.webhook_filter_updated", target=instance.base_url, instance=instance.id,
+          jira_admin=jira_admin, via=known.via if known else "", jql=values["jql"])
+    return values["jql"]
+
+
+def _send(instance: JiraInstance, values: dict, username: str, password: str, *,
+          timeout: float, auth, create: bool) -> tuple[str, bool]:
+    """PUT ``values`` to the webhook Jira has for this URL (its known ``self``, else the
+    one Jira lists with this URL); with ``create``, POST a new one where there is none
+    or Jira will not update it. Returns the webhook's ``self`` and whether it existed."""
     how = dict(name=values["name"], url=values["url"], events=values["events"],
                version=instance.version_tuple, timeout=timeout, secret=values["secret"],
                auth=auth, jql=values["jql"])
     known = registered(instance)
-    created = None
-    if known is not None and known.self_url:
+    self_url = known.self_url if known is not None else None
+    if not self_url:
+        self_url = jira_webhooks.find_webhook(
+            instance.base_url, username, password, url=values["url"],
+            version=instance.version_tuple, timeout=timeout, auth=auth)
+    if self_url:
         try:
-            jira_webhooks.update_webhook(instance.base_url, known.self_url, username,
-                                         password, **how)
-            created = known.self_url
+            jira_webhooks.update_webhook(instance.base_url, self_url, username, password,
+                                         **how)
+            return self_url, True
         except (jira_webhooks.WebhookGone, jira_webhooks.WebhookNotUpdatable):
-            created = None  # deleted in Jira, or no update in place: register anew
-    if created is None:
-        created = jira_webhooks.register_webhook(instance.base_url, username, password,
-                                                 **how)
-    if values["secret"]:  # Jira has the key now: unsigned deliveries are refused
-        instance.webhook_signed = True
-        instance.save(only=[JiraInstance.webhook_signed])
-    remember(instance, self_url=created, jql=values["jql"], via=via, admin=admin)
-    audit("jira.webhook_registered", actor=actor, target=instance.base_url,
-          instance=instance.id, jira_admin=username,  # services.connections reads it
-          via="password" if auth is None else "consent", jql=values["jql"])
-    return created
+            if not create:
+                raise  # deleted in Jira, or no update in place: an admin decides
+    elif not create:
+        raise jira_webhooks.WebhookGone()
+    return jira_webhooks.register_webhook(instance.base_url, username, password, **how), False
 
 
 def register_with_consent(instance: JiraInstance, public_url: str, access_token: str,
-                          jira_admin: str, *, timeout: float = 8.0, actor: str = "") -> str:
+                          jira_admin: str, *, timeout: float = 8.0, actor: str = "") -> bool:
     """Create the webhook with the access token of an admin's one-time ADMIN consent
     (jira-server.md §2.1), then revoke that token whatever happened (§2.7): it is used for
     this one request and never stored."""
@@ -334,7 +365,7 @@ def register_with_consent(instance: JiraInstance, public_url: str, access_token:
 
 
 def register_with_oauth1(instance: JiraInstance, public_url: str, cred, *,
-                         timeout: float = 8.0, actor: str = "") -> str:
+                         timeout: float = 8.0, actor: str = "") -> bool:
     """Create the webhook with an admin's own OAuth 1.0a access token (the application-link
     path, where Jira has no scoped consent): their Jira account must be an administrator."""
     from ..jira.signing import oauth1_auth

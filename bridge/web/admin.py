@@ -307,11 +307,6 @@ def _filter_following(instance: JiraInstance) -> str | None:
     return None
 
 
-def _updates(instance: JiraInstance) -> bool:
-    """Whether registering now updates the webhook in place (its Jira address is known)."""
-    known = webhooks.registered(instance)
-    return bool(known and known.self_url)
-
 
 @bp.get("/jira/instances/<int:instance_id>/webhook")
 @admin_required
@@ -325,14 +320,13 @@ def webhook(instance_id: int):
 def register_webhook(instance_id: int):
     check_csrf()
     instance = _instance_of_admin(instance_id)
-    updating = _updates(instance)
     try:
-        webhooks.register(instance, public_url(), request.form.get("username", ""),
+        updated = webhooks.register(instance, public_url(), request.form.get("username", ""),
                           request.form.get("password", ""), timeout=settings().http_timeout,
                           actor=current_admin()["email"])
     except JiraError as exc:
         return _webhook_page(instance, exc.status, error=exc.public_message)
-    return _webhook_page(instance, registered=True, updated=updating)
+    return _webhook_page(instance, registered=True, updated=updated)
 
 
 def consent_possible(instance: JiraInstance) -> bool:
@@ -363,14 +357,13 @@ def webhook_with_my_token(instance_id: int):
     if cred is None:
         return _webhook_page(instance, 400, error="Authorize your own Jira account through "
                              "the bridge first (the app's Authentication URL in Asana).")
-    updating = _updates(instance)
     try:
-        webhooks.register_with_oauth1(instance, public_url(), cred,
+        updated = webhooks.register_with_oauth1(instance, public_url(), cred,
                                       timeout=settings().http_timeout,
                                       actor=current_admin()["email"])
     except JiraError as exc:
         return _webhook_page(instance, exc.status, error=exc.public_message)
-    return _webhook_page(instance, registered=True, updated=updating)
+    return _webhook_page(instance, registered=True, updated=updated)
 
 
 @bp.post("/jira/instances/<int:instance_id>/webhook/consent")

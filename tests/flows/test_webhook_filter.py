@@ -182,3 +182,50 @@ def test_a_consent_registration_keeps_nothing_so_the_page_updates_it_in_one_step
     assert not any(t.scope == "ADMIN" for t in sim.oauth2_tokens.values())  # revoked
     with bridge.app.app_context():
         assert JiraWebhook.get().behind_since is None
+
+
+def test_a_webhook_whose_address_the_bridge_never_kept_is_found_in_jira_by_its_url(
+        bridge, jira_factory, sent):
+    """Registered by an older release (the migration knows its filter, not its address)
+    or entered by hand: the update finds it in Jira's list by its URL and replaces it."""
+    jira = jira_factory("8.20.0")
+    sim = jira_state(jira)
+    instance = _oauth1_registered(bridge, jira)
+    with bridge.app.app_context():
+        JiraWebhook.update(self_url=None).execute()  # as the migration from the audit log leaves it
+        _link(instance, "SEC-1")
+        assert sent == [(instance.id,)]
+        assert webhook_filter.follow(worker_context(), instance.id) == "updated"
+        assert JiraWebhook.get().self_url.startswith(jira.url)
+    hook, = sim.webhooks.values()
+    assert hook["filters"]["issue-related-events-section"] == 'project in ("EX", "SEC")'
+    # entered by hand in Jira, then "Create the webhook" on the page: still one webhook
+    sim.webhooks.clear()
+    with bridge.app.app_context():
+        JiraWebhook.delete().execute()
+        values = webhooks.manual_values(instance, bridge.url)
+    import requests
+
+    by_hand = requests.post(f"{jira.url}/rest/webhooks/1.0/webhook", auth=("admin", "admin"),
+                            json={"name": "typed by an admin", "url": values["url"],
+                                  "events": ["jira:issue_updated"]}, timeout=5).json()
+    with bridge.app.app_context():
+        assert webhooks.register(instance, bridge.url, "admin", "admin") is True  # updated
+    hook, = sim.webhooks.values()
+    assert hook["name"] == values["name"] and hook["events"] == values["events"]
+    assert by_hand["self"].endswith(f"/{hook['id']}")
+
+
+def test_a_webhook_deleted_in_jira_is_not_made_again_behind_the_admins_back(
+        bridge, jira_factory, sent):
+    jira = jira_factory("8.20.0")
+    sim = jira_state(jira)
+    instance = _oauth1_registered(bridge, jira)
+    sim.webhooks.clear()  # an admin deleted it in Jira
+    with bridge.app.app_context():
+        _link(instance, "SEC-1")
+        assert webhook_filter.follow(worker_context(), instance.id) == "failed"
+        assert "no longer in Jira" in JiraWebhook.get().problem
+        assert AuditEvent.get(AuditEvent.action == "jira.webhook_filter_updated").outcome \
+            == "failed"
+    assert not sim.webhooks
