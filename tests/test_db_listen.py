@@ -73,3 +73,32 @@ def test_after_stop_nothing_is_trusted_and_the_thread_ends(listener):
     assert listener.current() is None
     thread.join(2)
     assert not thread.is_alive()
+
+
+def test_a_forked_worker_listens_on_a_session_of_its_own(listener):
+    """gunicorn forks its workers: the parent's thread does not exist in the child, whose
+    first use starts its own (the parent's session is not trusted there)."""
+    import os
+
+    _until(listener.current, 5, "listening")
+    parent_pid = listener.backend_pid
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker: report its session's server process, then leave
+        code = 1
+        try:
+            assert listener.current() is None  # the parent's epoch is not this one's
+            deadline = time.monotonic() + 5
+            while listener.current() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.write(write, str(listener.backend_pid).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        child_pid = answer.read()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_pid and int(child_pid) != parent_pid
+    assert listener.backend_pid == parent_pid and listener.current() is not None
