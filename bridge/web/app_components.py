@@ -20,7 +20,8 @@ from ..asana.signing import AsanaCall
 from ..services.context import Context
 from .security import process_cache, settings
 
-__all__ = ["AsanaCall", "Context", "SignedBlueprint", "current_context"]
+__all__ = ["AsanaCall", "Context", "MISS_FAILED", "SignedBlueprint", "VERIFIED_CALL",
+           "current_context"]
 
 log = logging.getLogger("bridge.app_components")
 PREFIX = "/asana"
@@ -31,6 +32,10 @@ PREFIX = "/asana"
 # A client cannot set it: only the server and WSGI layers write the environ's non-HTTP_
 # keys.
 VERIFIED_CALL = "bridge.verified_asana_call"
+# And the exception the same layer's own try of the request failed with (the widget read
+# before Flask, ``widget_cache``): the view raises it, so the app's error handlers answer
+# it and nothing is done twice.
+MISS_FAILED = "bridge.widget_miss_failed"
 
 
 def _verify():

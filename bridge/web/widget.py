@@ -2,8 +2,10 @@
 
 A signed route (``app_components.SignedBlueprint``: signature and expiry checked before
 the view runs, errors in Asana's shape). The decisions live in ``services.widget``; the
-view hands it the verified call and answers the JSON it gets. A cached answer usually
-never gets here: ``widget_cache`` serves it in front of Flask, after the same checks.
+view hands it the verified call and answers the JSON it gets. Most views never get here:
+``widget_cache`` serves them in front of Flask (from memory, or read now), after the same
+checks, and hands on only what it cannot answer: a call it could not verify or use, or
+the failure its read met, which the view raises for the app's error handlers.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from flask import Response, request
 
 from ..asana.errors import AsanaRequestMalformed
 from ..services import widget
-from .app_components import VERIFIED_CALL, Context, SignedBlueprint
+from .app_components import MISS_FAILED, VERIFIED_CALL, Context, SignedBlueprint
 
 bp = SignedBlueprint("widget", __name__)
 
@@ -23,6 +25,9 @@ def show(ctx: Context):
     missing = [name for name in ("task", "resource_url") if not getattr(call, name)]
     if missing:
         raise AsanaRequestMalformed(f"The request has no {' or '.join(missing)}.")
+    failed = request.environ.get(MISS_FAILED)
+    if isinstance(failed, Exception):  # ``widget_cache`` read it already, and failed
+        raise failed
     # A call handed over by ``widget_cache`` was looked up in memory there already.
     body = widget.widget_json(ctx, call.resource_url,
                               memory_checked=VERIFIED_CALL in request.environ,
