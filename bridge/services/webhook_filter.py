@@ -12,7 +12,7 @@ request.
 Whose authorization: the one the registration used, when the bridge keeps it. That is the
 admin's own OAuth 1.0a token (application links: the admin's user authorization, kept
 like every user's). A one-time ADMIN consent (incoming links, 8.22+) is revoked after its
-one request, and a password is never stored; so there the bridge keeps nothing that may
+one registration, and a password is never stored; so there the bridge keeps nothing that may
 manage webhooks, and invents nothing: the filter stays behind, the webhook page says so
 with its one-click update (the same consent, or the admin's own token), and widgets of the
 new project refresh after ``BRIDGE_WIDGET_MAX_AGE`` until then.
@@ -61,14 +61,6 @@ def kept_authorization(row: JiraWebhook, instance: JiraInstance):
                                   "is no longer valid: update the filter below.") from None
     return (oauth1_auth(instance.consumer_key, instance.private_key, token=cred.token),
             cred.jira_username)
-
-
-def can_follow(row: JiraWebhook, instance: JiraInstance) -> bool:
-    try:
-        kept_authorization(row, instance)
-    except NoKeptAuthorization:
-        return False
-    return True
 
 
 def on_linked(link: IssueLink) -> bool:

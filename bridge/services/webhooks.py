@@ -355,7 +355,7 @@ def register_with_consent(instance: JiraInstance, public_url: str, access_token:
                           jira_admin: str, *, timeout: float = 8.0, actor: str = "") -> bool:
     """Create the webhook with the access token of an admin's one-time ADMIN consent
     (jira-server.md §2.1), then revoke that token whatever happened (§2.7): it is used for
-    this one request and never stored."""
+    this one registration (the look-up, then the update or creation) and never stored."""
     try:
         return register(instance, public_url, jira_admin, "", timeout=timeout, actor=actor,
                         auth=BearerAuth(access_token), via="consent")
