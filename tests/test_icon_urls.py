@@ -60,6 +60,10 @@ def test_kept(url):
     "/images/icons/bug.svg",
     "https://cdn.example.com/icon.png\n",
     "https://cdn.example.com/a b.png",
+    "https://cdn.example.com\\@10.0.0.5/icon.png",  # a browser reads \ as /
+    "https://cdn.example.com/icon\x7f.png",
+    "https://cdn.example.com/\ticon.png",
+    "https://cdn.example.com/icon.png\x00",
     "https://cdn.example.com:99999/icon.png",
     "",
     None,

@@ -35,13 +35,16 @@ _NUMERIC_LABEL = re.compile(r"\A(0x[0-9a-f]*|[0-9]+)\Z", re.I)
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet",
                    ".corp", ".localdomain")
 _LOCAL_NAMES = {"localhost", "metadata.google.internal", "instance-data"}
+# Controls, space, DEL and backslash: a browser would read such a URL otherwise than this
+# module does. One search, not a test per character: four URLs per widget miss.
+_UNSAFE_CHARACTER = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 def usable(url: object, base_url: str | None) -> str | None:
     """``url`` if Asana may be given it (module docstring), else ``None``."""
     if not isinstance(url, str) or not url or len(url) > MAX_LENGTH:
         return None
-    if any(ord(c) <= 32 or ord(c) == 127 or c == "\\" for c in url):
+    if _UNSAFE_CHARACTER.search(url):
         return None
     try:
         parts = urlsplit(url)
