@@ -31,6 +31,7 @@ from .services import (
     remote_links,
     sync,
     sync_refresh,
+    turns,
     webhook_filter,
     widget,
     workers,
@@ -61,6 +62,7 @@ PURGES: dict[str, Callable[[], Any]] = {
     "expired": maintenance.purge,          # OAuth flows, rate-limit windows
     "worker_beats": workers.prune,
     "finished_runs": idempotency.purge,
+    "periodic_turns": turns.prune,         # turns of jobs that stopped running
 }
 
 

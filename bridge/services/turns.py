@@ -77,3 +77,17 @@ def give_up(name: str, holder: str) -> None:
     """Release the turn without a run (an error): due again at once."""
     (PeriodicTurn.update(holder=None, held_until=None)
      .where((PeriodicTurn.name == name) & (PeriodicTurn.holder == holder)).execute())
+
+
+FORGOTTEN_AFTER = dt.timedelta(days=7)
+
+
+def prune(now: dt.datetime | None = None) -> int:
+    """Delete the turns of jobs that have not run for a week (an instance removed, a sync
+    turned off); a job that runs again makes its row anew. Held turns stay."""
+    now = now or utcnow()
+    idle = PeriodicTurn.held_until.is_null() | (PeriodicTurn.held_until <= now)
+    return (PeriodicTurn.delete()
+            .where(idle & (pw.fn.COALESCE(PeriodicTurn.ran_at, PeriodicTurn.due_at)
+                           < now - FORGOTTEN_AFTER))
+            .execute())

@@ -183,3 +183,18 @@ def test_deliveries_are_noted_at_most_once_a_minute(bridge, asana, jira10, linke
         assert JiraWebhook.get().delivered_at == now
         webhooks.note_delivery(linked, now + dt.timedelta(seconds=61))
         assert JiraWebhook.get().delivered_at == now + dt.timedelta(seconds=61)
+
+
+def test_turns_of_jobs_that_stopped_running_are_purged(bridge):
+    now = utcnow()
+    with bridge.app.app_context():
+        for name in ("old", "recent", "held"):
+            assert turns.claim(name, "w", now=now - dt.timedelta(days=9))
+        turns.finish("old", "w", started=now - dt.timedelta(days=9),
+                     period=dt.timedelta(minutes=5), tick=dt.timedelta(minutes=5))
+        turns.finish("recent", "w", started=now - dt.timedelta(days=1),
+                     period=dt.timedelta(minutes=5), tick=dt.timedelta(minutes=5))
+        assert turns.renew("held", "w", now=now)
+        assert turns.prune(now) == 1
+        assert sorted(t.name for t in PeriodicTurn.select()) == ["held", "recent"]
+        assert turns.claim("old", "w", now=now)  # it runs again: a new row
