@@ -30,6 +30,12 @@ only in the WSGI app. Every figure is compared with a baseline measured in the s
      before the clock starts (OAuth 1.0a: signed by the bridge's signer, a fresh nonce
      each), so everything the bridge does counts as its own: gunicorn, Flask, the
      signature check, SQL, unsealing, RSA signing, its guarded client, rendering.
+   - beside them, a null proxy: the bare app's ``/forward`` on the same gunicorn command
+     line, which makes the same call with a plain session and returns the body, nothing
+     else. What it adds over the direct call is the floor any bridge on this server set-up
+     pays here (a second HTTP hop, gunicorn's thread hand-offs, waking after the 50 ms
+     wait: on a 2-vCPU VM that alone was about 2.5 ms); "bridge minus null proxy" is the
+     bridge's own work.
 3. seconds from a status change in the Jira simulator to the next widget showing it
    (webhook registered as an admin would; goal ≤ 1 s).
 4. lookup typeahead p50 over L, when the bridge serves ``/asana/lookup/typeahead``.
@@ -68,13 +74,23 @@ SECRET_KEY = "bench-secret-key-" + "0123456789" * 4
 WORKSPACE = "1100000000000001"
 ALICE = "1300000000000001"
 TASK = "1400000000000001"
-BARE_APP = '''from flask import Flask, jsonify
+BARE_APP = '''import requests
+from flask import Flask, Response, jsonify, request
 app = Flask(__name__)
+jira = requests.Session()
 
 
 @app.get("/bare")
 def bare():
     return jsonify(status="ok")
+
+
+@app.get("/forward")
+def forward():
+    """A null proxy (the uncached widget's floor): the call as given, nothing else."""
+    answer = jira.get(request.headers["X-Forward-To"], params=request.args, timeout=10,
+                      headers={"Authorization": request.headers["Authorization"]})
+    return Response(answer.content, answer.status_code, mimetype="application/json")
 '''
 
 
@@ -313,7 +329,7 @@ def bench_healthz(bridge: Gunicorn, bare: Gunicorn, args) -> dict:
     return {"bare_rps": b["rps"], "healthz_rps": h["rps"], "rps_ratio": h["rps"] / b["rps"]}
 
 
-def bench_uncached(world: World, uncached: Gunicorn, args) -> dict:
+def bench_uncached(world: World, uncached: Gunicorn, bare: Gunicorn, args) -> dict:
     import requests
 
     out = {}
@@ -322,29 +338,34 @@ def bench_uncached(world: World, uncached: Gunicorn, args) -> dict:
         path, headers = world.widget_request(mode)
         w = wrk(uncached.url + path, headers, max(args.seconds, 5), 1)
         # Like for like (module docstring): the same plain client, one call at a time, to
-        # the simulator directly and to the bridge, alternating.
+        # the simulator directly, through the null proxy and to the bridge, in turn.
         calls = max(20, int(args.seconds * 8))
-        jira_url, params, authorizations = _direct_calls(world, mode, calls)
-        direct, through = [], []
-        session, to_jira = requests.Session(), requests.Session()
-        for authorization in authorizations:
-            start = time.perf_counter()
-            answer = to_jira.get(jira_url, params=params, timeout=10,
-                                 headers={"Authorization": authorization})
-            direct.append((time.perf_counter() - start) * 1000)
-            if answer.status_code != 200:
-                raise RuntimeError(f"the direct call answered {answer.status_code}: "
-                                   f"{answer.text[:300]}")
-            start = time.perf_counter()
-            session.get(uncached.url + path, headers=headers, timeout=10)
-            through.append((time.perf_counter() - start) * 1000)
-        d, t = statistics.median(direct), statistics.median(through)
+        jira_url, params, authorizations = _direct_calls(world, mode, 2 * calls)
+        direct, forwarded, through = [], [], []
+        session, to_jira, to_proxy = requests.Session(), requests.Session(), requests.Session()
+        for i in range(calls):
+            _timed(direct, "the simulator", to_jira.get, jira_url, params=params,
+                   headers={"Authorization": authorizations[2 * i]})
+            _timed(forwarded, "the null proxy", to_proxy.get, bare.url + "/forward",
+                   params=params, headers={"Authorization": authorizations[2 * i + 1],
+                                           "X-Forward-To": jira_url})
+            _timed(through, "the bridge", session.get, uncached.url + path, headers=headers)
+        d, f, t = (statistics.median(x) for x in (direct, forwarded, through))
         out[mode] = {"widget_p50_ms": w["p50_ms"], "jira_latency_ms": latency_ms,
                      "over_latency_ms": w["p50_ms"] - latency_ms,
                      "direct_jira_p50_ms": d, "widget_same_client_p50_ms": t,
-                     "over_direct_ms": t - d,
+                     "null_proxy_p50_ms": f, "over_direct_ms": t - d,
+                     "null_proxy_over_direct_ms": f - d, "over_null_proxy_ms": t - f,
                      "goal_over_latency_ms": goal, "non_2xx": w["non_2xx"]}
     return out
+
+
+def _timed(times: list, who: str, get, url: str, **kwargs) -> None:
+    start = time.perf_counter()
+    answer = get(url, timeout=10, **kwargs)
+    times.append((time.perf_counter() - start) * 1000)
+    if answer.status_code != 200:
+        raise RuntimeError(f"{who} answered {answer.status_code}: {answer.text[:300]}")
 
 
 WIDGET_FIELDS = ("summary", "status", "priority", "assignee", "issuetype", "duedate",
@@ -485,6 +506,10 @@ def report(figures: dict) -> None:
             f"{u['widget_same_client_p50_ms']:.2f} ms; wrk p50 {u['widget_p50_ms']:.2f} ms"
             f" = Jira latency {u['jira_latency_ms']:.0f} ms + {u['over_latency_ms']:.2f} ms "
             f"(simulator's own time included)")
+        lines.append(
+            f"                   a null proxy on the same gunicorn adds "
+            f"{u['null_proxy_over_direct_ms']:.2f} ms (this machine's floor); the bridge's "
+            f"own work beyond it: {u['over_null_proxy_ms']:.2f} ms")
     f = figures.get("freshness")
     if f:
         lines.append(
@@ -578,7 +603,7 @@ def main() -> None:
         if wanted("cached"):
             figures["cached"] = bench_cached(world, bridge, bare, args)
         if wanted("uncached"):
-            figures["uncached"] = bench_uncached(world, uncached, args)
+            figures["uncached"] = bench_uncached(world, uncached, bare, args)
         if wanted("freshness"):
             figures["freshness"] = bench_freshness(world, bridge, args)
         if wanted("typeahead"):
