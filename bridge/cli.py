@@ -553,7 +553,8 @@ def jira_list():
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def jira_remove(instance_id, yes):
     """Remove Jira instance INSTANCE_ID with its users' authorizations and issue links."""
-    from .models import IssueLink, JiraCredential, JiraInstance, audit
+    from .models import IssueLink, JiraCredential, JiraInstance
+    from .services import instances
 
     app = _app()
     with app.app_context():
@@ -567,8 +568,6 @@ def jira_remove(instance_id, yes):
         if not yes:
             click.confirm(f"Remove {instance.base_url} with {creds} user authorizations and "
                           f"{links} issue links?", abort=True)
-        with db.atomic():
-            instance.delete_instance(recursive=True)
-            audit("jira.instance_removed", actor="cli", target=instance.base_url)
+        instances.remove(instance, actor="cli")
         db.close()
     click.echo(f"Removed Jira instance {instance_id} ({instance.base_url}).")

@@ -20,7 +20,15 @@ from ..jira.errors import JiraAnswerTooLarge, JiraError, JiraMisconfigured, Jira
 from ..jira.keys import generate_key_pair
 from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from ..jira.urls import JiraCloudURL, check_resolved, normalize_base_url
-from ..models import AsanaWorkspace, JiraCredential, JiraInstance, audit, utcnow
+from ..models import (
+    AsanaWorkspace,
+    IssueLink,
+    JiraCredential,
+    JiraInstance,
+    LinkSlot,
+    audit,
+    utcnow,
+)
 from .jira_as_user import JIRA1_CALLBACK_PATH
 
 CONSUMER_NAME = "Asana"
@@ -211,3 +219,16 @@ def for_workspace(workspace_gid: str) -> list[JiraInstance]:
     several side by side)."""
     return list(JiraInstance.select(JiraInstance, AsanaWorkspace).join(AsanaWorkspace)
                 .where(AsanaWorkspace.gid == str(workspace_gid)).order_by(JiraInstance.id))
+
+
+def remove(instance: JiraInstance, *, actor: str = "") -> None:
+    """Remove the instance with everything that belongs to it, in one transaction.
+
+    The slots its links held on their tasks (``services.links``) are deleted first: a
+    recursive delete would only empty their nullable ``link``, leaving each slot taken
+    until its claim grows older than ``links.CLAIM_TTL``."""
+    with database.atomic():
+        its_links = IssueLink.select(IssueLink.id).where(IssueLink.instance == instance.id)
+        LinkSlot.delete().where(LinkSlot.link.in_(its_links)).execute()
+        instance.delete_instance(recursive=True)
+        audit("jira.instance_removed", actor=actor, target=instance.base_url)

@@ -103,3 +103,29 @@ def test_jira_list_and_remove(cli, settings, jira_factory):
     app.extensions["bridge.db"].close()
     missing = cli("jira", "remove", "999", "--yes")
     assert missing.exit_code == 1 and "no Jira instance with id 999" in missing.output
+
+
+def test_jira_remove_frees_the_slots_of_its_links(cli, settings, jira_factory):
+    """A link made minutes before the removal held a slot of its task: the removal frees
+    it (``delete_instance(recursive=True)`` would only empty the slot's link, leaving the
+    slot taken until its claim grows old)."""
+    from bridge.models import LinkSlot
+    from bridge.services import links
+
+    first, second = jira_factory("8.20.0"), jira_factory("8.21.0")
+    cli("jira", "add", first.url, "--workspace", "1")
+    cli("jira", "add", second.url, "--workspace", "1")
+    app = _app(settings)
+    with app.app_context():
+        gone, kept = JiraInstance.select().order_by(JiraInstance.id)
+        links.link(task_gid="7", instance=gone, issue_id="10", issue_key="EX-1", user=None,
+                   slot=links.claim("7", 2))
+        links.link(task_gid="8", instance=kept, issue_id="10", issue_key="EX-1", user=None,
+                   slot=links.claim("8", 1))
+    app.extensions["bridge.db"].close()
+
+    assert cli("jira", "remove", str(gone.id), "--yes").exit_code == 0
+    with app.app_context():
+        assert [(s.task_gid, s.link_id is not None) for s in LinkSlot.select()] == [("8", True)]
+        links.claim("7", 1)  # the task's one place is free at once
+    app.extensions["bridge.db"].close()
