@@ -231,6 +231,20 @@ def _turns_and_webhooks(db: pw.Database) -> None:
                            registered_at=event.at)
 
 
+def _snapshot_generations_unique(db: pw.Database) -> None:
+    """A new snapshot's generation is the time in microseconds (models.IssueSnapshot):
+    PostgreSQL's column must hold 64 bits (SQLite's integers already do). The notice
+    trigger names the column, so it is made again around the change."""
+    if not isinstance(db, pw.PostgresqlDatabase):
+        return
+    from .models import IssueSnapshot
+
+    table = IssueSnapshot._meta.table_name
+    db.execute_sql(f'DROP TRIGGER IF EXISTS bridge_snapshot_notice ON "{table}"')
+    db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "generation" TYPE BIGINT')
+    _snapshot_notices(db)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -249,6 +263,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (15, "attachment copies: the hash of the bytes sent to Jira", _copy_sent_sha256),
     (16, "PostgreSQL: snapshot changes notified to listening nodes", _snapshot_notices),
     (17, "turns of periodic jobs; what the bridge knows of each webhook", _turns_and_webhooks),
+    (18, "snapshot generations never repeat across a row's lives", _snapshot_generations_unique),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -10,6 +10,7 @@ plain strings in Python. Timestamps are naive UTC.
 from __future__ import annotations
 
 import json
+import time
 
 import peewee as pw
 
@@ -258,14 +259,21 @@ class IssueSnapshot(BaseModel):
     """Cached widget data of a linked issue (``services.widget``), one row per issue key a
     widget asks for. ``generation`` grows with every write and every invalidation, so a
     node can tell cheaply whether what it holds in memory is still current; ``stale``
-    says a webhook reported a change since ``fetched_at``."""
+    says a webhook reported a change since ``fetched_at``.
+
+    A new row's generation is the time in microseconds (``services.widget._store`` takes
+    the database's clock), never 1: a row deleted and made again (its instance removed
+    and added back, which on SQLite can give the same ids) must not repeat a generation
+    of its earlier life, which a node may still remember. Each bump adds 1 and takes far
+    longer than a microsecond, so an earlier life never reaches where a later one
+    starts."""
 
     instance = pw.ForeignKeyField(JiraInstance, on_delete="CASCADE")
     issue_key = pw.CharField(max_length=255)
     issue_id = pw.CharField(max_length=64, default="")
     data = JSONField()
     fetched_at = pw.DateTimeField(default=utcnow)
-    generation = pw.IntegerField(default=1)
+    generation = pw.BigIntegerField(default=lambda: time.time_ns() // 1000)
     stale = pw.BooleanField(default=False)
 
     class Meta:

@@ -273,8 +273,48 @@ def test_webhooks_registered_before_migration_17_keep_their_filter(settings):
         audit("jira.webhook_registered", target=kept.base_url, instance=kept.id,
               jira_admin="admin", via="consent", jql='project in ("EX")')
         audit("jira.webhook_token_rotated", target=rotated.base_url, instance=rotated.id)
-        assert migrations.migrate(db) == [17]
+        assert migrations.migrate(db)[0] == 17
         row, = JiraWebhook.select()
         assert (row.instance_id, row.jql, row.via) == (kept.id, 'project in ("EX")', "consent")
         assert row.registered_at is not None and row.self_url is None
+    db.close()
+
+
+def test_snapshot_generations_from_before_migration_18_hold_microseconds(settings):
+    """A new snapshot starts at the time in microseconds (models.IssueSnapshot): on
+    PostgreSQL migration 18 widens the column that held 32 bits, and the snapshot notices
+    (migration 16) still name the instance, the generation and the key."""
+    import peewee as pw
+
+    from bridge.models import IssueSnapshot
+
+    app = create_app(settings)
+    db = app.extensions["bridge.db"]
+    table = IssueSnapshot._meta.table_name
+    with app.app_context():
+        every = migrations.MIGRATIONS
+        migrations.MIGRATIONS = every[:17]
+        try:
+            migrations.migrate(db)
+        finally:
+            migrations.MIGRATIONS = every
+        postgres = isinstance(db, pw.PostgresqlDatabase)
+        if postgres:  # the column as migration 2 made it then (32 bits), its trigger on it
+            db.execute_sql(f'DROP TRIGGER bridge_snapshot_notice ON "{table}"')
+            db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "generation" TYPE INTEGER')
+            migrations._snapshot_notices(db)
+        assert migrations.migrate(db)[0] == 18
+        if postgres:
+            db.execute_sql("LISTEN bridge_snapshots")
+        ws = AsanaWorkspace.create(gid="1")
+        instance = JiraInstance.create(workspace=ws, base_url="https://a.example.com",
+                                       auth_mode="oauth2")
+        made = IssueSnapshot.create(instance=instance, issue_key="EX-1", data={})
+        assert made.generation > 1_700_000_000 * 10**6  # microseconds, not 1
+        assert IssueSnapshot.get().generation == made.generation
+        if postgres:
+            conn = db.connection()
+            conn.poll()
+            assert [n.payload for n in conn.notifies] == [
+                f"{instance.id} {made.generation} EX-1"]
     db.close()

@@ -59,9 +59,10 @@ def served(make_app, monkeypatch):
     with app.app_context():
         ws = AsanaWorkspace.create(gid=WS)
         instance = JiraInstance.create(workspace=ws, base_url=BASE, auth_mode="oauth2")
-        IssueSnapshot.create(instance=instance, issue_key="EX-1", data={"key": "EX-1"})
+        snap = IssueSnapshot.create(instance=instance, issue_key="EX-1", data={"key": "EX-1"})
         assert cache.instances.find(WS, URL, reload=True) == (instance.id, BASE, "EX-1")
-        cache.widgets.put((instance.id, "EX-1"), Entry(1, b"EX-1 at 1", time.time()))
+        cache.widgets.put((instance.id, "EX-1"),
+                          Entry(snap.generation, b"EX-1 at 1", time.time()))
         cache.widgets.linked.add((TASK, instance.id, "EX-1"))
         _until(lambda: cache.listener.current() is not None, 5, "the listener listens")
         yield app, cache, Statements(monkeypatch, db), instance.id

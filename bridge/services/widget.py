@@ -562,31 +562,43 @@ def _read(ctx: Context, instance: JiraInstance, key: str,
 # -- storing and invalidating ---------------------------------------------------------------
 
 
-_STORE_SQL: dict[tuple[str, bool], str] = {}
+_STORE_SQL: dict[tuple[str, bool, bool], str] = {}
+
+# A new snapshot's first generation: the database's clock in microseconds, one clock for
+# every node (models.IssueSnapshot says why it is never 1). SQLite's 'now' has whole
+# milliseconds, the same for every use within one statement.
+_FIRST_GENERATION = {
+    True: "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+    False: ("(CAST(strftime('%s', 'now') AS INTEGER) * 1000000"
+            " + CAST(substr(strftime('%f', 'now'), 4) AS INTEGER) * 1000)"),
+}
 
 
 def _store_sql(param: str, insert: bool) -> str:
     """The snapshot's write, built once per parameter style: an insert that yields to a
-    concurrent one, or an update that yields to a concurrent invalidation."""
-    sql = _STORE_SQL.get((param, insert))
+    concurrent one and returns the generation it started at, or an update that yields
+    to a concurrent invalidation."""
+    postgres = isinstance(database.obj, pw.PostgresqlDatabase)
+    sql = _STORE_SQL.get((param, insert, postgres))
     if sql is None:
         f = IssueSnapshot._meta.fields
         table = f'"{IssueSnapshot._meta.table_name}"'
         if insert:
-            names = ("instance", "issue_key", "issue_id", "data", "fetched_at", "generation",
-                     "stale")
+            names = ("instance", "issue_key", "issue_id", "data", "fetched_at", "stale",
+                     "generation")
             columns = ", ".join(f'"{f[n].column_name}"' for n in names)
             sql = (f"INSERT INTO {table} ({columns}) VALUES "
-                   f"({', '.join([param] * len(names))}) "
+                   f"({', '.join([param] * (len(names) - 1))}, {_FIRST_GENERATION[postgres]}) "
                    f'ON CONFLICT ("{f["instance"].column_name}", '
-                   f'"{f["issue_key"].column_name}") DO NOTHING')
+                   f'"{f["issue_key"].column_name}") DO NOTHING '
+                   f'RETURNING "{f["generation"].column_name}"')
         else:
             sets = ", ".join(f'"{f[n].column_name}" = {param}'
                              for n in ("data", "issue_id", "fetched_at", "stale",
                                        "generation"))
             sql = (f'UPDATE {table} SET {sets} WHERE "id" = {param} '
                    f'AND "{f["generation"].column_name}" = {param}')
-        _STORE_SQL[(param, insert)] = sql
+        _STORE_SQL[(param, insert, postgres)] = sql
     return sql
 
 
@@ -600,13 +612,13 @@ def _store(instance: JiraInstance, key: str, snap: dict, row: IssueSnapshot | No
     at = f["fetched_at"].db_value(now)
     stale = f["stale"].db_value(False)
     if row is None:
-        params = (instance.id, key, snap.get("id") or "", data, at, 1, stale)
-        generation = 1
-    else:
-        generation = row.generation + 1
-        params = (data, snap.get("id") or row.issue_id, at, stale, generation, row.id,
-                  row.generation)
-    cursor = database.execute_sql(_store_sql(database.obj.param, row is None), params)
+        params = (instance.id, key, snap.get("id") or "", data, at, stale)
+        made = database.execute_sql(_store_sql(database.obj.param, True), params).fetchall()
+        return (made[0][0], now) if made else (None, None)  # read to the end: SQLite commits
+    generation = row.generation + 1
+    params = (data, snap.get("id") or row.issue_id, at, stale, generation, row.id,
+              row.generation)
+    cursor = database.execute_sql(_store_sql(database.obj.param, False), params)
     return (generation, now) if cursor.rowcount == 1 else (None, None)
 
 

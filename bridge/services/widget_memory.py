@@ -85,10 +85,10 @@ class Changes:
 
     Each notice gets the next number of a counter; ``mark()`` is the counter now, and
     ``since(key, mark)`` whether a notice for ``key`` arrived after that mark. A notice's
-    generation is not compared with anything: a deleted and re-created snapshot starts
-    again at generation 1, so only "something changed after this moment" is safe to
-    act on. At most ``MEMORY_ENTRIES`` keys are remembered; when the map is emptied, every
-    key counts as changed at that moment (``_floor``), so nothing is forgotten unsafely.
+    generation is not compared with anything: only "something changed after this moment"
+    is acted on, and the generation is then read from the database. At most
+    ``MEMORY_ENTRIES`` keys are remembered; when the map is emptied, every key counts as
+    changed at that moment (``_floor``), so nothing is forgotten unsafely.
     """
 
     def __init__(self):
