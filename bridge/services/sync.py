@@ -14,10 +14,12 @@ periodic refresh (``services.sync_refresh``) re-reads linked issues of synced pr
 
 How much. Values are matched to enum options by name (case-insensitive); a value with no
 option known to the bridge is looked up in the field first (someone may have added it by
-hand), then gets one (``POST /custom_fields/{gid}/enum_options``, once per new value). What was
-last written is kept per task (``TaskFields``), so an unchanged issue costs no write, and
-a change costs one ``PUT /tasks/{gid}`` carrying every changed field (and ``completed``
-when the status category becomes done and the admin asked for it).
+hand), then gets one (``POST /custom_fields/{gid}/enum_options``, once per new value). An
+option trashed in Asana later (disabled: options are never deleted) makes a write with its
+gid a bad request; the sync then forgets that gid and finds or makes the option again,
+once. What was last written is kept per task (``TaskFields``), so an unchanged issue
+costs no write, and a change costs one ``PUT /tasks/{gid}`` carrying every changed field
+(and ``completed`` when the status category becomes done and the admin asked for it).
 
 Asana's limits (asana-app-components.md §8: per token, 1,500 requests a minute on paid
 plans; 429 with ``Retry-After``). A 429 pauses every write with that token until
@@ -367,14 +369,15 @@ def _write_once(ctx: Context, row_id: int) -> str:
         return "stopped"
     try:
         client = _fields_client(ctx, sync.enabled_by)
-        data: dict = {"custom_fields": {}}
-        for what, value in changed.items():
-            field = sync.fields[what]
-            data["custom_fields"][field["gid"]] = (
-                None if value is None else _option(client, sync, what, value))
-        if (sync.complete_on_done and changed.get("done") == DONE):
-            data["completed"] = True
-        client.update_task(row.task_gid, data)
+        data = _task_data(client, sync, changed)
+        try:
+            client.update_task(row.task_gid, data)
+        except AsanaError as exc:
+            if exc.http_status != 400 or not _forget_trashed_options(client, sync, data):
+                raise
+            # An option was trashed in Asana since the bridge learnt its gid: found or
+            # made again (once: a second refusal fails the write like any other).
+            client.update_task(row.task_gid, _task_data(client, sync, changed))
     except AsanaError as exc:
         _release(row)
         return _on_asana_error(sync, row, exc)
@@ -382,6 +385,44 @@ def _write_once(ctx: Context, row_id: int) -> str:
         _release(row)
         raise
     return _done(row, wanted, "written")
+
+
+def _task_data(client: AsanaFieldsClient, sync: FieldSync, changed: dict) -> dict:
+    """The ``PUT /tasks/{gid}`` body for the changed values."""
+    data: dict = {"custom_fields": {}}
+    for what, value in changed.items():
+        field = sync.fields[what]
+        data["custom_fields"][field["gid"]] = (
+            None if value is None else _option(client, sync, what, value))
+    if (sync.complete_on_done and changed.get("done") == DONE):
+        data["completed"] = True
+    return data
+
+
+def _forget_trashed_options(client: AsanaFieldsClient, sync: FieldSync, data: dict) -> bool:
+    """After Asana refused a write (400): whether one of its option gids is no longer a
+    choice of its field. Options are never deleted in Asana, only disabled ("trashed" in
+    the web app, REST OAS ``EnumOption``), and choosing a disabled one is a bad request.
+    Each such gid leaves the claim (``FieldOption``) and the stored option map, here and
+    in ``sync.fields``, so that ``_option`` finds or makes the option again."""
+    trashed = False
+    for what, field in sync.fields.items():
+        gid = data["custom_fields"].get(field["gid"])
+        if gid is None:
+            continue
+        try:
+            if gid in _options(client.field(field["gid"])).values():
+                continue
+        except AsanaNotFound:  # the field itself is gone: the refusal stands as it is
+            continue
+        trashed = True
+        log.info("sync.option_trashed field=%s option=%s", field["gid"], gid)
+        FieldOption.delete().where((FieldOption.field_gid == field["gid"])
+                                   & (FieldOption.option_gid == gid)).execute()
+        for key in [k for k, v in field["options"].items() if v == gid]:
+            del field["options"][key]
+            _forget_option(sync.id, what, field["gid"], key, gid)
+    return trashed
 
 
 def _release(row: TaskFields) -> None:
@@ -471,6 +512,24 @@ def _remember_option(sync_id: int, what: str, field_gid: str, key: str, gid: str
                 .where((FieldSync.id == sync_id) & (FieldSync.fields == before)).execute()):
             return
     log.warning("sync.option_not_stored sync=%s field=%s", sync_id, field_gid)
+
+
+def _forget_option(sync_id: int, what: str, field_gid: str, key: str, gid: str) -> None:
+    """Drop one option from the stored map if it still names ``gid`` (as
+    ``_remember_option`` adds one: without losing another worker's change)."""
+    for _ in range(20):
+        current = FieldSync.get_or_none(FieldSync.id == sync_id)
+        if current is None:
+            return
+        before = copy.deepcopy(current.fields)
+        entry = current.fields.get(what)
+        if not entry or entry.get("gid") != field_gid or entry["options"].get(key) != gid:
+            return  # another field chosen meanwhile, or already forgotten or replaced
+        del entry["options"][key]
+        if (FieldSync.update(fields=current.fields)
+                .where((FieldSync.id == sync_id) & (FieldSync.fields == before)).execute()):
+            return
+    log.warning("sync.option_not_forgotten sync=%s field=%s", sync_id, field_gid)
 
 
 def _done(row: TaskFields, wanted: dict, outcome: str) -> str:

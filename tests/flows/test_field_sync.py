@@ -366,3 +366,69 @@ def test_an_option_made_by_hand_after_set_up_is_used_not_made_again(bridge, asan
     assert names.count("in review") == 1, names
     assert sim.task_field_value(TASK_PLAIN, field_gid) == by_hand["gid"]
     assert stored["in review"] == by_hand["gid"]
+
+
+def _trash(sim, field_gid: str, name: str) -> str:
+    """Trash an option by hand in Asana (REST OAS ``EnumOption``: never deleted, disabled:
+    tasks keep it, nobody can choose it again); returns its gid."""
+    option = next(o for o in sim.custom_fields[field_gid]["enum_options"]
+                  if o["name"] == name and o["enabled"])
+    option["enabled"] = False
+    return option["gid"]
+
+
+def test_an_option_trashed_in_asana_is_found_or_made_again_once(bridge, asana, jira10,
+                                                                 linked):
+    """The bridge made "In Review" and keeps its gid (claim and option map); someone then
+    trashes it in Asana, so a write with that gid is refused (400). The sync notices the
+    gid is no longer a choice, forgets it, makes the option again once and writes."""
+    _enable(bridge, {"status": "new"})
+    sim = asana.app.sim
+    with bridge.app.app_context():
+        field_gid = FieldSync.get().fields["status"]["gid"]
+        assert sync.apply(worker_context(), FieldSync.get(), TASK_PLAIN,
+                          {"status": "In Review"}) == "written"
+    trashed = _trash(sim, field_gid, "In Review")
+    puts = len(sim.task_updates)
+    with bridge.app.app_context():
+        assert sync.apply(worker_context(), FieldSync.get(), TASK_EMPTY,
+                          {"status": "In Review"}) == "written"
+        stored = FieldSync.get().fields["status"]["options"]["in review"]
+        claims = [(c.name, c.option_gid) for c in FieldOption.select()]
+    made = [o for o in sim.custom_fields[field_gid]["enum_options"]
+            if o["name"] == "In Review" and o["enabled"]]
+    assert len(made) == 1 and made[0]["gid"] != trashed
+    assert sim.task_field_value(TASK_EMPTY, field_gid) == made[0]["gid"]
+    assert sim.task_field_value(TASK_PLAIN, field_gid) == trashed  # kept, as Asana does
+    assert stored == made[0]["gid"] and claims == [("in review", made[0]["gid"])]
+    assert len(sim.task_updates) == puts + 1  # the refused write changed nothing
+
+
+def test_an_option_trashed_again_at_once_fails_the_write_without_a_loop(
+        bridge, asana, jira10, linked, monkeypatch):
+    """Made again and trashed again before the write: the write fails (it is not tried
+    over and over), with one option made."""
+    _enable(bridge, {"status": "new"})
+    sim = asana.app.sim
+    with bridge.app.app_context():
+        field_gid = FieldSync.get().fields["status"]["gid"]
+        assert sync.apply(worker_context(), FieldSync.get(), TASK_PLAIN,
+                          {"status": "In Review"}) == "written"
+    _trash(sim, field_gid, "In Review")
+    made = sync.AsanaFieldsClient.add_enum_option
+    calls = []
+
+    def made_then_trashed(self, field, name):
+        option = made(self, field, name)
+        calls.append(_trash(sim, field, name))
+        return option
+
+    monkeypatch.setattr(sync.AsanaFieldsClient, "add_enum_option", made_then_trashed)
+    puts = []
+    update = sync.AsanaFieldsClient.update_task
+    monkeypatch.setattr(sync.AsanaFieldsClient, "update_task",
+                        lambda self, task, data: puts.append(task) or update(self, task, data))
+    with bridge.app.app_context():
+        assert sync.apply(worker_context(), FieldSync.get(), TASK_EMPTY,
+                          {"status": "In Review"}) == "failed"
+    assert len(calls) == 1 and len(puts) == 2

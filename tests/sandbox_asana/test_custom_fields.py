@@ -93,3 +93,41 @@ def test_writes_past_the_rate_limit_get_429_with_retry_after(sim):
                          json={"data": {"name": f"n{i}"}}) for i in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert int(answers[-1].headers["Retry-After"]) >= 1
+
+
+def test_a_trashed_enum_option_stays_on_tasks_but_cannot_be_chosen(sim):
+    """REST OAS ``EnumOption``: an option is never deleted; trashing it in the web app
+    sets ``enabled`` false: "no longer selectable but, if the enum option value was
+    previously set within a task, the task will retain the value". Choosing it is a bad
+    request (``BadRequest``: 400 with an ``ErrorResponse``), and changes nothing."""
+    alice = _session(sim)
+    field = _post(alice, "/custom_fields", {
+        "workspace": seed.WORKSPACE, "name": "Jira status", "resource_subtype": "enum",
+        "enum_options": [{"name": "To Do"}, {"name": "Done"}]}).json()["data"]
+    to_do, done = (o["gid"] for o in field["enum_options"])
+    _post(alice, f"/projects/{seed.PROJECT}/addCustomFieldSetting",
+          {"custom_field": field["gid"], "is_important": True})
+    for task in (seed.TASK_PLAIN, seed.TASK_EMPTY):
+        put = alice.put(alice.base + f"/tasks/{task}",
+                        json={"data": {"custom_fields": {field["gid"]: done}}})
+        assert put.status_code == 200, put.text
+    next(o for o in sim.sim.custom_fields[field["gid"]]["enum_options"]
+         if o["gid"] == done)["enabled"] = False  # trashed by hand in Asana
+    listed = alice.get(alice.base + f"/custom_fields/{field['gid']}").json()["data"]
+    assert [(o["name"], o["enabled"]) for o in listed["enum_options"]] == [
+        ("To Do", True), ("Done", False)]
+    task = alice.get(alice.base + f"/tasks/{seed.TASK_PLAIN}").json()["data"]
+    [value] = task["custom_fields"]
+    assert value["enum_value"]["gid"] == done and value["enum_value"]["enabled"] is False
+    # Choosing it again, even on a task that holds it, is refused; nothing changes.
+    for task_gid in (seed.TASK_PLAIN, seed.TASK_EMPTY):
+        bad = alice.put(alice.base + f"/tasks/{task_gid}",
+                        json={"data": {"custom_fields": {field["gid"]: done},
+                                       "completed": True}})
+        assert bad.status_code == 400
+        validate_rest("ErrorResponse", bad.json())
+        assert done in bad.json()["errors"][0]["message"]
+    assert sim.sim.tasks[seed.TASK_EMPTY]["completed"] is False
+    ok = alice.put(alice.base + f"/tasks/{seed.TASK_EMPTY}",
+                   json={"data": {"custom_fields": {field["gid"]: to_do}}})
+    assert ok.status_code == 200, ok.text
