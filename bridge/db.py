@@ -8,7 +8,9 @@ get their own connections.
 
 from __future__ import annotations
 
+import re
 import time
+import weakref
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -107,6 +109,38 @@ class _PostgresPool(PooledPostgresqlDatabase):
         else:
             self._returned[self.conn_key(conn)] = time.monotonic()
         return super()._close(conn, close_conn)
+
+
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection → names
+
+
+def execute_prepared(name: str, sql: str, params: tuple):
+    """Run ``sql`` (written with the database's ``param`` placeholder), prepared once per
+    connection on PostgreSQL, and return the cursor.
+
+    psycopg2 sends every statement as text, so PostgreSQL parses and plans it each time:
+    for the widget miss's one read (five tables, two sub-queries) planning took four times
+    as long as running it (EXPLAIN ANALYZE: 0.44 ms and 0.12 ms). Prepared, the plan is
+    kept for the session. The first use on a connection sends PREPARE and EXECUTE in one
+    round trip. SQLite's driver keeps its own statement cache: plain execution there.
+    """
+    db = database.obj
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        return database.execute_sql(sql, params)
+    names = _prepared.setdefault(database.connection(), set())
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params \
+        else f"EXECUTE {name}"
+    if name in names:
+        try:
+            return database.execute_sql(execute, params)
+        except peewee.DatabaseError as exc:
+            if getattr(getattr(exc, "orig", None), "pgcode", None) != "26000":
+                raise
+            names.discard(name)  # never prepared (sent in a transaction already aborted)
+    numbered = iter(range(1, len(params) + 1))
+    prepare = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
+    names.add(name)  # before: a PREPARE stays when the EXECUTE after it fails
+    return database.execute_sql(f"PREPARE {name} AS {prepare}; {execute}", params)
 
 
 def open_unpooled(url: str) -> peewee.Database:

@@ -3,6 +3,7 @@ connections. Runs on SQLite and, in CI, on PostgreSQL."""
 
 import time
 
+import peewee
 import pytest
 
 from bridge import create_app, migrations, models
@@ -318,3 +319,32 @@ def test_snapshot_generations_from_before_migration_18_hold_microseconds(setting
             assert [n.payload for n in conn.notifies] == [
                 f"{instance.id} {made.generation} EX-1"]
     db.close()
+
+
+def test_a_prepared_statement_is_planned_once_per_connection_and_survives_mishaps(app):
+    """``execute_prepared`` (issue 18 §8): on PostgreSQL the first use on a connection
+    prepares (one round trip with its EXECUTE), later ones only execute; a statement the
+    session lost is prepared again, and a failing first EXECUTE leaves it usable."""
+    from bridge.db import database, execute_prepared
+
+    sql = f"SELECT 100 / {database.obj.param}, {database.obj.param}"
+    with app.app_context():
+        seen: list[str] = []
+        database.obj.query_hooks.append(lambda event: seen.append(event.sql))
+        try:
+            assert execute_prepared("t_prepared", sql, (4, "a")).fetchone() == (25, "a")
+            assert execute_prepared("t_prepared", sql, (5, "b")).fetchone() == (20, "b")
+            if not isinstance(database.obj, peewee.PostgresqlDatabase):
+                assert seen == [sql, sql]  # SQLite: its driver caches the statement
+                return
+            assert seen[0].startswith("PREPARE t_prepared AS SELECT 100 / $1, $2;")
+            assert seen[1] == "EXECUTE t_prepared (%s, %s)"
+            database.execute_sql("DEALLOCATE ALL")  # the session lost it
+            assert execute_prepared("t_prepared", sql, (10, "c")).fetchone() == (10, "c")
+            with pytest.raises(peewee.DataError):  # division by zero in its first EXECUTE
+                execute_prepared("t_failing", sql, (0, "d"))
+            assert execute_prepared("t_failing", sql, (50, "e")).fetchone() == (2, "e")
+        finally:
+            database.obj.query_hooks.clear()
+            if isinstance(database.obj, peewee.PostgresqlDatabase):
+                database.execute_sql("DEALLOCATE ALL")

@@ -55,7 +55,7 @@ import peewee as pw
 
 from .. import queue
 from ..asana import components as ui
-from ..db import database
+from ..db import database, execute_prepared
 from ..jira import icon_urls
 from ..jira.errors import (
     JiraError,
@@ -471,8 +471,8 @@ def _model(model, names, values, **extra):
 def _load(instance_id: int, key: str, task: str, viewer: str) -> _Miss:
     """Everything a miss reads, in one statement (see ``_Miss``). Only the token the
     instance's auth mode uses is opened."""
-    rows = database.execute_sql(
-        _load_sql(database.obj.param),
+    rows = execute_prepared(
+        "bridge_widget_load", _load_sql(database.obj.param),
         (remote_links.REFUSED, task, key, key, instance_id, key, viewer or "", instance_id),
     ).fetchall()
     if not rows:  # removed since this process listed the workspace's instances
@@ -613,12 +613,14 @@ def _store(instance: JiraInstance, key: str, snap: dict, row: IssueSnapshot | No
     stale = f["stale"].db_value(False)
     if row is None:
         params = (instance.id, key, snap.get("id") or "", data, at, stale)
-        made = database.execute_sql(_store_sql(database.obj.param, True), params).fetchall()
+        made = execute_prepared("bridge_widget_insert", _store_sql(database.obj.param, True),
+                                params).fetchall()
         return (made[0][0], now) if made else (None, None)  # read to the end: SQLite commits
     generation = row.generation + 1
     params = (data, snap.get("id") or row.issue_id, at, stale, generation, row.id,
               row.generation)
-    cursor = database.execute_sql(_store_sql(database.obj.param, False), params)
+    cursor = execute_prepared("bridge_widget_update", _store_sql(database.obj.param, False),
+                              params)
     return (generation, now) if cursor.rowcount == 1 else (None, None)
 
 
