@@ -142,3 +142,49 @@ def test_search_and_projects_follow_the_users_permissions(jira_factory):
     with pytest.raises(JiraInvalidInput) as err:
         alice.search("key = EX-999")
     assert "does not exist" in " ".join(err.value.messages)
+
+
+def test_calls_to_one_jira_reuse_one_kept_alive_connection():
+    """Jira (Tomcat) keeps HTTP/1.1 connections alive, and every client of one instance
+    shares its pooled session (``session_for``): two widget reads, even with two users'
+    clients, cost one TCP connection, so no TLS handshake and no name resolution per
+    call (a new connection is resolved and its address checked, docs/outbound-http.md).
+    The simulators' werkzeug server closes every connection, so a keep-alive server of the
+    standard library stands in here."""
+    import http.server
+    import json
+    import threading
+
+    from bridge.jira.signing import BearerAuth
+
+    connections = []
+
+    class KeepAlive(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            connections.append(self.client_address)
+
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            body = json.dumps({"id": "10000", "key": "EX-1", "fields": {}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        for token in ("alice-token", "bob-token"):
+            assert JiraClient(url, BearerAuth(token)).issue("EX-1")["key"] == "EX-1"
+        assert len(connections) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
