@@ -34,8 +34,9 @@ only in the WSGI app. Every figure is compared with a baseline measured in the s
      line, which makes the same call with a plain session and returns the body, nothing
      else. What it adds over the direct call is the floor any bridge on this server set-up
      pays here (a second HTTP hop, gunicorn's thread hand-offs, waking after the 50 ms
-     wait: on a 2-vCPU VM that alone was about 2.5 ms); "bridge minus null proxy" is the
-     bridge's own work.
+     wait: on the 2-vCPU VM of issue 18 that alone was 2.1 to 3.3 ms, more on an idle
+     machine than on a busy one, so the 2 ms goal is out of reach of any bridge there);
+     "bridge minus null proxy" is the bridge's own work.
 3. seconds from a status change in the Jira simulator to the next widget showing it
    (webhook registered as an admin would; goal ≤ 1 s).
 4. lookup typeahead p50 over L, when the bridge serves ``/asana/lookup/typeahead``.
