@@ -83,6 +83,12 @@ def reset_hidden() -> None:
     _context_secrets.set(frozenset())
 
 
+def hidden() -> frozenset[str]:
+    """What ``hide`` was given in this context since the last reset (to hand on with work
+    that another layer finishes)."""
+    return _context_secrets.get()
+
+
 # A known value shorter than this is only redacted as a whole token: "admin" must not turn
 # "jira_admin" into "jira_[redacted]". Longer values are random enough to match anywhere.
 SHORT_SECRET = 16

@@ -20,8 +20,8 @@ from ..asana.signing import AsanaCall
 from ..services.context import Context
 from .security import process_cache, settings
 
-__all__ = ["AsanaCall", "Context", "MISS_FAILED", "SignedBlueprint", "VERIFIED_CALL",
-           "current_context"]
+__all__ = ["AsanaCall", "Context", "MISS_FAILED", "MISS_HIDDEN", "SignedBlueprint",
+           "VERIFIED_CALL", "current_context"]
 
 log = logging.getLogger("bridge.app_components")
 PREFIX = "/asana"
@@ -36,6 +36,9 @@ VERIFIED_CALL = "bridge.verified_asana_call"
 # before Flask, ``widget_cache``): the view raises it, so the app's error handlers answer
 # it and nothing is done twice.
 MISS_FAILED = "bridge.widget_miss_failed"
+# With the secrets that try hid from the logs (``logs.hide``: the tokens it read Jira
+# with), which the view hides again: the app's first hook starts the request afresh.
+MISS_HIDDEN = "bridge.widget_miss_hidden"
 
 
 def _verify():

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from .. import logs
 from ..asana.errors import AsanaRequestMalformed
 from ..services import widget
-from .app_components import MISS_FAILED, VERIFIED_CALL, Context, SignedBlueprint
+from .app_components import (
+    MISS_FAILED,
+    MISS_HIDDEN,
+    VERIFIED_CALL,
+    Context,
+    SignedBlueprint,
+)
 
 bp = SignedBlueprint("widget", __name__)
 
@@ -27,6 +34,7 @@ def show(ctx: Context):
         raise AsanaRequestMalformed(f"The request has no {' or '.join(missing)}.")
     failed = request.environ.get(MISS_FAILED)
     if isinstance(failed, Exception):  # ``widget_cache`` read it already, and failed
+        logs.hide(*request.environ.get(MISS_HIDDEN, ()))  # the tokens it read Jira with
         raise failed
     # A call handed over by ``widget_cache`` was looked up in memory there already.
     body = widget.widget_json(ctx, call.resource_url,

@@ -39,7 +39,7 @@ from ..errors import BridgeError
 from ..services import widget
 from ..services.context import Context
 from . import cors
-from .app_components import MISS_FAILED, VERIFIED_CALL
+from .app_components import MISS_FAILED, MISS_HIDDEN, VERIFIED_CALL
 from .errors import SAFETY_HEADERS
 
 PATH = "/asana/widget"
@@ -109,6 +109,7 @@ class CachedWidget:
                                       attachment=call.attachment)
         except Exception as exc:  # answered by the app's error handlers, not here
             environ[MISS_FAILED] = exc
+            environ[MISS_HIDDEN] = logs.hidden()
             return None
         finally:
             if not database.is_closed():

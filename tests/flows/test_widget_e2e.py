@@ -339,3 +339,51 @@ def test_a_miss_costs_one_jira_call_and_two_sql_statements(make_app, bridge_serv
         assert len(log) == calls
     finally:
         bridge_server.app = None
+
+
+def test_a_miss_that_crashes_logs_no_token_it_read_jira_with(make_app, bridge_server, asana,
+                                                             jira_factory, monkeypatch):
+    """A miss is tried in front of Flask (``widget_cache``) and its failure answered by the
+    app, whose first hook starts the request's redaction afresh: the token the read was
+    made with stays redacted in what the failure logs."""
+    import io
+    import logging
+
+    from bridge import logs
+    from bridge.models import JiraCredential
+    from bridge.services import widget
+
+    from .conftest import ADMIN_EMAIL
+
+    bridge_server.app = make_app(PUBLIC_URL=bridge_server.url, ASANA_BASE_URL=asana.url,
+                                 ASANA_CLIENT_ID=ASANA_CLIENT_ID,
+                                 ASANA_CLIENT_SECRET=ASANA_CLIENT_SECRET,
+                                 ADMINS=ADMIN_EMAIL, WIDGET_MAX_AGE="0")
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        jira = jira_factory("10.3.0")
+        instance = _connected(bridge_server, jira, "10.3.0")
+        with bridge_server.app.app_context():
+            token = JiraCredential.get().access_token
+
+        def crash(issue, base_url=None):
+            raise RuntimeError(f"could not summarize, read with {token}")
+
+        monkeypatch.setattr(widget, "summarize", crash)
+        logs.configure("info", "text")
+        buffer = io.StringIO()
+        next(h for h in root.handlers if h.get_name() == "bridge").setStream(buffer)
+        host = AppComponentsHost(bridge_server.url, ASANA_CLIENT_SECRET)
+        answer = _widget(host, instance)
+        assert answer.status == 500 and set(answer.body) == {"error"}, answer.body
+        bridge_server.wait_idle()
+        out = buffer.getvalue()
+        assert "could not summarize, read with" in out  # the crash is logged...
+        assert token not in out  # ...without the token
+    finally:
+        for handler in list(root.handlers):
+            if handler.get_name() == "bridge":
+                root.removeHandler(handler)
+        root.handlers[:], root.level = saved[0], saved[1]
+        bridge_server.app = None
