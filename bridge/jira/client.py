@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import hashlib
+import http.cookiejar
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,6 +51,9 @@ def session_for(base_url: str) -> outbound.GuardedSession:
         session = _sessions.get(base_url)
         if session is None:
             session = _sessions[base_url] = outbound.GuardedSession(purpose="jira")
+            # Every user's calls share it: a cookie Jira sets while answering one user
+            # (JSESSIONID, atlassian.xsrf.token) must never ride along with another's token.
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         return session
 
 

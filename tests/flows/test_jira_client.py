@@ -144,33 +144,24 @@ def test_search_and_projects_follow_the_users_permissions(jira_factory):
     assert "does not exist" in " ".join(err.value.messages)
 
 
-def test_calls_to_one_jira_reuse_one_kept_alive_connection():
-    """Jira (Tomcat) keeps HTTP/1.1 connections alive, and every client of one instance
-    shares its pooled session (``session_for``): two widget reads, even with two users'
-    clients, cost one TCP connection, so no TLS handshake and no name resolution per
-    call (a new connection is resolved and its address checked, docs/outbound-http.md).
-    The simulators' werkzeug server closes every connection, so a keep-alive server of the
-    standard library stands in here."""
+def _keep_alive_jira(seen: list):
+    """A keep-alive HTTP/1.1 server answering an issue (the simulators' werkzeug server
+    closes every connection), with a session cookie as Jira sets one; ``seen`` gets
+    ``(client address, Cookie header)`` of each request."""
     import http.server
     import json
     import threading
 
-    from bridge.jira.signing import BearerAuth
-
-    connections = []
-
     class KeepAlive(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def setup(self):
-            super().setup()
-            connections.append(self.client_address)
-
         def do_GET(self):  # noqa: N802 - the standard library's name
+            seen.append((self.client_address, self.headers.get("Cookie")))
             body = json.dumps({"id": "10000", "key": "EX-1", "fields": {}}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            self.send_header("Set-Cookie", "JSESSIONID=A1B2C3; Path=/; HttpOnly")
             self.end_headers()
             self.wfile.write(body)
 
@@ -178,13 +169,28 @@ def test_calls_to_one_jira_reuse_one_kept_alive_connection():
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_calls_to_one_jira_reuse_one_kept_alive_connection_and_carry_no_cookie():
+    """Jira (Tomcat) keeps HTTP/1.1 connections alive, and every client of one instance
+    shares its pooled session (``session_for``): two widget reads, even with two users'
+    clients, cost one TCP connection, so no TLS handshake and no name resolution per
+    call (a new connection is resolved and its address checked, docs/outbound-http.md).
+    Shared by every user, that session keeps no cookie: the session Jira opened while
+    answering Alice is not sent with Bob's token."""
+    from bridge.jira.signing import BearerAuth
+
+    seen: list = []
+    server = _keep_alive_jira(seen)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         for token in ("alice-token", "bob-token"):
             assert JiraClient(url, BearerAuth(token)).issue("EX-1")["key"] == "EX-1"
-        assert len(connections) == 1
+        assert len(seen) == 2
+        assert seen[0][0] == seen[1][0]  # one connection: the same client port
+        assert seen[1][1] is None  # no JSESSIONID of Alice's with Bob's call
     finally:
         server.shutdown()
         server.server_close()
