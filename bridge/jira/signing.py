@@ -11,12 +11,6 @@ the widget signs on every uncached view (issue 18 §8). Other users of oauthlib 
 same process (the simulators, a stock ``requests_oauthlib.OAuth1Session``) keep
 oauthlib's own signer.
 
-A user's request without a body (every read: the widget's issue, searches, pickers) is
-signed by ``JiraOAuth1`` itself: its base string is only the method, the URL and the
-query and OAuth parameters (RFC 5849 §3.4.1), and oauthlib spent more time building it
-than OpenSSL spends on the RSA signature. Anything else (a body, a callback, a verifier)
-goes through oauthlib as before. The tests hold the two to the same header.
-
 This module sits at the bottom of ``bridge.jira``: ``client`` and the OAuth dances import
 it, it imports none of them.
 """
@@ -24,10 +18,8 @@ it, it imports none of them.
 from __future__ import annotations
 
 import base64
-import secrets
-import time
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.hazmat.primitives import hashes, serialization
@@ -84,63 +76,10 @@ JiraOAuth1Client.register_signature_method(SIGNATURE_METHOD, _sign_with_client)
 def oauth1_auth(consumer_key: str, private_key_pem: str, token: str | None = None,
                 verifier: str | None = None, callback_uri: str | None = None) -> OAuth1:
     """A requests auth object that signs with RSA-SHA1 through our own signer."""
-    return JiraOAuth1(consumer_key, rsa_key=private_key_pem, resource_owner_key=token,
-                      resource_owner_secret="" if token else None, verifier=verifier,
-                      callback_uri=callback_uri, signature_method=SIGNATURE_METHOD,
-                      signature_type="AUTH_HEADER", client_class=JiraOAuth1Client)
-
-
-def _encode(value: str) -> str:
-    """RFC 5849 §3.6: UTF-8, every byte but ALPHA, DIGIT, "-", ".", "_", "~" as %XX."""
-    return quote(value, safe="~")
-
-
-class JiraOAuth1(OAuth1):
-    """requests-oauthlib's ``OAuth1``, signing a user's body-less request itself
-    (module docstring); everything else goes to oauthlib."""
-
-    def __call__(self, r):
-        client = self.client
-        if (r.body or not client.resource_owner_key or client.verifier
-                or client.callback_uri or client.signature_type != "AUTH_HEADER"
-                or client.realm):
-            return super().__call__(r)
-        r.headers["Authorization"] = self.authorization(
-            r.method, r.url, nonce=client.nonce or _nonce(),
-            timestamp=client.timestamp or str(int(time.time())))
-        return r
-
-    def authorization(self, method: str, url: str, *, nonce: str, timestamp: str) -> str:
-        """The ``Authorization`` header for a body-less request with the user's token."""
-        client = self.client
-        oauth = [("oauth_nonce", nonce), ("oauth_timestamp", timestamp),
-                 ("oauth_version", "1.0"), ("oauth_signature_method", SIGNATURE_METHOD),
-                 ("oauth_consumer_key", client.client_key),
-                 ("oauth_token", client.resource_owner_key)]
-        signature = sign_rsa_sha1(_base_string(method, url, oauth), client.rsa_key)
-        return "OAuth " + ", ".join(f'{name}="{_encode(value)}"' for name, value in
-                                    [*oauth, ("oauth_signature", signature)])
-
-
-def _nonce() -> str:
-    return secrets.token_hex(16)
-
-
-def _base_string(method: str, url: str, oauth: list[tuple[str, str]]) -> str:
-    """RFC 5849 §3.4.1: method, base string URI (§3.4.1.2: scheme and host in lower
-    case, default port left out, no query) and the normalized query and OAuth parameters
-    (§3.4.1.3.2: encoded, then sorted by name and value)."""
-    parts = urlsplit(url)
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None and parts.port != {"http": 80, "https": 443}.get(scheme):
-        host = f"{host}:{parts.port}"
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    pairs = sorted((_encode(k), _encode(v)) for k, v in [*query, *oauth])
-    normalized = "&".join(f"{k}={v}" for k, v in pairs)
-    return "&".join((method.upper(), _encode(f"{scheme}://{host}{parts.path or '/'}"),
-                     _encode(normalized)))
+    return OAuth1(consumer_key, rsa_key=private_key_pem, resource_owner_key=token,
+                  resource_owner_secret="" if token else None, verifier=verifier,
+                  callback_uri=callback_uri, signature_method=SIGNATURE_METHOD,
+                  signature_type="AUTH_HEADER", client_class=JiraOAuth1Client)
 
 
 class BearerAuth(requests.auth.AuthBase):
