@@ -91,6 +91,15 @@ CONNECT_TO_SEE = ("Connect your Jira account to see this issue: open the Jira ap
                   "authorization from this task.")
 
 
+# The URL names no issue of an instance connected to the widget's workspace.
+NOT_OF_WORKSPACE = "This link is not an issue of a Jira connected to this workspace."
+
+
+class _InstanceGone(JiraNotFound):
+    """``_load`` found no instance with the id it was given: removed since the caller
+    looked it up. Answered as ``JiraNotFound``; ``widget_json`` first looks again."""
+
+
 # -- what it shows --------------------------------------------------------------------------
 
 
@@ -215,13 +224,17 @@ def widget_json(ctx: Context, resource_url: str, *, memory_checked: bool = False
             return cached
     found = ctx.cache.instances.find(ctx.workspace, resource_url)
     if found is None:
-        raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
-    instance_id, name, key = found
+        raise JiraNotFound(NOT_OF_WORKSPACE)
     try:
-        return _serve_slowly(ctx, instance_id, name, key, attachment)
-    except JiraNotFound:  # removed since this process listed the workspace's instances
-        ctx.cache.instances.clear()
-        raise
+        return _serve_slowly(ctx, *found, attachment)
+    except _InstanceGone:
+        # Removed since this process listed the workspace's instances, perhaps added
+        # again under a new id (``jira remove``, ``jira add``): list them again, once. A
+        # second miss (removed again meanwhile) is answered as not found: no loop.
+        found = ctx.cache.instances.find(ctx.workspace, resource_url, reload=True)
+        if found is None:
+            raise JiraNotFound(NOT_OF_WORKSPACE) from None
+    return _serve_slowly(ctx, *found, attachment)
 
 
 def cached_json(cache: ProcessCache, workspace: str, task: str, resource_url: str,
@@ -476,7 +489,7 @@ def _load(instance_id: int, key: str, task: str, viewer: str) -> _Miss:
         (remote_links.REFUSED, task, key, key, instance_id, key, viewer or "", instance_id),
     ).fetchall()
     if not rows:  # removed since this process listed the workspace's instances
-        raise JiraNotFound("This link is not an issue of a Jira connected to this workspace.")
+        raise _InstanceGone(NOT_OF_WORKSPACE)
     ni, ns, nu = len(_I), len(_S), len(_U)
     instance = _model(JiraInstance, _I, rows[0][:ni])
     token = "token" if instance.auth_mode == "oauth1" else "access_token"

@@ -21,8 +21,9 @@ MEMORY_ENTRIES = 10_000
 class Instances:
     """Each workspace's instances (base URL → id, name) and the resource URLs already
     resolved; reloaded from the database on a miss and every ``ttl`` seconds, so a new
-    instance is found at once and a removed one soon forgotten. URLs are read by
-    ``jira.issue_refs``, as the lookup reads them."""
+    instance is found at once and a removed one soon forgotten (a widget miss that finds
+    its remembered instance gone reloads at once: ``services.widget.widget_json``). URLs
+    are read by ``jira.issue_refs``, as the lookup reads them."""
 
     def __init__(self, ttl: float = 30.0):
         self.ttl = ttl
@@ -60,9 +61,6 @@ class Instances:
         if reload is False:
             return self.find(workspace, resource_url, reload=True)
         return None
-
-    def clear(self) -> None:
-        self._by_workspace.clear()
 
 
 @dataclass

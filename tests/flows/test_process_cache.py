@@ -106,22 +106,29 @@ def test_a_snapshot_deleted_and_made_again_is_not_taken_for_the_one_before(bridg
     assert _status(bridge, instance) == "Done"  # not the earlier life's "Open"
 
 
-def test_an_instance_added_again_is_not_taken_for_the_one_removed(bridge, jira_factory):
-    """Remove the instance with a widget in memory, add it again (on SQLite it gets the
-    same id) and link the same key: the new snapshot is not the removed one's."""
+@pytest.mark.parametrize("between", [False, True], ids=["alone", "another-added-between"])
+def test_an_instance_added_again_is_not_taken_for_the_one_removed(bridge, jira_factory,
+                                                                  between):
+    """Remove the instance with a widget in memory (its base URL still mapped to its id
+    in this process's ``Instances``), add it again and link the same key: the widget is
+    the new instance's, at once. On SQLite the instance alone gets the same id again, so
+    the new snapshot must not be taken for the removed one's; with another instance added
+    in between (SQLite), and always on PostgreSQL, it gets a new id, and the remembered id
+    must not answer "not an issue of a Jira connected to this workspace" (a 404)."""
     from bridge.services import instances
 
-    if not isinstance(bridge.app.extensions["bridge.db"], pw.SqliteDatabase):
-        pytest.skip("PostgreSQL never gives an id twice (the test above covers it there)")
     jira = jira_factory("10.3.0")
     first = _set_up(bridge, jira)
     assert _status(bridge, first) == "Open"
     assert _status(bridge, first) == "Open"  # now from memory
     jira_state(jira).update_issue("EX-1", {"status": "Done"})
+    if between:  # another workspace's instance takes the next id
+        oauth2_instance(bridge, jira, workspace="1100000000000777")
     with bridge.app.app_context():
         instances.remove(JiraInstance.get_by_id(first.id))
     again = _set_up(bridge, jira)
-    assert again.id == first.id
+    sqlite = isinstance(bridge.app.extensions["bridge.db"], pw.SqliteDatabase)
+    assert (again.id == first.id) == (sqlite and not between)
     with bridge.app.app_context():
         assert widget.refresh(worker_context(), JiraInstance.get_by_id(again.id), "EX-1")
-    assert _status(bridge, again) == "Done"  # not the removed instance's "Open"
+    assert _status(bridge, again) == "Done"  # not the removed instance's "Open", nor a 404
