@@ -92,15 +92,6 @@ class JiraInstance(BaseModel):
     class Meta:
         indexes = ((("workspace", "base_url"), True),)
 
-    @property
-    def version_tuple(self) -> tuple[int, ...] | None:
-        if not self.version:
-            return None
-        try:
-            return tuple(int(p) for p in self.version.split(".")[:3])
-        except ValueError:
-            return None
-
 
 class AsanaUser(BaseModel):
     gid = pw.CharField(unique=True, max_length=64)

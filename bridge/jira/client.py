@@ -22,6 +22,7 @@ import requests
 from requests_oauthlib import OAuth1
 
 from .. import logs, outbound
+from . import versions
 from .errors import (
     JiraAnswerTooLarge,
     JiraBadAnswer,
@@ -321,7 +322,10 @@ class JiraClient:
     def _version(self) -> tuple[int, ...]:
         if self.version is None:
             numbers = self.server_info().get("versionNumbers") or [0]
-            self.version = tuple(int(n) for n in numbers)
+            try:
+                self.version = versions.from_numbers(numbers)
+            except (TypeError, ValueError):  # [8.5], ["x"]: not what Jira sends
+                raise JiraBadAnswer() from None
         return self.version
 
     def _paged(self, path: str, page_size: int = 50) -> list[dict]:
@@ -352,7 +356,7 @@ class JiraClient:
         each visible project (the first ``limit``, archived ones left out) are asked for
         in parallel, and projects with none are left out.
         """
-        if self._version()[:2] < self.PAGED_CREATEMETA_SINCE:
+        if not versions.at_least(self._version(), self.PAGED_CREATEMETA_SINCE):
             found = self.get_json(self.CREATEMETA_ALL).get("projects") or []
         else:
             visible = [p for p in self.projects() if not p.get("archived")][:limit]
@@ -372,7 +376,7 @@ class JiraClient:
 
     def issue_types(self, project: str) -> list[dict]:
         """The issue types a user may create in ``project`` (key or id)."""
-        if self._version()[:2] >= self.PAGED_CREATEMETA_SINCE:
+        if versions.at_least(self._version(), self.PAGED_CREATEMETA_SINCE):
             return self._paged(self.CREATEMETA_ISSUETYPES.format(project=_path_part(project)))
         return [{k: v for k, v in t.items() if k != "fields"}
                 for t in self._old_createmeta(project)]
@@ -380,7 +384,7 @@ class JiraClient:
     def create_fields(self, project: str, issuetype: str) -> list[dict]:
         """Field metadata for creating an issue, as a list with ``fieldId`` on each item
         (the old form keys a map by field id; the new one returns an array)."""
-        if self._version()[:2] >= self.PAGED_CREATEMETA_SINCE:
+        if versions.at_least(self._version(), self.PAGED_CREATEMETA_SINCE):
             return self._paged(self.CREATEMETA_FIELDS.format(
                 project=_path_part(project), issuetype=_path_part(issuetype)))
         for found in self._old_createmeta(project, issuetype):

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .. import logs
+from . import versions
 from .client import error_for, fresh_session
 from .errors import JiraError
 from .signing import basic_auth
@@ -84,7 +85,7 @@ def register_webhook(base_url: str, username: str, password: str, *, name: str, 
     session = fresh_session()
     session.auth = auth if auth is not None else basic_auth(username, password)
     body = _body(name, url, events, jql, secret)
-    paths = [JIRA10_PATH, LEGACY_PATH] if (version or (0,))[0] >= 10 else [LEGACY_PATH]
+    paths = [JIRA10_PATH, LEGACY_PATH] if versions.at_least(version, (10,)) else [LEGACY_PATH]
     try:
         for path in paths:
             answer = session.post(base_url.rstrip("/") + path, json=body, timeout=timeout,
@@ -123,7 +124,7 @@ def find_webhook(base_url: str, username: str, password: str, *, url: str,
     logs.hide(password, url)
     session = fresh_session()
     session.auth = auth if auth is not None else basic_auth(username, password)
-    paths = [JIRA10_PATH, LEGACY_PATH] if (version or (0,))[0] >= 10 else [LEGACY_PATH]
+    paths = [JIRA10_PATH, LEGACY_PATH] if versions.at_least(version, (10,)) else [LEGACY_PATH]
     try:
         for path in paths:
             answer = session.get(base_url.rstrip("/") + path, timeout=timeout,
@@ -208,7 +209,7 @@ def _refusal(answer, auth, version) -> None:
         raise WebhookCaptcha(http_status=status)
     if auth is not None:
         raise WebhookConsentRefused(http_status=status)
-    if status == 401 and (version or (0,))[0] >= 11:
+    if status == 401 and versions.at_least(version, (11,)):
         raise WebhookAdminRefused(
             "Jira refused the password. Jira 11 turns basic authentication off by "
             "default, and then no password works: register the webhook with your own "

@@ -22,7 +22,7 @@ import requests
 from .. import trust
 from ..errors import BridgeError
 from ..jira import oauth1 as jira_oauth1
-from ..jira import probes
+from ..jira import probes, versions
 from ..jira.errors import JiraError, JiraMisconfigured
 from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from ..jira.signing import base_string, oauth1_auth
@@ -68,7 +68,7 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
                         "URL (scheme, host, port and context path).")]
     info = answer.json
     try:
-        numbers = tuple(int(n) for n in info["versionNumbers"])
+        numbers = versions.from_numbers(info["versionNumbers"])
     except (ValueError, KeyError, TypeError):
         return [Finding("reachable", "fail", f"{base} answers, but not like a Jira Server "
                         f"(serverInfo gave HTTP {answer.status}).")]
@@ -85,7 +85,7 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
                                 ["OAuth 1.0a signatures are checked against the URL Jira "
                                  "sees; if they differ, expect signature_invalid."]))
 
-    supports_oauth2 = numbers[:2] >= OAUTH2_FIRST_VERSION
+    supports_oauth2 = versions.at_least(numbers, OAUTH2_FIRST_VERSION)
     recommended = "oauth2" if supports_oauth2 else "oauth1"
     if instance.auth_mode == recommended:
         findings.append(Finding("auth_path", "ok", f"Auth: {instance.auth_mode} (recommended "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from ..db import database
-from ..jira import applinks, oauth1
+from ..jira import applinks, oauth1, versions
 from ..jira.client import JiraClient
 from ..jira.errors import JiraAnswerTooLarge, JiraError, JiraMisconfigured, JiraUnavailable
 from ..jira.keys import generate_key_pair
@@ -55,7 +55,7 @@ class JiraProbe:
 
     @property
     def supports_oauth2(self) -> bool:
-        return self.version_numbers[:2] >= OAUTH2_FIRST_VERSION
+        return versions.at_least(self.version_numbers, OAUTH2_FIRST_VERSION)
 
     @property
     def recommended_auth(self) -> str:
@@ -74,10 +74,8 @@ def probe(raw_url: str, *, timeout: float = 8.0) -> JiraProbe:
     except JiraError:  # an error status, not JSON, nested absurdly
         raise NotJira() from None
     numbers = info.get("versionNumbers") if isinstance(info, dict) else None
-    if not isinstance(numbers, list) or not 1 <= len(numbers) <= 8:
-        raise NotJira()
     try:  # Jira sends [8, 20, 0]; a string "8" is read, "x" or 8.5 is not Jira
-        version_numbers = tuple(_version_number(n) for n in numbers)
+        version_numbers = versions.from_numbers(numbers)
     except (TypeError, ValueError):
         raise NotJira() from None
     if str(info.get("deploymentType", "")).lower() == "cloud":
@@ -90,15 +88,6 @@ def probe(raw_url: str, *, timeout: float = 8.0) -> JiraProbe:
                      version_numbers=version_numbers,
                      server_title=str(info.get("serverTitle", ""))[:255],
                      reported_base_url=str(info.get("baseUrl", ""))[:512])
-
-
-def _version_number(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(value)
-    number = int(value)
-    if not 0 <= number < 100_000:
-        raise ValueError(value)
-    return number
 
 
 def create_oauth1_instance(workspace_gid: str, found: JiraProbe, *, name: str = "",

@@ -29,6 +29,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from ..errors import BridgeError
+from ..jira import versions
 from ..jira.client import JiraClient
 from ..jira.errors import JiraNeedsReconnect, JiraNotConnected
 from ..jira.signing import BearerAuth, oauth1_auth
@@ -98,4 +99,4 @@ def client_for(cred: JiraCredential, settings, *, timeout: float | None = None,
         credentials.mark_needs_reconnect(cred, exc.problem)
 
     return JiraClient(instance.base_url, auth, timeout=timeout or settings.http_timeout,
-                      version=instance.version_tuple, on_reconnect=lost)
+                      version=versions.parse(instance.version), on_reconnect=lost)

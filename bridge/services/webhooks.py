@@ -42,6 +42,7 @@ import re
 import secrets
 
 from ..jira import oauth2 as jira_oauth2
+from ..jira import versions
 from ..jira import webhooks as jira_webhooks
 from ..jira.signing import BearerAuth
 from ..models import AsanaUser, IssueLink, JiraInstance, JiraWebhook, audit
@@ -57,7 +58,7 @@ MAX_ID = 2**31 - 1  # PostgreSQL's integer, the type of every primary key
 
 
 def supports_signing(instance: JiraInstance) -> bool:
-    return (instance.version_tuple or (0,))[:2] >= SIGNING_FROM
+    return versions.at_least(instance.version, SIGNING_FROM)
 
 
 def signing_key_for(instance: JiraInstance) -> str | None:
@@ -330,14 +331,14 @@ def _send(instance: JiraInstance, values: dict, username: str, password: str, *,
     one Jira lists with this URL); with ``create``, POST a new one where there is none
     or Jira will not update it. Returns the webhook's ``self`` and whether it existed."""
     how = dict(name=values["name"], url=values["url"], events=values["events"],
-               version=instance.version_tuple, timeout=timeout, secret=values["secret"],
+               version=versions.parse(instance.version), timeout=timeout, secret=values["secret"],
                auth=auth, jql=values["jql"])
     known = registered(instance)
     self_url = known.self_url if known is not None else None
     if not self_url:
         self_url = jira_webhooks.find_webhook(
             instance.base_url, username, password, url=values["url"],
-            version=instance.version_tuple, timeout=timeout, auth=auth)
+            version=versions.parse(instance.version), timeout=timeout, auth=auth)
     if self_url:
         try:
             jira_webhooks.update_webhook(instance.base_url, self_url, username, password,

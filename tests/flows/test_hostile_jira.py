@@ -11,7 +11,12 @@ import time
 import pytest
 
 from bridge.jira.client import JiraClient
-from bridge.jira.errors import JiraAnswerTooLarge, JiraMisconfigured, JiraTimedOut
+from bridge.jira.errors import (
+    JiraAnswerTooLarge,
+    JiraBadAnswer,
+    JiraMisconfigured,
+    JiraTimedOut,
+)
 from bridge.services import instances
 
 from .browser import Browser
@@ -94,6 +99,17 @@ def test_malformed_server_info_is_not_jira_rather_than_a_crash(serve, body):
     server = serve(answer(body))
     with pytest.raises(instances.NotJira):
         instances.probe(server.url, timeout=3.0)
+
+
+@pytest.mark.parametrize("numbers", [["8", "x"], [8.5, 1], [True], "8.20.0"])
+def test_version_numbers_that_are_not_numbers_are_a_bad_answer(serve, numbers):
+    """The client reads ``versionNumbers`` (to choose the createmeta form) as the probe
+    does (``jira.versions.from_numbers``): what is not whole numbers is Jira's fault, said
+    in a sentence, never a crash of the form nor a version guessed from ``int(8.5)``."""
+    body = json.dumps({"versionNumbers": numbers, "version": "8.x"}).encode()
+    server = serve(answer(body))
+    with pytest.raises(JiraBadAnswer, match="not understood"):
+        JiraClient(server.url).issue_types("EX")
 
 
 def test_a_very_long_server_title_and_version_fit_their_columns(serve, app):
