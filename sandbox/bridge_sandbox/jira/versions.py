@@ -1,13 +1,16 @@
 """Version profiles: every feature gate is derived from the version numbers.
 
-Any version string is accepted ("8.20.0", "10.3.19", "9.12"); the gates follow
-reference jira-server.md §0 items 3 and 7 and §3.1 (build numbers look like
-``10030019`` for 10.3.19).
+Any version string is accepted ("8.20.0", "10.3.19", "9.12", "10.3.0-m0001": the numbers
+it starts with); the gates follow reference jira-server.md §0 items 3 and 7 and §3.1
+(build numbers look like ``10030019`` for 10.3.19).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_LEADING = re.compile(r"(\d+(?:\.\d+)*)")
 
 #: Build dates are invented but stable per major line (shape as in reference §3.1).
 _BUILD_DATES = {
@@ -26,12 +29,11 @@ class VersionProfile:
 
     @classmethod
     def parse(cls, version: str) -> VersionProfile:
-        parts = []
-        for chunk in str(version).split(".")[:3]:
-            digits = "".join(ch for ch in chunk if ch.isdigit())
-            if not digits:
-                raise ValueError(f"not a Jira version: {version!r}")
-            parts.append(int(digits))
+        # The numbers the text starts with; a suffix ("-m0001", "-rc1") is not one.
+        found = _LEADING.match(str(version))
+        if found is None:
+            raise ValueError(f"not a Jira version: {version!r}")
+        parts = [int(n) for n in found.group(1).split(".")[:3]]
         while len(parts) < 3:
             parts.append(0)
         return cls(version=".".join(str(p) for p in parts), numbers=tuple(parts))

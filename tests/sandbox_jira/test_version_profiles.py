@@ -1,0 +1,31 @@
+"""The version the simulator plays is read as numbers from the front of its text: a
+suffix (a milestone, a release candidate) never changes them. Its digits were once
+gathered from the whole part, so "8.22-rc1" played 8.221 and "10.3.0-m0001" played 10.3.1,
+with every gate (OAuth 2.0 from 8.22, paged createmeta from 8.4) following."""
+
+from __future__ import annotations
+
+import pytest
+from bridge_sandbox.jira.versions import VersionProfile
+
+
+@pytest.mark.parametrize(("text", "numbers"), [
+    ("8.20.0", (8, 20, 0)), ("10.3.19", (10, 3, 19)), ("9.12", (9, 12, 0)), ("11", (11, 0, 0)),
+    ("10.3.0-m0001", (10, 3, 0)), ("8.22-rc1", (8, 22, 0)), ("8.21.9-EAP02", (8, 21, 9)),
+    ("9.4.0.1", (9, 4, 0)),
+])
+def test_the_numbers_are_those_the_text_starts_with(text, numbers):
+    profile = VersionProfile.parse(text)
+    assert profile.numbers == numbers
+    assert profile.version == ".".join(map(str, numbers))
+
+
+def test_a_suffix_does_not_move_a_gate():
+    assert not VersionProfile.parse("8.21-rc1").has_oauth2_provider  # not 8.211
+    assert VersionProfile.parse("8.22.0-m0003").has_oauth2_provider
+
+
+@pytest.mark.parametrize("text", ["", "x", "v10.3.0", ".8"])
+def test_a_text_without_leading_numbers_is_refused(text):
+    with pytest.raises(ValueError, match="not a Jira version"):
+        VersionProfile.parse(text)
