@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from bridge.jira import versions
+from bridge.jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,7 +142,8 @@ def test_demo_starts_everything_and_stops_on_a_signal(tmp_path, version, sig):
     try:
         text = _read_until_ready(proc, 60)
         ports = _check_running(text)
-        mode = "application link" if version == "8.20.0" else "OAuth 2.0"
+        mode = ("OAuth 2.0" if versions.at_least(version, OAUTH2_FIRST_VERSION)
+                else "application link")
         assert mode in text
     except BaseException:
         proc.kill()

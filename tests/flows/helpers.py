@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from bridge_sandbox.asana.seed import WORKSPACE
 
+from bridge.jira import versions
+from bridge.jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from bridge.models import JiraInstance
 from bridge.services import instances
 
@@ -52,3 +54,16 @@ def worker_context():
 
     return Context.background(current_app.config["BRIDGE"],
                               current_app.extensions["bridge.cache"])
+
+
+def instance_for(bridge, jira, version: str) -> JiraInstance:
+    """The instance as an admin connects a Jira of ``version``: an incoming OAuth 2.0 link
+    from 8.22 (``jira.oauth2.FIRST_VERSION``), an application link (OAuth 1.0a) before.
+    The choice is checked against the simulator's own gate, so a comparison gone wrong
+    (as text, "10.3.0" < "8.22") fails here instead of quietly testing OAuth 1.0a."""
+    connect = (oauth2_instance if versions.at_least(version, OAUTH2_FIRST_VERSION)
+               else oauth1_instance)
+    instance = connect(bridge, jira)
+    expected = "oauth2" if jira_state(jira).profile.has_oauth2_provider else "oauth1"
+    assert instance.auth_mode == expected, f"Jira {version} connected with {instance.auth_mode}"
+    return instance

@@ -30,7 +30,7 @@ from bridge.models import ActionRun, AttachmentCopy, AuditEvent, IssueLink, Jira
 from bridge.services import attachments, create_issue
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
-from .helpers import authorize_user, oauth1_instance, oauth2_instance, worker_context
+from .helpers import authorize_user, instance_for, worker_context
 
 pytestmark = pytest.mark.e2e
 MB = 1024 * 1024
@@ -42,7 +42,7 @@ def _host(bridge, **kw) -> AppComponentsHost:
 
 
 def _connect(bridge, jira, version):
-    (oauth1_instance if version < "8.22" else oauth2_instance)(bridge, jira)
+    instance_for(bridge, jira, version)
     authorize_user(bridge, jira)
 
 

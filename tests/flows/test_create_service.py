@@ -15,7 +15,7 @@ from bridge.services.context import Context
 from bridge.services.create_issue import FormRejected, Urls
 
 from .conftest import jira_state
-from .helpers import authorize_user, oauth1_instance, oauth2_instance
+from .helpers import authorize_user, instance_for, oauth1_instance, oauth2_instance
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def _fields(form):
 @pytest.mark.parametrize("version", ["7.13.0", "8.20.0", "10.3.0"])
 def test_form_then_submit_creates_one_issue(bridge, jira_factory, version):
     jira = jira_factory(version)
-    (oauth1_instance if version < "8.22" else oauth2_instance)(bridge, jira)
+    instance_for(bridge, jira, version)
     authorize_user(bridge, jira)
     urls = _urls(bridge)
     with bridge.app.app_context():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.jira import versions
 from bridge.jira.client import JiraClient
 from bridge.jira.errors import (
     JiraInvalidInput,
@@ -36,7 +37,7 @@ def test_create_metadata_uses_the_form_the_version_has(jira_factory, version, pa
     used_paged = any("/createmeta/EX/issuetypes" in p for p in paths)
     used_old = any(p.endswith("/issue/createmeta") for p in paths)
     assert (used_paged, used_old) == (paged, not paged)
-    assert client.version[:2] == tuple(int(n) for n in version.split(".")[:2])
+    assert client.version == versions.parse(version)
 
 
 @pytest.mark.parametrize("version", ["7.13.0", "8.20.0", "10.3.0"])

@@ -19,7 +19,7 @@ from bridge.models import AuditEvent, IssueLink
 
 from .browser import Browser
 from .conftest import ASANA_CLIENT_SECRET, asana_consent, jira_login, popup_message
-from .helpers import authorize_user, oauth1_instance, oauth2_instance
+from .helpers import authorize_user, instance_for, oauth1_instance, oauth2_instance
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +28,7 @@ OAUTH2 = ("8.22.0", "10.3.0")
 
 
 def _connect(bridge, jira, version: str):
-    if version in OAUTH1:
-        return oauth1_instance(bridge, jira)
-    return oauth2_instance(bridge, jira)
+    return instance_for(bridge, jira, version)
 
 
 def _host(bridge, **kw) -> AppComponentsHost:

@@ -11,6 +11,8 @@ import pytest
 import requests
 from bridge_sandbox.asana.seed import ALICE
 
+from bridge.jira import versions
+from bridge.jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from bridge.jira.webhooks import WebhookAdminRefused
 from bridge.models import JiraInstance
 from bridge.services import instances, webhooks
@@ -21,6 +23,7 @@ from .test_widget_service import _link, _status, _view
 
 pytestmark = pytest.mark.e2e
 
+BASIC_AUTH_OFF_FROM = (11,)  # jira-server.md §6 item 17
 VERSIONS = [("8.20.0", oauth1_instance), ("9.12.0", oauth2_instance),
             ("10.3.19", oauth2_instance), ("11.1.0", oauth2_instance)]
 
@@ -43,9 +46,10 @@ def _enter_by_hand(jira, values: dict) -> None:
 def test_connect_authorize_link_and_follow_a_change(bridge, jira_factory, version, connect):
     jira = jira_factory(version)
     sim = jira_state(jira)
-    major = int(version.split(".")[0])
+    signed = versions.at_least(version, webhooks.SIGNING_FROM)
     instance = connect(bridge, jira)
-    assert instance.auth_mode == ("oauth1" if version == "8.20.0" else "oauth2")
+    assert instance.auth_mode == ("oauth2" if versions.at_least(version, OAUTH2_FIRST_VERSION)
+                                  else "oauth1")
     authorize_user(bridge, jira)
     with bridge.app.app_context():
         assert instances.probe(jira.url).version == version
@@ -53,7 +57,8 @@ def test_connect_authorize_link_and_follow_a_change(bridge, jira_factory, versio
         instance = JiraInstance.get_by_id(instance.id)
         assert _status(_view(bridge, instance, "EX-2"))[0] == "In Progress"
 
-        if major >= 11:  # basic authentication is off: a password cannot register it
+        if versions.at_least(version, BASIC_AUTH_OFF_FROM):
+            # basic authentication is off: a password cannot register it
             with pytest.raises(WebhookAdminRefused):
                 webhooks.register(instance, bridge.url, "admin", "admin")
             assert not sim.webhooks
@@ -61,7 +66,7 @@ def test_connect_authorize_link_and_follow_a_change(bridge, jira_factory, versio
         else:
             webhooks.register(instance, bridge.url, "admin", "admin")
         hook, = sim.webhooks.values()
-        assert bool(hook["secret"]) == (major >= 10)
+        assert bool(hook["secret"]) == signed
 
         changed = time.monotonic()
         sim.update_issue("EX-2", {"status": "Done"}, user="bob")
@@ -71,7 +76,7 @@ def test_connect_authorize_link_and_follow_a_change(bridge, jira_factory, versio
         sim.webhook_dispatcher.wait()
         assert sim.webhook_deliveries[-1]["status"] == 204
         instance = JiraInstance.get_by_id(instance.id)
-        assert instance.webhook_signed == (major >= 10)
+        assert instance.webhook_signed == signed
 
 
 @pytest.mark.parametrize("version", ["8.20.0", "9.12.0", "10.3.19", "11.1.0"])
@@ -82,8 +87,10 @@ def test_profiles_differ_as_the_references_say(jira_factory, version):
     assert info["version"] == version and info["deploymentType"] == "Server"
     oauth2_page = requests.get(f"{jira.url}/rest/oauth2/latest/authorize", timeout=5,
                                allow_redirects=False)
-    assert (oauth2_page.status_code == 404) == (version == "8.20.0")
+    assert (oauth2_page.status_code == 404) == (not versions.at_least(version,
+                                                                      OAUTH2_FIRST_VERSION))
     password = requests.get(f"{jira.url}/rest/api/2/myself", auth=("admin", "admin"),
                             timeout=5)
-    assert password.status_code == (401 if version.startswith("11.") else 200)
-    assert sim.profile.signs_webhooks == (not version.startswith(("8.", "9.")))
+    assert password.status_code == (401 if versions.at_least(version, BASIC_AUTH_OFF_FROM)
+                                    else 200)
+    assert sim.profile.signs_webhooks == versions.at_least(version, webhooks.SIGNING_FROM)

@@ -23,7 +23,7 @@ from bridge.models import IssueLink, JiraInstance
 from bridge.services import webhooks
 
 from .conftest import ASANA_CLIENT_ID, ASANA_CLIENT_SECRET, jira_state
-from .helpers import authorize_user, oauth1_instance, oauth2_instance
+from .helpers import authorize_user, instance_for, oauth1_instance, oauth2_instance
 
 pytestmark = pytest.mark.e2e
 ATTACHMENT = "1500000000000042"
@@ -32,9 +32,7 @@ ATTACHMENT = "1500000000000042"
 def _connected(bridge, jira, version: str) -> JiraInstance:
     """Instance, Alice authorized, EX-1 attached to the task by Alice through the lookup
     (by URL), webhook registered with a Jira administrator's password (used once)."""
-    numbers = tuple(int(n) for n in version.split("."))
-    connect = oauth2_instance if numbers >= (8, 22) else oauth1_instance
-    instance = connect(bridge, jira)
+    instance = instance_for(bridge, jira, version)
     authorize_user(bridge, jira)
     host = AppComponentsHost(bridge.url, ASANA_CLIENT_SECRET)
     attached = host.lookup_attach(workspace=WORKSPACE, task=TASK_PLAIN, user=ALICE,
