@@ -104,6 +104,14 @@ def usable_instances(ctx: Context) -> list[JiraInstance]:
 
 # -- create metadata, cached per user and instance (the app's ``ctx.cache.forms``) ----
 
+def meta_key(user: AsanaUser, instance: JiraInstance) -> tuple:
+    """What a user's create metadata on an instance is remembered under. The id alone is
+    not the instance: on SQLite one added after the last was removed gets its id again
+    (another Jira, or the same one authorized anew), and would be shown the removed one's
+    projects for ``META_TTL``; its ``created_at`` tells the two apart."""
+    return (user.id, instance.id, instance.created_at)
+
+
 def creatable_projects(ctx: Context, jira, cache_key) -> list[dict]:
     """Projects where the user may create issues (``JiraClient.creatable_projects``), at
     most as many as a dropdown holds."""
@@ -256,7 +264,7 @@ def build_form(ctx: Context, urls: Urls, values: dict | None = None,
     jira = types = None
     if choice.instance is not None:
         jira = ctx.jira_for(choice.instance)
-        key = (user.id, choice.instance.id)
+        key = meta_key(user, choice.instance)
         projects = creatable_projects(ctx, jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
             choice.project = None
@@ -286,7 +294,7 @@ def build_form(ctx: Context, urls: Urls, values: dict | None = None,
                                      values.get(F_COPY)))
     ready = bool(choice.instance and choice.project and choice.issuetype)
     if ready:
-        metas = field_metas(ctx, jira, (user.id, choice.instance.id), choice.project,
+        metas = field_metas(ctx, jira, meta_key(user, choice.instance), choice.project,
                             choice.issuetype)
         shown, unsupported = jira_fields.form_fields(metas,
                                                      include_optional=kind.optional_fields)
@@ -350,7 +358,7 @@ def typeahead(ctx: Context, field_ref: str, query: str) -> dict:
     if instance is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
     jira = ctx.jira_for(instance)
-    metas = field_metas(ctx, jira, (user.id, instance.id), project, issuetype)
+    metas = field_metas(ctx, jira, meta_key(user, instance), project, issuetype)
     meta = next((m for m in metas if str(m.get("fieldId")) == field_id), None)
     if meta is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
@@ -420,8 +428,8 @@ def _create_from_form(ctx: Context, urls: Urls, values: dict, attachment_gid,
     if len(summary) > SUMMARY_MAX:
         raise reject({F_SUMMARY: f"Jira takes at most {SUMMARY_MAX} characters."})
     jira = ctx.jira_for(choice.instance)
-    cache_key = (user.id, choice.instance.id)
-    metas = field_metas(ctx, jira, cache_key, choice.project, choice.issuetype)
+    metas = field_metas(ctx, jira, meta_key(user, choice.instance), choice.project,
+                        choice.issuetype)
     fields, errors = jira_fields_from(values, metas)
     if errors:
         raise reject(errors)

@@ -132,3 +132,23 @@ def test_an_instance_added_again_is_not_taken_for_the_one_removed(bridge, jira_f
     with bridge.app.app_context():
         assert widget.refresh(worker_context(), JiraInstance.get_by_id(again.id), "EX-1")
     assert _status(bridge, again) == "Done"  # not the removed instance's "Open", nor a 404
+
+
+def test_another_jira_under_a_removed_ones_id_gets_its_own_create_form(bridge, jira_factory):
+    """The create form's projects are remembered per user and instance. On SQLite a Jira
+    added after the last one was removed gets the removed one's id: its form must list its
+    own projects, not those remembered from the Jira before."""
+    from bridge.services import instances
+
+    old, new = jira_factory("10.3.0"), jira_factory("9.12.0")
+    jira_state(old).projects["EX"]["name"] = "Before"
+    jira_state(new).projects["EX"]["name"] = "After"
+    first = _set_up(bridge, old)
+    assert "Before (EX)" in _project_labels(bridge)
+    with bridge.app.app_context():
+        instances.remove(JiraInstance.get_by_id(first.id))
+    again = _set_up(bridge, new)
+    sqlite = isinstance(bridge.app.extensions["bridge.db"], pw.SqliteDatabase)
+    assert (again.id == first.id) == sqlite
+    labels = _project_labels(bridge)
+    assert "After (EX)" in labels and "Before (EX)" not in labels
