@@ -27,6 +27,7 @@ from .db import database
 from .services import (
     attachments,
     idempotency,
+    jira_upgrades,
     maintenance,
     remote_links,
     sync,
@@ -86,7 +87,10 @@ PERIODIC = {"maintenance.purge": (purge, crontab(minute="*/15")),
             # synced fields follow Jira where no webhook says what changed: fired every
             # five minutes in every worker, run once per instance and period across all
             # (services.sync_refresh: hourly where the webhook is delivering)
-            "sync.refresh": (sync_refresh.refresh_all, crontab(minute="*/5"))}
+            "sync.refresh": (sync_refresh.refresh_all, crontab(minute="*/5")),
+            # Jira upgraded in place: each instance's version read again, once a day per
+            # instance across all workers (services.jira_upgrades)
+            "jira.versions": (jira_upgrades.check_all, crontab(minute="23"))}
 
 
 def configure(settings, cache: ProcessCache | None = None) -> Any:

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ..models import AsanaWorkspace, AuditEvent, JiraInstance
-from . import webhooks
+from . import jira_upgrades, webhooks
 
 AUTH_KINDS = {"oauth1": "application link (OAuth 1.0a)", "oauth2": "incoming link (OAuth 2.0)"}
 
@@ -35,6 +35,7 @@ class Connection:
     workspace_gid: str
     workspace_name: str
     webhook: WebhookRegistration | None
+    notices: tuple[jira_upgrades.Notice, ...] = ()  # what a Jira upgrade asks of the admin
 
     @property
     def auth_kind(self) -> str:
@@ -47,9 +48,10 @@ class Connection:
 
 
 def _of(instance: JiraInstance, workspace: AsanaWorkspace) -> Connection:
+    registration = webhook_registration(instance)
     return Connection(instance=instance, workspace_gid=workspace.gid,
-                      workspace_name=workspace.name or workspace.gid,
-                      webhook=webhook_registration(instance))
+                      workspace_name=workspace.name or workspace.gid, webhook=registration,
+                      notices=tuple(jira_upgrades.notices(instance, registration)))
 
 
 def of_instance(instance: JiraInstance) -> Connection:

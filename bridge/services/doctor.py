@@ -28,6 +28,8 @@ from ..jira.oauth2 import FIRST_VERSION as OAUTH2_FIRST_VERSION
 from ..jira.signing import base_string, oauth1_auth
 from ..jira.urls import normalize_base_url
 from ..models import JiraInstance
+from . import jira_upgrades
+from .connections import webhook_registration
 from .jira_as_user import JIRA1_CALLBACK_PATH
 
 MAX_SKEW = dt.timedelta(minutes=5)  # Jira's timestamp window, jira-server.md §1.3
@@ -78,6 +80,7 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
         findings.append(Finding("deployment", "fail", "This is Jira Cloud; use Asana's Jira "
                                 "Cloud integration instead."))
         return findings
+    findings.extend(_version_change(instance, info, numbers))
     reported = str(info.get("baseUrl", "")).rstrip("/")
     if reported and reported != base:
         findings.append(Finding("base_url", "warn",
@@ -104,6 +107,20 @@ def check_instance(instance: JiraInstance, public_url: str | None, *,
     else:
         findings.append(_oauth2_provider(instance, timeout))
     return findings
+
+
+def _version_change(instance: JiraInstance, info: dict, numbers) -> list[Finding]:
+    """Jira upgraded in place since the bridge stored its version: store the new one
+    (``services.jira_upgrades``) and say what the upgrade asks of the admin."""
+    change = jira_upgrades.record(instance, str(info.get("version", "")), numbers,
+                                  actor="doctor")
+    if change is None:
+        return []
+    steps = jira_upgrades.notices(instance, webhook_registration(instance))
+    return [Finding("version", "warn" if steps else "ok",
+                    f"Jira was upgraded from {change.before or '?'} to {change.after} since "
+                    "the bridge last read its version; the bridge uses the new one now.",
+                    [f"{n.sentence} Next: {n.step_text} (admin pages)." for n in steps])]
 
 
 def _clock(raw: str | None) -> Finding:

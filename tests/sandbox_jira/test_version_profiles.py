@@ -29,3 +29,31 @@ def test_a_suffix_does_not_move_a_gate():
 def test_a_text_without_leading_numbers_is_refused(text):
     with pytest.raises(ValueError, match="not a Jira version"):
         VersionProfile.parse(text)
+
+
+def test_an_upgrade_in_place_moves_every_gate_and_reset_undoes_it():
+    """``/_sim/version`` plays an admin's in-place upgrade (9.12 → 10.3): serverInfo and
+    the gates follow, the data stays; garbage changes nothing; ``reset`` goes back."""
+    import requests
+    from bridge_sandbox.jira import create_jira_simulator, get_state
+    from bridge_sandbox.liveserver import LiveServer
+
+    server = LiveServer()
+    server.app = create_jira_simulator(version="9.12.0", base_url=server.url)
+    server.start()
+    try:
+        st = get_state(server.app)
+        issues = len(st.issues)
+        info = requests.get(server.url + "/rest/api/2/serverInfo", timeout=5).json()
+        assert info["versionNumbers"] == [9, 12, 0] and not st.profile.signs_webhooks
+        answer = requests.post(server.url + "/_sim/version", json={"version": "10.3"}, timeout=5)
+        assert answer.json() == {"version": "10.3.0"}
+        info = requests.get(server.url + "/rest/api/2/serverInfo", timeout=5).json()
+        assert (info["version"], info["versionNumbers"]) == ("10.3.0", [10, 3, 0])
+        assert st.profile.signs_webhooks and len(st.issues) == issues
+        refused = requests.post(server.url + "/_sim/version", json={"version": "x"}, timeout=5)
+        assert refused.status_code == 400 and st.profile.version == "10.3.0"
+        st.reset()
+        assert st.profile.version == "9.12.0"
+    finally:
+        server.stop()

@@ -56,6 +56,18 @@ def summary():
                     "faults": [asdict(f) for f in st.faults]})
 
 
+@bp.route("/version", methods=["POST"])
+def version():
+    """``{"version": "10.3.0"}``: Jira upgraded (or downgraded) in place; 400 when the text
+    starts with no version numbers (nothing changed)."""
+    st = state()
+    try:
+        st.upgrade(str(_body().get("version", "")))
+    except ValueError:
+        return error_json(400, ["The version must start with numbers, like 10.3.0."])
+    return jsonify({"version": st.profile.version})
+
+
 @bp.route("/clock", methods=["POST"])
 def clock():
     """``{"advance": seconds}`` moves the simulated clock; ``{"offset": s}`` sets it."""

@@ -158,6 +158,7 @@ class SimState:
 
     def __init__(self, version: str, base_url: str | None = None,
                  fixture: str | Path | dict | None = None, clock=None):
+        self._initial_version = version
         self.profile = VersionProfile.parse(version)
         self.base_url = base_url
         self._fixture_source = fixture
@@ -215,10 +216,19 @@ class SimState:
             path = FIXTURE_DIR / path
         return json.loads(path.read_text(encoding="utf-8"))
 
+    def upgrade(self, version: str) -> None:
+        """Play another version from now on, as an admin's in-place upgrade leaves Jira:
+        the data stays, every gate follows the new numbers. ``reset`` goes back to the
+        version the simulator started with."""
+        profile = VersionProfile.parse(version)  # ValueError: not a version, nothing changed
+        with self.lock:
+            self.profile = profile
+
     def reset(self) -> None:
         """Back to the fixture: forget tokens, links, webhooks, faults, settings."""
         with self.lock:
             data = self._load_fixture()
+            self.profile = VersionProfile.parse(self._initial_version)
             self._real_clock = self._initial_clock
             self.server_title = data.get("serverTitle", "Jira")
             self.users = {u["name"]: u for u in data["users"]}
