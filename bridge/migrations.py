@@ -245,6 +245,19 @@ def _snapshot_generations_unique(db: pw.Database) -> None:
     _snapshot_notices(db)
 
 
+def _credential_grants(db: pw.Database) -> None:
+    """Each authorization's own id (models.JiraCredential.grant_id): create metadata is
+    remembered per authorization, so another Jira account's projects are never shown."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from .models import JiraCredential
+
+    table = JiraCredential._meta.table_name
+    if "grant_id" not in {column.name for column in db.get_columns(table)}:
+        migrate(SchemaMigrator.from_database(db).add_column(table, "grant_id",
+                                                            JiraCredential.grant_id))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial schema", _initial),
     (2, "issue snapshots by key, with a generation", _issue_snapshots_by_key),
@@ -264,6 +277,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (16, "PostgreSQL: snapshot changes notified to listening nodes", _snapshot_notices),
     (17, "turns of periodic jobs; what the bridge knows of each webhook", _turns_and_webhooks),
     (18, "snapshot generations never repeat across a row's lives", _snapshot_generations_unique),
+    (19, "Jira credentials: each authorization's own id", _credential_grants),
 )
 
 LATEST = MIGRATIONS[-1][0]

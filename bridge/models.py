@@ -10,6 +10,7 @@ plain strings in Python. Timestamps are naive UTC.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 
 import peewee as pw
@@ -152,6 +153,9 @@ class JiraCredential(BaseModel):
     jira_username = pw.CharField(default="", max_length=255)
     state = pw.CharField(default="active", max_length=32)
     updated_at = pw.DateTimeField(default=utcnow)
+    # New on every authorization (services.credentials), kept through token refreshes:
+    # what the user's create metadata is remembered under (services.create_issue).
+    grant_id = pw.CharField(max_length=32, null=True, default=lambda: secrets.token_hex(8))
 
     class Meta:
         indexes = ((("asana_user", "instance"), True),)

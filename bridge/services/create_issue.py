@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from ..asana import forms
 from ..errors import BridgeError
 from ..jira.errors import JiraInvalidInput, JiraNeedsReconnect, JiraNotConnected
-from ..models import AsanaUser, JiraInstance
+from ..models import AsanaUser, JiraCredential, JiraInstance
 from . import (
     attachments,
     idempotency,
@@ -102,14 +102,16 @@ def usable_instances(ctx: Context) -> list[JiraInstance]:
     return found
 
 
-# -- create metadata, cached per user and instance (the app's ``ctx.cache.forms``) ----
+# -- create metadata, cached per authorization (the app's ``ctx.cache.forms``) ----------
 
-def meta_key(user: AsanaUser, instance: JiraInstance) -> tuple:
-    """What a user's create metadata on an instance is remembered under. The id alone is
-    not the instance: on SQLite one added after the last was removed gets its id again
-    (another Jira, or the same one authorized anew), and would be shown the removed one's
-    projects for ``META_TTL``; its ``created_at`` tells the two apart."""
-    return (user.id, instance.id, instance.created_at)
+def meta_key(credential: JiraCredential) -> tuple:
+    """What create metadata read with ``credential`` is remembered under: the
+    authorization, not the user. Re-authorizing as another Jira account (who may create
+    in other projects) makes a new ``grant_id``, so the old account's projects are not
+    shown for ``META_TTL``. The instance's ``created_at`` stays: on SQLite an instance
+    added after the last was removed gets its id again (and its credentials theirs)."""
+    instance = credential.instance
+    return (credential.id, credential.grant_id or "", instance.id, instance.created_at)
 
 
 def creatable_projects(ctx: Context, jira, cache_key) -> list[dict]:
@@ -264,7 +266,7 @@ def build_form(ctx: Context, urls: Urls, values: dict | None = None,
     jira = types = None
     if choice.instance is not None:
         jira = ctx.jira_for(choice.instance)
-        key = meta_key(user, choice.instance)
+        key = meta_key(ctx.credential(choice.instance))
         projects = creatable_projects(ctx, jira, key)
         if choice.project and all(p["key"] != choice.project for p in projects):
             choice.project = None
@@ -294,8 +296,8 @@ def build_form(ctx: Context, urls: Urls, values: dict | None = None,
                                      values.get(F_COPY)))
     ready = bool(choice.instance and choice.project and choice.issuetype)
     if ready:
-        metas = field_metas(ctx, jira, meta_key(user, choice.instance), choice.project,
-                            choice.issuetype)
+        metas = field_metas(ctx, jira, meta_key(ctx.credential(choice.instance)),
+                            choice.project, choice.issuetype)
         shown, unsupported = jira_fields.form_fields(metas,
                                                      include_optional=kind.optional_fields)
         room = forms.MAX_FIELDS - len(fields) - (2 if unsupported else 0)
@@ -353,12 +355,12 @@ def typeahead(ctx: Context, field_ref: str, query: str) -> dict:
         instance_id, project, issuetype, field_id = field_ref.split(".", 3)
     except ValueError:
         raise BridgeError("Unknown field.", status=404, code="not_found") from None
-    user = _asana_user(ctx)
+    _asana_user(ctx)  # JiraNotConnected (401) for a user the bridge does not know
     instance = next((i for i in usable_instances(ctx) if str(i.id) == instance_id), None)
     if instance is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
     jira = ctx.jira_for(instance)
-    metas = field_metas(ctx, jira, meta_key(user, instance), project, issuetype)
+    metas = field_metas(ctx, jira, meta_key(ctx.credential(instance)), project, issuetype)
     meta = next((m for m in metas if str(m.get("fieldId")) == field_id), None)
     if meta is None:
         raise BridgeError("Unknown field.", status=404, code="not_found")
@@ -428,8 +430,8 @@ def _create_from_form(ctx: Context, urls: Urls, values: dict, attachment_gid,
     if len(summary) > SUMMARY_MAX:
         raise reject({F_SUMMARY: f"Jira takes at most {SUMMARY_MAX} characters."})
     jira = ctx.jira_for(choice.instance)
-    metas = field_metas(ctx, jira, meta_key(user, choice.instance), choice.project,
-                        choice.issuetype)
+    metas = field_metas(ctx, jira, meta_key(ctx.credential(choice.instance)),
+                        choice.project, choice.issuetype)
     fields, errors = jira_fields_from(values, metas)
     if errors:
         raise reject(errors)

@@ -21,6 +21,7 @@ that looks a credential up, refreshes it and marks it.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from collections.abc import Callable
 
@@ -51,7 +52,8 @@ def save_oauth2(user: AsanaUser, instance: JiraInstance, tokens: oauth2.TokenSet
 
 
 def _upsert(user, instance, **fields) -> JiraCredential:
-    fields.update(state=ACTIVE, updated_at=utcnow(), refresh_lease_until=None)
+    fields.update(state=ACTIVE, updated_at=utcnow(), refresh_lease_until=None,
+                  grant_id=secrets.token_hex(8))  # a new authorization: a new identity
     with database.atomic():
         cred = JiraCredential.get_or_none(asana_user=user, instance=instance)
         if cred is None:

@@ -73,7 +73,8 @@ def save(ctx: Context, urls: Urls, values: dict, *, action_gid: str,
         raise FormRejected(build_form(ctx, urls, values,
                                       {F_ISSUETYPE: "Choose a project and an issue type."}))
     jira = ctx.jira_for(choice.instance)
-    metas = create_issue.field_metas(ctx, jira, create_issue.meta_key(user, choice.instance),
+    metas = create_issue.field_metas(ctx, jira,
+                                     create_issue.meta_key(ctx.credential(choice.instance)),
                                      choice.project, choice.issuetype)
     fixed, errors = create_issue.jira_fields_from(values, metas)
     if errors:

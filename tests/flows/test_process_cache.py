@@ -152,3 +152,19 @@ def test_another_jira_under_a_removed_ones_id_gets_its_own_create_form(bridge, j
     assert (again.id == first.id) == sqlite
     labels = _project_labels(bridge)
     assert "After (EX)" in labels and "Before (EX)" not in labels
+
+
+def test_a_new_authorization_as_another_jira_account_gets_its_own_create_form(
+        bridge, jira_factory):
+    """The create form's projects are remembered per credential: Alice re-authorizing the
+    same Jira as bob (who may create in EX only) sees bob's projects at once, not those
+    remembered from her alice authorization for ``META_TTL``."""
+    jira = jira_factory("10.3.0")
+    instance = oauth2_instance(bridge, jira)
+    authorize_user(bridge, jira)  # Jira account alice: EX and SEC
+    assert [label.rsplit(" ", 1)[-1] for label in _project_labels(bridge)] == ["(EX)", "(SEC)"]
+    authorize_user(bridge, jira, user="bob")  # the same Asana user, another Jira account
+    with bridge.app.app_context():
+        cred, = JiraInstance.get_by_id(instance.id).credentials
+        assert cred.jira_username == "bob"
+    assert [label.rsplit(" ", 1)[-1] for label in _project_labels(bridge)] == ["(EX)"]
