@@ -133,3 +133,20 @@ def test_doctor_reads_the_version_again_and_says_what_the_upgrade_asks(bridge, j
         notices = jira_upgrades.notices(JiraInstance.get_by_id(instance.id))
         assert [n.step for n in notices] == ["setup"]
     assert len(_changes(bridge)) == 1
+
+
+def test_racing_readers_store_and_audit_a_change_once(bridge, jira_factory):
+    """The job on one node and ``doctor`` on another read the new version at once: one
+    of them stores it, one audit event is written."""
+    from .test_refresh_turns import _race
+
+    jira = jira_factory("9.12.0")
+    instance = oauth1_instance(bridge, jira)
+    with bridge.app.app_context():  # each read 9.12.0 before any stores
+        rows = [JiraInstance.get_by_id(instance.id) for _ in range(8)]
+    out = _race(bridge, 8, lambda i: jira_upgrades.record(rows[i], "10.3.0", (10, 3, 0)))
+    assert sum(1 for change in out if isinstance(change, jira_upgrades.Change)) == 1, out
+    assert all(change is None or isinstance(change, jira_upgrades.Change) for change in out)
+    assert len(_changes(bridge)) == 1
+    with bridge.app.app_context():
+        assert JiraInstance.get_by_id(instance.id).version == "10.3.0"
