@@ -146,8 +146,8 @@ def test_search_and_projects_follow_the_users_permissions(jira_factory):
 
 
 def _keep_alive_jira(seen: list):
-    """A keep-alive HTTP/1.1 server answering an issue (the simulators' werkzeug server
-    closes every connection), with a session cookie as Jira sets one; ``seen`` gets
+    """A keep-alive HTTP/1.1 server answering an issue with a session cookie as Jira
+    sets one (the simulator sets it at a login only); ``seen`` gets
     ``(client address, Cookie header)`` of each request."""
     import http.server
     import json
@@ -195,3 +195,13 @@ def test_calls_to_one_jira_reuse_one_kept_alive_connection_and_carry_no_cookie()
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_simulator_lets_users_of_one_jira_share_one_connection(jira_factory):
+    """The simulator keeps connections alive as Jira's Tomcat does, so the pooled session
+    (``session_for``) is exercised: Alice's and Bob's reads ride on one connection."""
+    jira = jira_factory("9.12.0")
+    opened = jira.connections
+    for user in ("alice", "bob", "alice", "bob"):
+        assert JiraClient(jira.url, _basic(user)).issue("EX-1")["key"] == "EX-1"
+    assert jira.connections - opened <= 1  # none when a pooled one was still open
