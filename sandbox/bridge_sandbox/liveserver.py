@@ -399,6 +399,16 @@ class LiveServer:
             self._thread.join(timeout=5)
             self._thread = None
 
+    def serve(self) -> None:
+        """Serve in this thread until Ctrl-C (the standalone simulators' commands)."""
+        try:
+            self._server.serve_forever(poll_interval=0.1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._keep_alive.close()
+            self._server.server_close()
+
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until no request is being served (True), or ``timeout`` seconds (False).
         Tests call it before closing a database an unfinished request may still use."""

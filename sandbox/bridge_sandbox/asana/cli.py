@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..liveserver import is_loopback
+from ..liveserver import LiveServer, is_loopback
 
 
 @click.command("asana")
@@ -22,8 +22,6 @@ from ..liveserver import is_loopback
                    "Default: <bridge-url>/oauth/asana/callback.")
 def command(port, host, bridge_url, client_id, client_secret, redirect_uris):
     """Run the Asana simulator (OAuth, REST, App Components host, demo task page)."""
-    from werkzeug.serving import run_simple
-
     from bridge_sandbox.asana.app import create_asana_simulator
 
     if not is_loopback(host):
@@ -40,4 +38,10 @@ def command(port, host, bridge_url, client_id, client_secret, redirect_uris):
     for task in app.sim.tasks.values():
         click.echo(f"  demo task page: {base}/demo/task/{task['gid']}  ({task['name']})")
     click.echo("  users: alice@example.com / alice-password, bob@example.com / bob-password")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    # The tests' and the demo's server: connections kept alive as Asana's API keeps them.
+    try:
+        server = LiveServer(app, host=host, port=port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server.serve()

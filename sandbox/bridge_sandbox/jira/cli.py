@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..liveserver import _Handler as OneDateHandler
-from ..liveserver import is_loopback
+from ..liveserver import LiveServer, is_loopback
 
 
 @click.command("jira")
@@ -20,8 +19,6 @@ from ..liveserver import is_loopback
 @click.option("--fixture", default=None, help="Fixture JSON file (default: bundled default.json).")
 def command(port: int, host: str, version: str, base_url: str | None, fixture: str | None):
     """Run the Jira Server / Data Center simulator."""
-    from werkzeug.serving import run_simple
-
     from bridge_sandbox.jira.app import create_jira_simulator
 
     if not is_loopback(host):
@@ -30,7 +27,12 @@ def command(port: int, host: str, version: str, base_url: str | None, fixture: s
     app = create_jira_simulator(version=version, base_url=base, fixture=fixture)
     click.echo(f"Jira simulator {version} on http://{host}:{port} (base URL {base}); "
                f"users admin/admin, alice/alice, bob/bob")
-    # One Date header, the simulated clock's (werkzeug's own handler would add the real
-    # time as a second one and hide a skew set through /_sim/clock from doctor).
-    run_simple(host, port, app, threaded=True, use_reloader=False,
-               request_handler=OneDateHandler)
+    # The tests' and the demo's server: one Date header, the simulated clock's (werkzeug's
+    # own would add the real time as a second one and hide a skew set through /_sim/clock
+    # from doctor), and connections kept alive as Jira's Tomcat keeps them.
+    try:
+        server = LiveServer(app, host=host, port=port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server.serve()
