@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import werkzeug.serving
+from bridge_sandbox.jira import cli
 from bridge_sandbox.jira.app import get_state
 from bridge_sandbox.jira.cli import command
 from click.testing import CliRunner
@@ -14,20 +14,35 @@ def test_refuses_non_loopback_host():
     assert "loopback" in result.output
 
 
-def test_runs_werkzeug_with_version_and_base_url(monkeypatch):
+def test_serves_the_version_and_base_url_on_the_tests_server(monkeypatch):
     calls = {}
 
-    def fake_run_simple(host, port, app, **kw):
-        calls.update(host=host, port=port, app=app, **kw)
+    class FakeServer:
+        def __init__(self, app, host, port):
+            calls.update(host=host, port=port, app=app)
 
-    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_run_simple)
+        def serve(self):
+            calls["served"] = True
+
+    monkeypatch.setattr(cli, "LiveServer", FakeServer)
     result = CliRunner().invoke(command, ["--port", "8099", "--jira-version", "9.12.0",
                                           "--base-url", "https://jira.example.com"])
     assert result.exit_code == 0, result.output
-    assert calls["host"] == "127.0.0.1" and calls["port"] == 8099
+    assert calls["host"] == "127.0.0.1" and calls["port"] == 8099 and calls["served"]
     state = get_state(calls["app"])
     assert state.profile.version == "9.12.0"
     assert state.base_url == "https://jira.example.com"
+
+
+def test_a_port_in_use_is_a_sentence():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        result = CliRunner().invoke(command, ["--port", str(taken.getsockname()[1])])
+    assert result.exit_code == 1
+    assert "cannot listen on 127.0.0.1:" in result.output and "Traceback" not in result.output
 
 
 def test_sandbox_group_finds_the_command():
