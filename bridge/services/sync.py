@@ -34,6 +34,7 @@ import copy
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 
 import peewee as pw
 
@@ -497,39 +498,45 @@ def _make_option(client: AsanaFieldsClient, claim: FieldOption, name: str, *,
 
 
 def _remember_option(sync_id: int, what: str, field_gid: str, key: str, gid: str) -> None:
-    """Add one option to the stored map (``FieldSync.fields``) without losing another
-    worker's: the row is rewritten only if it still holds what was read."""
-    for _ in range(20):
-        current = FieldSync.get_or_none(FieldSync.id == sync_id)
-        if current is None:
-            return
-        before = copy.deepcopy(current.fields)
-        entry = current.fields.get(what)
-        if not entry or entry.get("gid") != field_gid or entry["options"].get(key) == gid:
-            return  # the admin chose another field meanwhile, or it is there already
-        entry["options"][key] = gid
-        if (FieldSync.update(fields=current.fields)
-                .where((FieldSync.id == sync_id) & (FieldSync.fields == before)).execute()):
-            return
-    log.warning("sync.option_not_stored sync=%s field=%s", sync_id, field_gid)
+    """Add one option to the stored map (``FieldSync.fields``)."""
+    def add(options: dict) -> bool:
+        if options.get(key) == gid:
+            return False  # there already
+        options[key] = gid
+        return True
+
+    _change_options(sync_id, what, field_gid, add, "sync.option_not_stored")
 
 
 def _forget_option(sync_id: int, what: str, field_gid: str, key: str, gid: str) -> None:
-    """Drop one option from the stored map if it still names ``gid`` (as
-    ``_remember_option`` adds one: without losing another worker's change)."""
+    """Drop one option from the stored map if it still names ``gid``."""
+    def drop(options: dict) -> bool:
+        if options.get(key) != gid:
+            return False  # already forgotten or replaced
+        del options[key]
+        return True
+
+    _change_options(sync_id, what, field_gid, drop, "sync.option_not_forgotten")
+
+
+def _change_options(sync_id: int, what: str, field_gid: str,
+                    change: Callable[[dict], bool], failure: str) -> None:
+    """Apply ``change`` to the field's stored options without losing another worker's
+    change: the row is rewritten only if it still holds what was read (compare and swap),
+    and nothing is written when the admin chose another field meanwhile or ``change``
+    says there is nothing to do."""
     for _ in range(20):
         current = FieldSync.get_or_none(FieldSync.id == sync_id)
         if current is None:
             return
         before = copy.deepcopy(current.fields)
         entry = current.fields.get(what)
-        if not entry or entry.get("gid") != field_gid or entry["options"].get(key) != gid:
-            return  # another field chosen meanwhile, or already forgotten or replaced
-        del entry["options"][key]
+        if not entry or entry.get("gid") != field_gid or not change(entry["options"]):
+            return
         if (FieldSync.update(fields=current.fields)
                 .where((FieldSync.id == sync_id) & (FieldSync.fields == before)).execute()):
             return
-    log.warning("sync.option_not_forgotten sync=%s field=%s", sync_id, field_gid)
+    log.warning("%s sync=%s field=%s", failure, sync_id, field_gid)
 
 
 def _done(row: TaskFields, wanted: dict, outcome: str) -> str:

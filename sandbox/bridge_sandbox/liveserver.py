@@ -421,6 +421,19 @@ class LiveServer:
         self.stop()
 
 
+def serve_or_explain(app, host: str, port: int) -> None:
+    """Serve ``app`` until interrupted, for a command line: a port that cannot be bound is
+    a sentence (click's error), not a traceback."""
+    import click
+
+    try:
+        server = LiveServer(app, host=host, port=port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server.serve()
+
+
 class _Dispatch:
     """Indirection so the served app can be set after the port is bound; tracks the
     requests in flight, so a test can let them finish before it closes what they use.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge_sandbox.jira import cli
+from bridge_sandbox import liveserver
 from bridge_sandbox.jira.app import get_state
 from bridge_sandbox.jira.cli import command
 from click.testing import CliRunner
@@ -24,7 +24,7 @@ def test_serves_the_version_and_base_url_on_the_tests_server(monkeypatch):
         def serve(self):
             calls["served"] = True
 
-    monkeypatch.setattr(cli, "LiveServer", FakeServer)
+    monkeypatch.setattr(liveserver, "LiveServer", FakeServer)
     result = CliRunner().invoke(command, ["--port", "8099", "--jira-version", "9.12.0",
                                           "--base-url", "https://jira.example.com"])
     assert result.exit_code == 0, result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..liveserver import LiveServer, is_loopback
+from ..liveserver import is_loopback, serve_or_explain
 
 
 @click.command("asana")
@@ -39,9 +39,4 @@ def command(port, host, bridge_url, client_id, client_secret, redirect_uris):
         click.echo(f"  demo task page: {base}/demo/task/{task['gid']}  ({task['name']})")
     click.echo("  users: alice@example.com / alice-password, bob@example.com / bob-password")
     # The tests' and the demo's server: connections kept alive as Asana's API keeps them.
-    try:
-        server = LiveServer(app, host=host, port=port)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    server.serve()
+    serve_or_explain(app, host, port)

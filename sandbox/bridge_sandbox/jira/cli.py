@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..liveserver import LiveServer, is_loopback
+from ..liveserver import is_loopback, serve_or_explain
 
 
 @click.command("jira")
@@ -30,9 +30,4 @@ def command(port: int, host: str, version: str, base_url: str | None, fixture: s
     # The tests' and the demo's server: one Date header, the simulated clock's (werkzeug's
     # own would add the real time as a second one and hide a skew set through /_sim/clock
     # from doctor), and connections kept alive as Jira's Tomcat keeps them.
-    try:
-        server = LiveServer(app, host=host, port=port)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    server.serve()
+    serve_or_explain(app, host, port)
